@@ -1,0 +1,168 @@
+//! Who is calling, and what they may do in an organization.
+//!
+//! The kernel knows only the shapes: a [`Principal`] (a signed-in user or an org API key) and
+//! a [`Role`] ladder. The identity context implements [`Authenticator`] (verifies bearer
+//! tokens and API keys) and [`OrgAccess`] (looks up roles); the HTTP layer installs the
+//! principal in the request extensions, and handlers take it with [`Auth`] or [`MaybeAuth`].
+
+use std::sync::Arc;
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::error::{AppError, AppResult};
+use crate::id::{ApiKeyId, OrgId, SessionId, UserId};
+
+/// A member's role in an organization, weakest first: each role can do what the ones below can.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Reads everything of the organization, changes nothing.
+    Viewer,
+    /// Runs events: creates and edits events, venues, sessions.
+    Staff,
+    /// Manages members, invitations, API keys, and reads the audit trail.
+    Admin,
+    /// Everything, including the organization itself.
+    Owner,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Viewer => "viewer",
+            Role::Staff => "staff",
+            Role::Admin => "admin",
+            Role::Owner => "owner",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Role> {
+        Some(match s {
+            "viewer" => Role::Viewer,
+            "staff" => Role::Staff,
+            "admin" => Role::Admin,
+            "owner" => Role::Owner,
+            _ => return None,
+        })
+    }
+}
+
+/// The authenticated caller.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Principal {
+    User { user_id: UserId, session_id: SessionId, platform_admin: bool },
+    /// An organization API key acts with the role its scope grants, in that organization only.
+    ApiKey { key_id: ApiKeyId, org_id: OrgId, role: Role },
+}
+
+impl Principal {
+    pub fn user_id(&self) -> Option<UserId> {
+        match self {
+            Principal::User { user_id, .. } => Some(*user_id),
+            Principal::ApiKey { .. } => None,
+        }
+    }
+
+    pub fn is_platform_admin(&self) -> bool {
+        matches!(self, Principal::User { platform_admin: true, .. })
+    }
+
+    /// A stable string naming the actor, for audit records, rate limits and idempotency scopes.
+    pub fn actor(&self) -> String {
+        match self {
+            Principal::User { user_id, .. } => format!("user:{user_id}"),
+            Principal::ApiKey { key_id, .. } => format!("api_key:{key_id}"),
+        }
+    }
+}
+
+/// Verifies credentials presented with a request.
+#[async_trait::async_trait]
+pub trait Authenticator: Send + Sync {
+    /// `Authorization: Bearer <token>`: an access JWT or an API key (`bk_…`).
+    async fn authenticate(&self, token: &str) -> AppResult<Principal>;
+}
+
+/// Answers "what role does this caller have in that organization?".
+#[async_trait::async_trait]
+pub trait OrgAccess: Send + Sync {
+    async fn role_in(&self, principal: &Principal, org: OrgId) -> AppResult<Option<Role>>;
+
+    /// Requires at least `min` in `org`. A caller with no role at all gets `404` (the
+    /// organization's things do not exist for outsiders); a member below `min` gets `403`.
+    async fn require(&self, principal: &Principal, org: OrgId, min: Role) -> AppResult<Role> {
+        match self.role_in(principal, org).await? {
+            Some(role) if role >= min => Ok(role),
+            Some(_) => Err(AppError::forbidden(format!("requires the {} role", min.as_str()))),
+            None => Err(AppError::not_found("organization")),
+        }
+    }
+}
+
+pub type DynOrgAccess = Arc<dyn OrgAccess>;
+
+/// An authenticated caller; `401` if the request carries no valid credentials.
+#[derive(Debug, Clone)]
+pub struct Auth(pub Principal);
+
+/// The caller if authenticated; anonymous requests pass as `None`.
+#[derive(Debug, Clone)]
+pub struct MaybeAuth(pub Option<Principal>);
+
+impl<S: Send + Sync> FromRequestParts<S> for Auth {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        if let Some(err) = parts.extensions.get::<AuthFailure>() {
+            return Err(err.0.clone().into_error());
+        }
+        parts
+            .extensions
+            .get::<Principal>()
+            .cloned()
+            .map(Auth)
+            .ok_or_else(|| AppError::unauthorized("unauthenticated", "sign in or pass a bearer token"))
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for MaybeAuth {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        if let Some(err) = parts.extensions.get::<AuthFailure>() {
+            return Err(err.0.clone().into_error());
+        }
+        Ok(MaybeAuth(parts.extensions.get::<Principal>().cloned()))
+    }
+}
+
+impl Auth {
+    /// The signed-in user, refusing API keys for user-only operations.
+    pub fn user(&self) -> AppResult<UserId> {
+        self.0.user_id().ok_or_else(|| AppError::forbidden("this operation needs a user, not an API key"))
+    }
+
+    pub fn require_platform_admin(&self) -> AppResult<()> {
+        if self.0.is_platform_admin() { Ok(()) } else { Err(AppError::forbidden("platform administrators only")) }
+    }
+}
+
+/// A credential was presented but is invalid: remembered so that even routes open to
+/// anonymous callers answer `401` rather than silently treating the caller as anonymous.
+#[derive(Debug, Clone)]
+pub struct AuthFailure(pub AuthErrorKind);
+
+#[derive(Debug, Clone)]
+pub struct AuthErrorKind {
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl AuthErrorKind {
+    pub fn into_error(self) -> AppError {
+        AppError::unauthorized(self.code, self.message)
+    }
+}

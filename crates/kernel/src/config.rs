@@ -1,0 +1,300 @@
+//! Typed configuration, layered: built-in defaults → `backline.toml` → `BACKLINE_*` environment.
+//!
+//! Nested keys use a double underscore in the environment (`BACKLINE_SERVER__BIND`). The
+//! conventional `DATABASE_URL` and `SMTP_URL` variables are honoured too. Secrets are wrapped
+//! in [`SecretString`] so neither `Debug` nor a log line can print them. [`Config::validate`]
+//! fails start-up with a message naming the offending key.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+
+/// The whole configuration of one Backline process.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Directory for the SQLite file, local mail sink, generated keys and files.
+    pub data_dir: PathBuf,
+    pub server: ServerConfig,
+    pub database: DatabaseConfig,
+    pub auth: AuthConfig,
+    pub rate_limit: RateLimitConfig,
+    pub jobs: JobsConfig,
+    pub mail: MailConfig,
+    pub log: LogConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    pub bind: SocketAddr,
+    /// Public base URL used in links sent by email (invitations, password resets).
+    pub public_url: String,
+    /// Largest accepted request body in bytes.
+    pub body_limit_bytes: usize,
+    /// Set when a TLS-terminating proxy sits in front: enables HSTS.
+    pub behind_tls: bool,
+    /// Trust the left-most `X-Forwarded-For` address as the client IP.
+    pub trust_forwarded_for: bool,
+    /// Origins allowed by CORS; empty means no cross-origin access.
+    pub cors_origins: Vec<String>,
+    pub request_timeout_secs: u64,
+    /// Seconds to let in-flight requests finish after SIGTERM/Ctrl-C.
+    pub shutdown_grace_secs: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseConfig {
+    /// `sqlite://path` or `postgres://…`.
+    pub url: SecretString,
+    pub max_connections: u32,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JwtKey {
+    pub kid: String,
+    pub secret: SecretString,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthConfig {
+    /// Signing keys; the first signs, all verify (rotation). Empty: a key is generated and
+    /// kept in `data_dir/jwt.key`.
+    pub jwt_keys: Vec<JwtKey>,
+    pub issuer: String,
+    pub access_ttl_secs: i64,
+    pub refresh_ttl_days: i64,
+    pub reset_ttl_mins: i64,
+    pub invitation_ttl_hours: i64,
+    /// Password hashing cost (argon2id memory in KiB); lowered in tests.
+    pub argon2_memory_kib: u32,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimitConfig {
+    pub per_user_per_min: u32,
+    pub per_ip_per_min: u32,
+    pub login_per_account_per_min: u32,
+    pub login_per_ip_per_min: u32,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JobsConfig {
+    /// Run the outbox dispatcher and job workers in this process.
+    pub enabled: bool,
+    pub workers: usize,
+    pub poll_interval_ms: u64,
+    pub max_attempts: i64,
+    pub backoff_base_ms: u64,
+    pub backoff_max_ms: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MailConfig {
+    /// `smtp://user:pass@host:port` (STARTTLS), `smtps://…` (TLS) or unset for the dev sink.
+    pub smtp_url: Option<SecretString>,
+    pub from: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Json,
+    Pretty,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogConfig {
+    pub format: LogFormat,
+    /// `tracing` filter directive, e.g. `info,sqlx=warn`.
+    pub level: String,
+}
+
+/// The defaults, as a serializable tree so figment can layer files and env on top.
+fn defaults() -> serde_json::Value {
+    serde_json::json!({
+        "data_dir": "data",
+        "server": {
+            "bind": "127.0.0.1:8080",
+            "public_url": "http://127.0.0.1:8080",
+            "body_limit_bytes": 1_048_576,
+            "behind_tls": false,
+            "trust_forwarded_for": false,
+            "cors_origins": [],
+            "request_timeout_secs": 30,
+            "shutdown_grace_secs": 20,
+        },
+        "database": { "url": "sqlite://data/backline.db", "max_connections": 16 },
+        "auth": {
+            "jwt_keys": [],
+            "issuer": "backline",
+            "access_ttl_secs": 900,
+            "refresh_ttl_days": 30,
+            "reset_ttl_mins": 30,
+            "invitation_ttl_hours": 168,
+            "argon2_memory_kib": 19_456,
+        },
+        "rate_limit": {
+            "per_user_per_min": 1000,
+            "per_ip_per_min": 300,
+            "login_per_account_per_min": 5,
+            "login_per_ip_per_min": 30,
+        },
+        "jobs": {
+            "enabled": true,
+            "workers": 4,
+            "poll_interval_ms": 500,
+            "max_attempts": 8,
+            "backoff_base_ms": 2000,
+            "backoff_max_ms": 3_600_000,
+        },
+        "mail": { "smtp_url": null, "from": "Backline <no-reply@backline.local>" },
+        "log": { "format": "json", "level": "info,sqlx=warn" },
+    })
+}
+
+/// Why configuration could not be loaded; the message names the key.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration: {0}")]
+    Load(String),
+    #[error("configuration key `{key}`: {message}")]
+    Invalid { key: &'static str, message: String },
+}
+
+impl Config {
+    /// Loads defaults, then `file` (if it exists), then the environment.
+    pub fn load(file: Option<&Path>) -> Result<Config, ConfigError> {
+        let mut fig = Figment::from(Serialized::defaults(defaults()));
+        let file = file.map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("backline.toml"));
+        if file.exists() {
+            fig = fig.merge(Toml::file(&file));
+        }
+        fig = fig
+            .merge(Env::prefixed("BACKLINE_").split("__"))
+            .merge(Env::raw().only(&["DATABASE_URL"]).map(|_| "database.url".into()))
+            .merge(Env::raw().only(&["SMTP_URL"]).map(|_| "mail.smtp_url".into()));
+        Self::from_figment(fig)
+    }
+
+    /// Defaults with explicit overrides on top (used by tests and `demo`).
+    pub fn from_overrides(overrides: serde_json::Value) -> Result<Config, ConfigError> {
+        let fig = Figment::from(Serialized::defaults(defaults())).merge(Serialized::globals(overrides));
+        Self::from_figment(fig)
+    }
+
+    fn from_figment(fig: Figment) -> Result<Config, ConfigError> {
+        let config: Config = fig.extract().map_err(|e| {
+            let e = e.into_iter().map(|e| e.to_string()).collect::<Vec<_>>().join("; ");
+            ConfigError::Load(e)
+        })?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks values that parse but make no sense.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |key, message: &str| ConfigError::Invalid { key, message: message.to_string() };
+        let url = self.database.url.expose_secret();
+        match url.split_once(':').map(|(s, _)| s) {
+            Some("sqlite" | "postgres" | "postgresql") => {}
+            _ => {
+                return Err(invalid(
+                    "database.url",
+                    "unknown scheme: expected sqlite://… or postgres://…",
+                ));
+            }
+        }
+        if let Some(smtp) = &self.mail.smtp_url {
+            match url::Url::parse(smtp.expose_secret()) {
+                Ok(u) if matches!(u.scheme(), "smtp" | "smtps") => {}
+                _ => return Err(invalid("mail.smtp_url", "expected smtp://host:port or smtps://host:port")),
+            }
+        }
+        if url::Url::parse(&self.server.public_url).is_err() {
+            return Err(invalid("server.public_url", "not an absolute URL"));
+        }
+        for origin in &self.server.cors_origins {
+            if http::HeaderValue::from_str(origin).is_err() || !origin.starts_with("http") {
+                return Err(invalid("server.cors_origins", "each origin must look like https://host[:port]"));
+            }
+        }
+        if self.server.body_limit_bytes < 1024 {
+            return Err(invalid("server.body_limit_bytes", "must be at least 1024"));
+        }
+        if self.database.max_connections == 0 {
+            return Err(invalid("database.max_connections", "must be at least 1"));
+        }
+        if self.auth.access_ttl_secs < 30 {
+            return Err(invalid("auth.access_ttl_secs", "must be at least 30"));
+        }
+        for key in &self.auth.jwt_keys {
+            if key.secret.expose_secret().len() < 32 {
+                return Err(invalid("auth.jwt_keys", "each secret must be at least 32 bytes"));
+            }
+        }
+        let limits = &self.rate_limit;
+        if [limits.per_user_per_min, limits.per_ip_per_min, limits.login_per_account_per_min, limits.login_per_ip_per_min]
+            .contains(&0)
+        {
+            return Err(invalid("rate_limit", "limits must be at least 1 per minute"));
+        }
+        if self.jobs.workers == 0 || self.jobs.max_attempts < 1 {
+            return Err(invalid("jobs", "workers and max_attempts must be at least 1"));
+        }
+        if tracing_subscriber::EnvFilter::try_new(&self.log.level).is_err() {
+            return Err(invalid("log.level", "not a valid tracing filter"));
+        }
+        Ok(())
+    }
+
+    /// The database backend named by the URL scheme, for logs (never the URL itself).
+    pub fn database_kind(&self) -> &'static str {
+        if self.database.url.expose_secret().starts_with("sqlite") { "sqlite" } else { "postgres" }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid() {
+        let c = Config::from_overrides(serde_json::json!({})).unwrap();
+        assert_eq!(c.server.bind.port(), 8080);
+        assert_eq!(c.database_kind(), "sqlite");
+    }
+
+    #[test]
+    fn unknown_scheme_names_the_key() {
+        let err = Config::from_overrides(serde_json::json!({"database": {"url": "mysql://x"}})).unwrap_err();
+        assert!(err.to_string().contains("database.url"), "{err}");
+    }
+
+    #[test]
+    fn bad_value_names_the_key() {
+        let err = Config::from_overrides(serde_json::json!({"server": {"bind": "nope"}})).unwrap_err();
+        assert!(err.to_string().contains("bind"), "{err}");
+    }
+
+    #[test]
+    fn secrets_do_not_leak_through_debug() {
+        let c = Config::from_overrides(serde_json::json!({
+            "database": {"url": "postgres://u:hunter2@localhost/db"},
+            "mail": {"smtp_url": "smtp://u:hunter2@localhost:25"}
+        }))
+        .unwrap();
+        assert!(!format!("{c:?}").contains("hunter2"));
+    }
+}

@@ -1,0 +1,135 @@
+//! `Idempotency-Key` for POST requests. The first request with a key runs and its response
+//! (if not a 5xx) is stored; a retry with the same key and the same body gets the stored
+//! response back (`Idempotent-Replayed: true`); the same key with a different body, or while
+//! the first request is still running, is a `409`. Keys are scoped to the caller and kept
+//! for 24 hours.
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use chrono::TimeDelta;
+use sha2::{Digest, Sha256};
+use std::sync::Arc;
+
+use crate::auth::Principal;
+use crate::db::Db;
+use crate::error::AppError;
+use crate::time::now;
+use crate::{read, tx};
+
+pub const HEADER: &str = "idempotency-key";
+const MAX_KEY_LEN: usize = 255;
+
+#[derive(sqlx::FromRow)]
+struct Stored {
+    request_hash: String,
+    status_code: Option<i64>,
+    content_type: Option<String>,
+    body: Option<Vec<u8>>,
+}
+
+pub async fn middleware(State(db): State<Arc<Db>>, req: Request, next: Next) -> Response {
+    if req.method() != Method::POST {
+        return next.run(req).await;
+    }
+    let Some(key) = req.headers().get(HEADER) else {
+        return next.run(req).await;
+    };
+    let key = match key.to_str() {
+        Ok(k) if !k.is_empty() && k.len() <= MAX_KEY_LEN => k.to_string(),
+        _ => return AppError::validation("Idempotency-Key", "must be 1–255 visible ASCII characters").into_response(),
+    };
+    match run(&db, key, req, next).await {
+        Ok(r) => r,
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn run(db: &Db, key: String, req: Request, next: Next) -> Result<Response, AppError> {
+    let scope = req.extensions().get::<Principal>().map(Principal::actor).unwrap_or_else(|| "anonymous".into());
+    let (parts, body) = req.into_parts();
+    let bytes = axum::body::to_bytes(body, usize::MAX).await.map_err(|_| AppError::PayloadTooLarge)?;
+    let mut hasher = Sha256::new();
+    hasher.update(parts.method.as_str());
+    hasher.update(b" ");
+    hasher.update(parts.uri.path());
+    hasher.update(b"\n");
+    hasher.update(&bytes);
+    let hash = hex::encode(hasher.finalize());
+    let at = now();
+
+    // Claim the key; only one request can insert it.
+    let mut tx = db.begin().await?;
+    let inserted = tx!(&mut tx, |c| sqlx::query(
+        "INSERT INTO idempotency_keys (scope, idem_key, request_hash, created_at, updated_at) VALUES ($1, $2, $3, $4, $4) \
+         ON CONFLICT (scope, idem_key) DO NOTHING"
+    )
+    .bind(&scope)
+    .bind(&key)
+    .bind(&hash)
+    .bind(at)
+    .execute(c)
+    .await.map(|r| r.rows_affected()))?;
+    tx.commit().await?;
+
+    if inserted == 0 {
+        let stored: Stored = read!(db, |c| sqlx::query_as(
+            "SELECT request_hash, status_code, content_type, body FROM idempotency_keys WHERE scope = $1 AND idem_key = $2"
+        )
+        .bind(&scope)
+        .bind(&key)
+        .fetch_one(c)
+        .await)?;
+        if stored.request_hash != hash {
+            return Err(AppError::conflict("idempotency_key_reused", "this Idempotency-Key was used with a different request"));
+        }
+        let Some(status) = stored.status_code else {
+            return Err(AppError::conflict("idempotency_in_progress", "a request with this Idempotency-Key is still in progress"));
+        };
+        let mut response = Response::new(Body::from(stored.body.unwrap_or_default()));
+        *response.status_mut() = StatusCode::from_u16(status as u16).unwrap_or(StatusCode::OK);
+        if let Some(ct) = stored.content_type.and_then(|ct| HeaderValue::from_str(&ct).ok()) {
+            response.headers_mut().insert(header::CONTENT_TYPE, ct);
+        }
+        response.headers_mut().insert("idempotent-replayed", HeaderValue::from_static("true"));
+        return Ok(response);
+    }
+
+    let response = next.run(Request::from_parts(parts, Body::from(bytes))).await;
+    let (parts, body) = response.into_parts();
+    let body: Bytes = axum::body::to_bytes(body, usize::MAX).await.map_err(|e| AppError::internal(e))?;
+    let mut tx = db.begin().await?;
+    if parts.status.is_server_error() {
+        // Let the client retry a failure that was not its fault.
+        tx!(&mut tx, |c| sqlx::query("DELETE FROM idempotency_keys WHERE scope = $1 AND idem_key = $2")
+            .bind(&scope)
+            .bind(&key)
+            .execute(c)
+            .await.map(|r| r.rows_affected()))?;
+    } else {
+        let ct = parts.headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_string);
+        tx!(&mut tx, |c| sqlx::query(
+            "UPDATE idempotency_keys SET status_code = $1, content_type = $2, body = $3, updated_at = $4 WHERE scope = $5 AND idem_key = $6"
+        )
+        .bind(parts.status.as_u16() as i64)
+        .bind(ct)
+        .bind(body.to_vec())
+        .bind(now())
+        .bind(&scope)
+        .bind(&key)
+        .execute(c)
+        .await.map(|r| r.rows_affected()))?;
+    }
+    tx.commit().await?;
+    Ok(Response::from_parts(parts, Body::from(body)))
+}
+
+/// Deletes keys older than 24 hours.
+pub async fn prune(db: &Db) -> Result<(), sqlx::Error> {
+    let cutoff = now() - TimeDelta::hours(24);
+    let mut tx = db.begin().await?;
+    tx!(&mut tx, |c| sqlx::query("DELETE FROM idempotency_keys WHERE created_at < $1").bind(cutoff).execute(c).await.map(|r| r.rows_affected()))?;
+    tx.commit().await
+}

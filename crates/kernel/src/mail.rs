@@ -1,0 +1,101 @@
+//! Outgoing email. Mail is always sent from a job (`mail.send`), never inside a request, so
+//! a slow or failing server only delays delivery and retries with backoff.
+//!
+//! With `mail.smtp_url` set, [`SmtpMailer`] talks to a real SMTP server (lettre). Without it
+//! — the embedded default — [`FileMailer`] writes each message as an `.eml` file under
+//! `data_dir/mail/` and logs its path: a development sink you can open in any mail client.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use lettre::message::{Mailbox, header::ContentType};
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use serde::{Deserialize, Serialize};
+
+use crate::jobs::JobHandler;
+
+/// The job kind that sends one [`OutgoingMail`].
+pub const SEND_MAIL_JOB: &str = "mail.send";
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct OutgoingMail {
+    pub to: String,
+    pub subject: String,
+    pub text: String,
+}
+
+#[async_trait::async_trait]
+pub trait Mailer: Send + Sync {
+    async fn send(&self, mail: &OutgoingMail) -> anyhow::Result<()>;
+}
+
+fn build(from: &str, mail: &OutgoingMail) -> anyhow::Result<Message> {
+    let from: Mailbox = from.parse().map_err(|e| anyhow::anyhow!("mail.from: {e}"))?;
+    let to: Mailbox = mail.to.parse().map_err(|e| anyhow::anyhow!("recipient {}: {e}", mail.to))?;
+    Ok(Message::builder()
+        .from(from)
+        .to(to)
+        .subject(&mail.subject)
+        .header(ContentType::TEXT_PLAIN)
+        .body(mail.text.clone())?)
+}
+
+/// Delivers through an SMTP server.
+pub struct SmtpMailer {
+    transport: AsyncSmtpTransport<Tokio1Executor>,
+    from: String,
+}
+
+impl SmtpMailer {
+    pub fn new(url: &str, from: &str) -> anyhow::Result<SmtpMailer> {
+        let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(url)?
+            .timeout(Some(std::time::Duration::from_secs(20)))
+            .build();
+        Ok(SmtpMailer { transport, from: from.to_string() })
+    }
+}
+
+#[async_trait::async_trait]
+impl Mailer for SmtpMailer {
+    async fn send(&self, mail: &OutgoingMail) -> anyhow::Result<()> {
+        let message = build(&self.from, mail)?;
+        self.transport.send(message).await?;
+        tracing::info!(to = %mail.to, subject = %mail.subject, "mail sent over SMTP");
+        Ok(())
+    }
+}
+
+/// Writes `.eml` files (the development sink).
+pub struct FileMailer {
+    dir: PathBuf,
+    from: String,
+}
+
+impl FileMailer {
+    pub fn new(dir: PathBuf, from: &str) -> FileMailer {
+        FileMailer { dir, from: from.to_string() }
+    }
+}
+
+#[async_trait::async_trait]
+impl Mailer for FileMailer {
+    async fn send(&self, mail: &OutgoingMail) -> anyhow::Result<()> {
+        let message = build(&self.from, mail)?;
+        tokio::fs::create_dir_all(&self.dir).await?;
+        let path = self.dir.join(format!("{}.eml", uuid::Uuid::now_v7()));
+        tokio::fs::write(&path, message.formatted()).await?;
+        tracing::info!(to = %mail.to, subject = %mail.subject, path = %path.display(), "mail written to the dev sink (set SMTP_URL to send)");
+        Ok(())
+    }
+}
+
+/// The `mail.send` job.
+pub struct SendMailJob(pub Arc<dyn Mailer>);
+
+#[async_trait::async_trait]
+impl JobHandler for SendMailJob {
+    async fn run(&self, payload: serde_json::Value) -> anyhow::Result<()> {
+        let mail: OutgoingMail = serde_json::from_value(payload)?;
+        self.0.send(&mail).await
+    }
+}
