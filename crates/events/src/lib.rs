@@ -1,0 +1,1 @@
+//! Events context (being written).

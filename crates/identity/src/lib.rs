@@ -1,0 +1,30 @@
+//! Identity: accounts, sessions and tokens, organizations (tenants), members and roles,
+//! invitations and API keys. Implements the kernel's [`Authenticator`] and [`OrgAccess`], so
+//! other contexts learn who is calling and what they may do without reading these tables.
+
+pub mod domain;
+pub mod http;
+pub mod model;
+pub mod service;
+pub mod tokens;
+
+use kernel::auth::{Authenticator, OrgAccess, Principal, Role};
+use kernel::id::OrgId;
+use kernel::AppResult;
+
+pub use http::router;
+pub use service::IdentityService;
+
+#[async_trait::async_trait]
+impl Authenticator for IdentityService {
+    async fn authenticate(&self, token: &str) -> AppResult<Principal> {
+        self.principal_for_token(token).await
+    }
+}
+
+#[async_trait::async_trait]
+impl OrgAccess for IdentityService {
+    async fn role_in(&self, principal: &Principal, org: OrgId) -> AppResult<Option<Role>> {
+        self.role_of(principal, org).await
+    }
+}
