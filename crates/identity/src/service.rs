@@ -9,7 +9,7 @@ use chrono::TimeDelta;
 use kernel::audit::{self, AuditEntry, changes_of};
 use kernel::auth::{Principal, Role};
 use kernel::id::{ApiKeyId, OrgId, SessionId, UserId};
-use kernel::jobs::publish;
+use kernel::jobs::{Envelope, JobHandler, publish};
 use kernel::mail::OutgoingMail;
 use kernel::time::{Timestamp, now};
 use kernel::{AppError, AppResult, Kernel, Tx, read, tx};
@@ -19,6 +19,33 @@ use uuid::Uuid;
 use crate::domain::{self, Email};
 use crate::model::*;
 use crate::tokens::{PasswordHasherCfg, TokenKeys};
+
+/// Job kind that sends the welcome mail for a `user.registered` event.
+pub const WELCOME_MAIL_JOB: &str = "identity.welcome_mail";
+
+struct WelcomeMail {
+    kernel: Arc<Kernel>,
+}
+
+#[async_trait::async_trait]
+impl JobHandler for WelcomeMail {
+    async fn run(&self, payload: serde_json::Value) -> anyhow::Result<()> {
+        let event: Envelope = serde_json::from_value(payload)?;
+        let to = event.data["email"].as_str().ok_or_else(|| anyhow::anyhow!("user.registered without email"))?;
+        let name = event.data["name"].as_str().unwrap_or("there");
+        self.kernel
+            .mailer
+            .send(&OutgoingMail {
+                to: to.to_string(),
+                subject: "Welcome to Backline".into(),
+                text: format!(
+                    "Hi {name},\n\nyour Backline account is ready. Sign in at {}.\n\nSee you at the show!\n",
+                    self.kernel.config.server.public_url
+                ),
+            })
+            .await
+    }
+}
 
 pub struct IdentityService {
     pub(crate) kernel: Arc<Kernel>,
@@ -54,6 +81,9 @@ impl IdentityService {
     pub fn new(kernel: Arc<Kernel>) -> anyhow::Result<Arc<IdentityService>> {
         let keys = TokenKeys::load(&kernel.config.auth, &kernel.config.data_dir)?;
         let hasher = PasswordHasherCfg::new(kernel.config.auth.argon2_memory_kib);
+        // The welcome mail follows from the `user.registered` event, through the outbox.
+        kernel.jobs.register(WELCOME_MAIL_JOB, Arc::new(WelcomeMail { kernel: kernel.clone() }));
+        kernel.jobs.subscribe("user.registered", WELCOME_MAIL_JOB);
         Ok(Arc::new(IdentityService { kernel, keys, hasher }))
     }
 
@@ -102,16 +132,6 @@ impl IdentityService {
         })
         .await?;
         publish(&mut tx, "user.registered", &json!({ "user_id": id, "email": email.as_str(), "name": name })).await?;
-        self.kernel
-            .queue_mail(&mut tx, &OutgoingMail {
-                to: email.as_str().to_string(),
-                subject: "Welcome to Backline".into(),
-                text: format!(
-                    "Hi {name},\n\nyour Backline account is ready. Sign in at {}.\n\nSee you at the show!\n",
-                    self.kernel.config.server.public_url
-                ),
-            })
-            .await?;
         self.kernel.commit(tx).await?;
         self.user(id).await
     }

@@ -1,0 +1,157 @@
+//! The audit trail, read side. Records are written by every context through
+//! `kernel::audit::record` inside the mutating transaction; this crate lets organization
+//! owners and admins (and platform administrators) query them.
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use chrono::{DateTime, Utc};
+use kernel::auth::{Auth, DynOrgAccess, Role};
+use kernel::extract::{Json, Path, Query};
+use kernel::id::OrgId;
+use kernel::pagination::{Page, PageParams};
+use kernel::{AppError, AppResult, Kernel, read};
+use serde::{Deserialize, Serialize};
+use sqlx::types::Json as SqlJson;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use uuid::Uuid;
+
+/// One audited action.
+#[derive(Debug, Serialize, Deserialize, ToSchema, sqlx::FromRow)]
+pub struct AuditRecord {
+    pub id: Uuid,
+    pub org_id: Option<OrgId>,
+    /// `user:<id>`, `api_key:<id>` or `system`.
+    pub actor: String,
+    pub action: String,
+    pub resource_type: String,
+    pub resource_id: String,
+    pub request_id: Option<String>,
+    pub ip: Option<String>,
+    /// Summary of the changed fields (never secrets).
+    #[schema(value_type = Object)]
+    pub changes: SqlJson<serde_json::Value>,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AuditQuery {
+    /// Organization whose trail to read (required unless you are a platform administrator).
+    pub org_id: Option<OrgId>,
+    /// `user:<id>` or `api_key:<id>`.
+    pub actor: Option<String>,
+    /// e.g. `event.published`.
+    pub action: Option<String>,
+    pub resource_type: Option<String>,
+    pub resource_id: Option<String>,
+    /// Inclusive lower bound (RFC 3339).
+    pub from: Option<DateTime<Utc>>,
+    /// Exclusive upper bound (RFC 3339).
+    pub to: Option<DateTime<Utc>>,
+    pub cursor: Option<String>,
+    pub limit: Option<i64>,
+}
+
+pub struct AuditService {
+    kernel: Arc<Kernel>,
+    access: DynOrgAccess,
+}
+
+impl AuditService {
+    pub fn new(kernel: Arc<Kernel>, access: DynOrgAccess) -> Arc<AuditService> {
+        Arc::new(AuditService { kernel, access })
+    }
+
+    /// Records newest first, filtered; `org` `None` only for platform administrators.
+    pub async fn query(&self, org: Option<OrgId>, q: &AuditQuery) -> AppResult<Page<AuditRecord>> {
+        let page = PageParams { cursor: q.cursor.clone(), limit: q.limit };
+        let limit = page.limit()?;
+        let before: Option<Uuid> = page.decode()?;
+        if let (Some(from), Some(to)) = (q.from, q.to)
+            && from >= to
+        {
+            return Err(AppError::validation("to", "must be after from"));
+        }
+        let rows: Vec<AuditRecord> = read!(&self.kernel.db, |c| sqlx::query_as(
+            "SELECT id, org_id, actor, action, resource_type, resource_id, request_id, ip, changes, created_at FROM audit_logs \
+             WHERE ($1 IS NULL OR org_id = $1) AND ($2 IS NULL OR actor = $2) AND ($3 IS NULL OR action = $3) \
+               AND ($4 IS NULL OR resource_type = $4) AND ($5 IS NULL OR resource_id = $5) \
+               AND ($6 IS NULL OR created_at >= $6) AND ($7 IS NULL OR created_at < $7) AND ($8 IS NULL OR id < $8) \
+             ORDER BY id DESC LIMIT $9"
+        )
+        .bind(org)
+        .bind(q.actor.as_deref())
+        .bind(q.action.as_deref())
+        .bind(q.resource_type.as_deref())
+        .bind(q.resource_id.as_deref())
+        .bind(q.from.map(kernel::time::truncate))
+        .bind(q.to.map(kernel::time::truncate))
+        .bind(before)
+        .bind(limit + 1)
+        .fetch_all(c)
+        .await)?;
+        Ok(Page::from_rows(rows, limit, |r| r.id))
+    }
+}
+
+/// Query the audit trail of an organization (owners and admins).
+#[utoipa::path(get, path = "/api/audit/logs", tag = "audit", params(AuditQuery), responses(
+    (status = 200, body = Page<AuditRecord>), (status = 403, body = kernel::error::Problem),
+    (status = 422, description = "org_id missing or a filter is invalid", body = kernel::error::Problem)),
+    security(("bearer" = [])))]
+async fn logs(State(svc): State<Arc<AuditService>>, auth: Auth, Query(q): Query<AuditQuery>) -> AppResult<Json<Page<AuditRecord>>> {
+    let org = match q.org_id {
+        Some(org) => {
+            svc.access.require(&auth.0, org, Role::Admin).await?;
+            Some(org)
+        }
+        None if auth.0.is_platform_admin() => None,
+        None => return Err(AppError::validation("org_id", "required")),
+    };
+    Ok(Json(svc.query(org, &q).await?))
+}
+
+/// The history of one resource (`event:<id>` or a bare id), newest first.
+#[utoipa::path(get, path = "/api/audit/logs/{resource}", tag = "audit",
+    params(("resource" = String, Path, description = "`<type>:<id>` or `<id>`"), AuditQuery),
+    responses((status = 200, body = Page<AuditRecord>), (status = 404, body = kernel::error::Problem)), security(("bearer" = [])))]
+async fn resource_trail(
+    State(svc): State<Arc<AuditService>>,
+    auth: Auth,
+    Path(resource): Path<String>,
+    Query(mut q): Query<AuditQuery>,
+) -> AppResult<Json<Page<AuditRecord>>> {
+    let (kind, id) = match resource.split_once(':') {
+        Some((k, id)) => (Some(k.to_string()), id.to_string()),
+        None => (None, resource),
+    };
+    if id.is_empty() || id.len() > 100 {
+        return Err(AppError::validation("resource", "expected <type>:<id> or <id>"));
+    }
+    q.resource_type = kind;
+    q.resource_id = Some(id.clone());
+    // The records say which organization the resource belongs to; only its admins may read them.
+    let org: Option<(Option<OrgId>,)> = read!(&svc.kernel.db, |c| sqlx::query_as(
+        "SELECT org_id FROM audit_logs WHERE resource_id = $1 ORDER BY id DESC LIMIT 1"
+    )
+    .bind(&id)
+    .fetch_optional(c)
+    .await)?;
+    let org = match org {
+        Some((Some(org),)) => {
+            svc.access.require(&auth.0, org, Role::Admin).await?;
+            Some(org)
+        }
+        Some((None,)) if auth.0.is_platform_admin() => None,
+        _ => return Err(AppError::not_found("resource")),
+    };
+    q.org_id = org;
+    Ok(Json(svc.query(org, &q).await?))
+}
+
+pub fn router(svc: Arc<AuditService>) -> OpenApiRouter {
+    OpenApiRouter::new().routes(routes!(logs)).routes(routes!(resource_trail)).with_state(svc)
+}

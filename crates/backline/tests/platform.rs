@@ -1,0 +1,276 @@
+//! The shared HTTP edge and kernel behaviour: problem responses for bad input, security
+//! headers, CORS, compression, request ids, rate limits, idempotency keys, jobs with retry,
+//! backoff and dead-letter, the outbox across restarts, health/readiness/metrics, OpenAPI.
+
+mod common;
+
+use std::time::Duration;
+
+use common::TestApp;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+#[tokio::test]
+async fn malformed_requests_get_clear_4xx() {
+    let app = TestApp::spawn_with(json!({"server": {"body_limit_bytes": 4096}})).await;
+    let c = &app.client;
+    // Malformed JSON.
+    let r = c.post(app.url("/api/auth/register")).header("content-type", "application/json").body("{\"email\": ").send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(r.headers()["content-type"], "application/problem+json");
+    let p: Value = r.json().await.unwrap();
+    assert_eq!(p["code"], "malformed_json");
+    assert!(p["request_id"].is_string());
+    // Wrong content type.
+    let r = c.post(app.url("/api/auth/register")).header("content-type", "text/plain").body("hello").send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    // Oversized body.
+    let big = json!({"email": "a@b.org", "password": "x".repeat(10_000), "name": "n"});
+    let r = c.post(app.url("/api/auth/register")).json(&big).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    // Bad id in a path.
+    let (token, _) = app.register("edge@example.org").await;
+    let (s, p) = app.get("/api/orgs/not-a-uuid", Some(&token)).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(p["field"], "id");
+    // Unknown route and wrong method.
+    let (s, p) = app.get("/api/nothing-here", None).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    assert_eq!(p["code"], "not_found");
+    let r = c.delete(app.url("/api/auth/login")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::METHOD_NOT_ALLOWED);
+    // Page size out of range names the parameter.
+    let (s, p) = app.get("/api/events?limit=1000", None).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(p["field"], "limit");
+}
+
+#[tokio::test]
+async fn security_headers_request_ids_cors_and_compression() {
+    let app = TestApp::spawn_with(json!({"server": {"cors_origins": ["https://tickets.example.org"], "behind_tls": true}})).await;
+    let r = app.client.get(app.url("/healthz")).header("x-request-id", "req-abc-123").send().await.unwrap();
+    let h = r.headers();
+    assert_eq!(h["x-request-id"], "req-abc-123");
+    assert!(h["content-security-policy"].to_str().unwrap().contains("frame-ancestors 'none'"));
+    assert_eq!(h["x-content-type-options"], "nosniff");
+    assert_eq!(h["x-frame-options"], "DENY");
+    assert!(h["strict-transport-security"].to_str().unwrap().contains("max-age="));
+    let r = app.client.get(app.url("/healthz")).send().await.unwrap();
+    assert!(!r.headers()["x-request-id"].is_empty(), "generated when absent");
+
+    // CORS: the allowed origin is echoed, others are not.
+    let r = app
+        .client
+        .request(reqwest::Method::OPTIONS, app.url("/api/events"))
+        .header("origin", "https://tickets.example.org")
+        .header("access-control-request-method", "POST")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["access-control-allow-origin"], "https://tickets.example.org");
+    let r = app.client.get(app.url("/api/events")).header("origin", "https://evil.example").send().await.unwrap();
+    assert!(r.headers().get("access-control-allow-origin").is_none());
+
+    // Compression when asked for.
+    let r = app.client.get(app.url("/api/openapi.json")).header("accept-encoding", "gzip").send().await.unwrap();
+    assert_eq!(r.headers()["content-encoding"], "gzip");
+
+    // No HSTS without TLS in front.
+    let plain = TestApp::spawn().await;
+    let r = plain.client.get(plain.url("/healthz")).send().await.unwrap();
+    assert!(r.headers().get("strict-transport-security").is_none());
+}
+
+#[tokio::test]
+async fn rate_limits_per_ip_and_per_user() {
+    let app = TestApp::spawn_with(json!({"rate_limit": {"per_ip_per_min": 5, "per_user_per_min": 8}})).await;
+    // Registration itself is an anonymous request: budget 5 per IP.
+    let (token, _) = app.register("rl@example.org").await;
+    let mut anon = Vec::new();
+    for _ in 0..6 {
+        anon.push(app.client.get(app.url("/api/events")).send().await.unwrap());
+    }
+    let limited = anon.last().unwrap();
+    assert_eq!(limited.status(), StatusCode::TOO_MANY_REQUESTS);
+    let retry: u64 = limited.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!(retry >= 1);
+    // The signed-in user has their own budget.
+    let mut statuses = Vec::new();
+    for _ in 0..9 {
+        statuses.push(app.get("/api/users/me", Some(&token)).await.0);
+    }
+    assert_eq!(statuses[..8], [StatusCode::OK; 8]);
+    assert_eq!(statuses[8], StatusCode::TOO_MANY_REQUESTS);
+}
+
+#[tokio::test]
+async fn idempotency_keys_replay_and_conflict() {
+    let app = TestApp::spawn().await;
+    let (token, _) = app.register("idem@example.org").await;
+    let send = |key: &'static str, name: &'static str| {
+        app.client.post(app.url("/api/orgs")).bearer_auth(&token).header("idempotency-key", key).json(&json!({"name": name})).send()
+    };
+    let first = send("k-1", "Idem Org").await.unwrap();
+    assert_eq!(first.status(), StatusCode::CREATED);
+    let first: Value = first.json().await.unwrap();
+    let again = send("k-1", "Idem Org").await.unwrap();
+    assert_eq!(again.status(), StatusCode::CREATED);
+    assert_eq!(again.headers()["idempotent-replayed"], "true");
+    let again: Value = again.json().await.unwrap();
+    assert_eq!(first["id"], again["id"], "same response, no second org");
+    let (_, orgs) = app.get("/api/orgs", Some(&token)).await;
+    assert_eq!(orgs.as_array().unwrap().len(), 1);
+
+    let other = send("k-1", "Different Body").await.unwrap();
+    assert_eq!(other.status(), StatusCode::CONFLICT);
+    let p: Value = other.json().await.unwrap();
+    assert_eq!(p["code"], "idempotency_key_reused");
+    // Another key creates normally.
+    assert_eq!(send("k-2", "Second Org").await.unwrap().status(), StatusCode::CREATED);
+}
+
+async fn platform_admin(app: &TestApp, email: &str) -> String {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_backline"))
+        .args(["admin", "create-user", "--email", email, "--name", "Operator"])
+        .env("DATABASE_URL", &app.database_url)
+        .env("BACKLINE_DATA_DIR", app.dir.path())
+        .env("BACKLINE_ADMIN_PASSWORD", "operator password 1")
+        .env("BACKLINE_LOG__LEVEL", "warn")
+        .output()
+        .expect("run backline admin create-user");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let (s, body) = app.post("/api/auth/login", None, json!({"email": email, "password": "operator password 1"})).await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    body["access_token"].as_str().unwrap().to_string()
+}
+
+async fn wait_for_jobs(app: &TestApp, token: &str, status: &str, n: usize) -> Value {
+    for _ in 0..400 {
+        let (s, page) = app.get(&format!("/api/admin/jobs?status={status}"), Some(token)).await;
+        assert_eq!(s, StatusCode::OK, "{page}");
+        if page["items"].as_array().unwrap().len() >= n {
+            return page;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("no {n} {status} jobs");
+}
+
+#[tokio::test]
+async fn failing_jobs_retry_with_backoff_then_dead_letter_and_can_be_retried() {
+    // An SMTP server that refuses connections: every mail job fails.
+    let app = TestApp::spawn_with(json!({"mail": {"smtp_url": "smtp://127.0.0.1:1"}, "jobs": {"max_attempts": 3}})).await;
+    let admin = platform_admin(&app, "ops@example.org").await;
+    let (user, _) = app.register("fan@example.org").await;
+    assert_eq!(app.get("/api/admin/jobs", Some(&user)).await.0, StatusCode::FORBIDDEN);
+
+    let dead = wait_for_jobs(&app, &admin, "dead", 2).await;
+    let job = dead["items"].as_array().unwrap().iter().find(|j| j["payload"]["data"]["email"] == "fan@example.org").unwrap().clone();
+    assert_eq!(job["kind"], "identity.welcome_mail");
+    assert_eq!(job["attempts"], 3);
+    assert!(job["last_error"].as_str().unwrap().len() > 3);
+    // Backoff: the time from creation to the last failure covers at least the two waits.
+    let created: chrono::DateTime<chrono::Utc> = job["created_at"].as_str().unwrap().parse().unwrap();
+    let updated: chrono::DateTime<chrono::Utc> = job["updated_at"].as_str().unwrap().parse().unwrap();
+    assert!(updated - created >= chrono::TimeDelta::milliseconds(20 * 8 / 10 + 40 * 8 / 10), "{created} → {updated}");
+
+    let id = job["id"].as_str().unwrap();
+    let (s, retried) = app.post(&format!("/api/admin/jobs/{id}/retry"), Some(&admin), json!({})).await;
+    assert_eq!(s, StatusCode::OK, "{retried}");
+    assert_eq!(retried["status"], "queued");
+    let (s, p) = app.post(&format!("/api/admin/jobs/{id}/retry"), Some(&admin), json!({})).await;
+    assert!(s == StatusCode::CONFLICT || s == StatusCode::OK, "{p}");
+    // It fails again and lands back in the dead-letter state with a fresh count.
+    for _ in 0..400 {
+        let (_, page) = app.get("/api/admin/jobs?status=dead", Some(&admin)).await;
+        if page["items"].as_array().unwrap().iter().any(|j| j["id"] == id && j["attempts"] == 3 && j["updated_at"] != job["updated_at"]) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("retried job did not run again");
+}
+
+#[tokio::test]
+async fn outbox_events_survive_a_restart() {
+    // Jobs off: the event is committed but nothing delivers it, as if the process died.
+    let app = TestApp::spawn_with(json!({"jobs": {"enabled": false}})).await;
+    app.register("late-welcome@example.org").await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(std::fs::read_dir(app.mail_dir()).map(|d| d.count() == 0).unwrap_or(true), "nothing sent yet");
+    // The next process delivers it.
+    let app = app.restart(json!({"jobs": {"enabled": true}})).await;
+    let _ = app.wait_for_token("late-welcome@example.org", "Welcome").await;
+}
+
+#[tokio::test]
+async fn health_readiness_metrics_and_clean_stop() {
+    let mut app = TestApp::spawn().await;
+    assert_eq!(app.get("/healthz", None).await.0, StatusCode::OK);
+    let (s, r) = app.get("/readyz", None).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(r["status"], "ready");
+    let r = app.client.get(app.url("/metrics")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let text = r.text().await.unwrap();
+    assert!(text.contains("backline_http_requests_total"), "{text}");
+    assert!(text.contains("route=\"/readyz\""));
+    assert!(text.contains("backline_http_request_duration_seconds_bucket"));
+    assert!(text.contains("backline_db_pool_connections"));
+    assert!(text.contains("backline_jobs{status=\"queued\"}"));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn openapi_describes_every_route() {
+    let app = TestApp::spawn().await;
+    let (s, spec) = app.get("/api/openapi.json", None).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(spec["openapi"].as_str().unwrap().starts_with("3.1"));
+    let paths = spec["paths"].as_object().unwrap();
+    // Every described operation is routed (the router's own fallback answers `route` 404s
+    // with resource "route", which no handler uses).
+    for (path, item) in paths {
+        for method in item.as_object().unwrap().keys() {
+            let concrete = path.split('/').map(|seg| if seg.starts_with('{') { "00000000-0000-7000-8000-000000000000" } else { seg }).collect::<Vec<_>>().join("/");
+            let r = app.client.request(method.to_uppercase().parse().unwrap(), app.url(&concrete)).send().await.unwrap();
+            let status = r.status();
+            let body = r.text().await.unwrap_or_default();
+            assert_ne!(status, StatusCode::METHOD_NOT_ALLOWED, "{method} {path}");
+            assert!(!body.contains("route not found"), "{method} {path} is described but not routed");
+        }
+    }
+    // And every route is described: handlers can only be registered through utoipa_axum's
+    // `routes!`, which documents them; plain axum `.route(` is not used anywhere.
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut offenders = Vec::new();
+    for krate in std::fs::read_dir(&root).unwrap().flatten() {
+        let src = krate.path().join("src");
+        for file in walk(&src) {
+            let text = std::fs::read_to_string(&file).unwrap();
+            if text.contains(".route(\"") || text.contains(".nest(\"") {
+                offenders.push(file.display().to_string());
+            }
+        }
+    }
+    assert!(offenders.is_empty(), "undocumented routes in {offenders:?}");
+    for expected in ["/api/auth/register", "/api/auth/login", "/api/auth/refresh", "/api/auth/logout", "/api/auth/verify",
+        "/api/auth/password-reset", "/api/events", "/api/events/{id}", "/api/events/search", "/api/audit/logs", "/healthz", "/metrics"] {
+        assert!(paths.contains_key(expected), "{expected} missing from the spec");
+    }
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                out.extend(walk(&p));
+            } else if p.extension().is_some_and(|x| x == "rs") {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
