@@ -666,6 +666,22 @@ impl IdentityService {
         self.kernel.commit(tx).await
     }
 
+    /// Adds an existing user directly (operator tooling and demo data; people use invitations).
+    pub async fn add_member(&self, org: OrgId, user: UserId, role: Role) -> AppResult<()> {
+        let mut tx = self.db().begin().await?;
+        insert_membership(&mut tx, org, user, role).await?;
+        audit::record(&mut tx, AuditEntry {
+            org_id: Some(org),
+            action: "member.added",
+            resource_type: "member",
+            resource_id: user.to_string(),
+            changes: json!({ "role": role.as_str() }),
+        })
+        .await?;
+        publish(&mut tx, "member.joined", &json!({ "org_id": org, "user_id": user, "role": role.as_str() })).await?;
+        self.kernel.commit(tx).await
+    }
+
     pub async fn invite(&self, org: OrgId, inviter: UserId, inviter_role: Role, req: CreateInvitation) -> AppResult<Invitation> {
         let email = Email::parse("email", &req.email)?;
         if req.role == Role::Owner && inviter_role != Role::Owner {
