@@ -238,7 +238,7 @@ async fn reset_tokens_expire() {
 
 #[tokio::test]
 async fn login_is_throttled_per_account_and_per_ip() {
-    let app = TestApp::spawn_with(json!({"rate_limit": {"login_per_account_per_min": 3, "login_per_ip_per_min": 6}})).await;
+    let app = TestApp::spawn_with(json!({"rate_limit": {"login_per_account_per_min": 3, "login_per_ip_per_min": 7}})).await;
     app.register("th@example.org").await;
     let attempt = |email: &'static str| app.post("/api/auth/login", None, json!({"email": email, "password": "wrong password!"}));
     for _ in 0..3 {

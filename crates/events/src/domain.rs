@@ -54,7 +54,7 @@ pub enum EventStatus {
     Draft,
     /// Public.
     Published,
-    /// Called off; stays visible so attendees learn of it. Final.
+    /// Called off; visible to members of the organization only. Final.
     Cancelled,
 }
 
@@ -125,37 +125,48 @@ impl Transition {
 
 // ---- texts ------------------------------------------------------------------------------
 
-/// A required, trimmed text of 1..=max characters.
+/// A required, trimmed, single-line text of 1..=max characters.
 pub fn required_text(field: &str, raw: &str, max: usize) -> Result<String, AppError> {
     let s = raw.trim();
     if s.is_empty() {
         return Err(AppError::validation(field, "must not be empty"));
     }
-    check_len(field, s, max)?;
+    check_text(field, s, max, false)?;
     Ok(s.to_string())
 }
 
-/// An optional text of at most `max` characters; blank becomes `None`.
+/// An optional single-line text of at most `max` characters; blank becomes `None`.
 pub fn optional_text(field: &str, raw: Option<&str>, max: usize) -> Result<Option<String>, AppError> {
     match raw.map(str::trim) {
         None | Some("") => Ok(None),
-        Some(s) => check_len(field, s, max).map(|_| Some(s.to_string())),
+        Some(s) => check_text(field, s, max, false).map(|_| Some(s.to_string())),
     }
 }
 
-/// A long text (a description): kept as written except for surrounding whitespace.
+/// An optional text that may span lines (an address, a session description); blank
+/// becomes `None`.
+pub fn optional_long_text(field: &str, raw: Option<&str>, max: usize) -> Result<Option<String>, AppError> {
+    match raw.map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(s) => check_text(field, s, max, true).map(|_| Some(s.to_string())),
+    }
+}
+
+/// A long text (an event description), empty if absent.
 pub fn long_text(field: &str, raw: Option<&str>, max: usize) -> Result<String, AppError> {
     let s = raw.unwrap_or("").trim();
-    check_len(field, s, max)?;
+    check_text(field, s, max, true)?;
     Ok(s.to_string())
 }
 
-fn check_len(field: &str, s: &str, max: usize) -> Result<(), AppError> {
+fn check_text(field: &str, s: &str, max: usize, multiline: bool) -> Result<(), AppError> {
     if s.chars().count() > max {
         return Err(AppError::validation(field, format!("must be at most {max} characters")));
     }
-    if s.chars().any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t') {
-        return Err(AppError::validation(field, "must not contain control characters"));
+    let allowed = |c: char| multiline && matches!(c, '\n' | '\r' | '\t');
+    if s.chars().any(|c| c.is_control() && !allowed(c)) {
+        let what = if multiline { "control characters" } else { "line breaks or control characters" };
+        return Err(AppError::validation(field, format!("must not contain {what}")));
     }
     Ok(())
 }
@@ -365,6 +376,9 @@ mod tests {
         assert!(required_text("name", &"x".repeat(201), NAME_MAX).is_err());
         assert!(required_text("name", &"é".repeat(200), NAME_MAX).is_ok());
         assert!(required_text("name", "bad\u{0}name", NAME_MAX).is_err());
+        assert!(required_text("name", "two\nlines", NAME_MAX).is_err());
+        assert_eq!(optional_long_text("address", Some("Street 1\nBerlin"), 500).unwrap().as_deref(), Some("Street 1\nBerlin"));
+        assert!(long_text("description", Some("a\u{1b}[31m"), 100).is_err());
         assert_eq!(optional_text("category", Some("  "), 60).unwrap(), None);
         assert_eq!(long_text("description", None, 10).unwrap(), "");
         assert!(long_text("description", Some(&"x".repeat(20_001)), DESCRIPTION_MAX).is_err());

@@ -200,7 +200,7 @@ impl EventsService {
         store::insert_event(&mut tx, &event).await?;
         let mut changes = serde_json::to_value(&event)?;
         strip_bookkeeping(&mut changes);
-        self.audit(&mut tx, p, org, "event.created", "event", event.id.to_string(), changes).await?;
+        self.audit(&mut tx, p, org, "event.created", Target::Event(event.id), changes).await?;
         publish(&mut tx, "event.created", &event_payload(&event)).await?;
         if status == EventStatus::Published {
             publish(&mut tx, "event.published", &event_payload(&event)).await?;
@@ -302,7 +302,7 @@ impl EventsService {
         new.updated_at = at;
         store::save_event(&mut tx, &new).await?;
         let action = transition.topic().unwrap_or("event.updated");
-        self.audit(&mut tx, p, org, action, "event", id.to_string(), changes).await?;
+        self.audit(&mut tx, p, org, action, Target::Event(id), changes).await?;
         if !status_only {
             publish(&mut tx, "event.updated", &event_payload(&new)).await?;
         }
@@ -325,7 +325,7 @@ impl EventsService {
         event.deleted_at = Some(at);
         event.updated_at = at;
         store::save_event(&mut tx, &event).await?;
-        self.audit(&mut tx, p, org, "event.deleted", "event", id.to_string(), json!({ "name": event.name })).await?;
+        self.audit(&mut tx, p, org, "event.deleted", Target::Event(id), json!({ "name": event.name })).await?;
         publish(&mut tx, "event.deleted", &event_payload(&event)).await?;
         self.kernel.commit(tx).await
     }
@@ -344,7 +344,7 @@ impl EventsService {
         event.deleted_at = None;
         event.updated_at = at;
         store::save_event(&mut tx, &event).await?;
-        self.audit(&mut tx, p, org, "event.restored", "event", id.to_string(), json!({ "name": event.name })).await?;
+        self.audit(&mut tx, p, org, "event.restored", Target::Event(id), json!({ "name": event.name })).await?;
         publish(&mut tx, "event.restored", &event_payload(&event)).await?;
         self.kernel.commit(tx).await?;
         self.reload(org, id).await
@@ -364,10 +364,14 @@ impl EventsService {
         p: &Principal,
         org: OrgId,
         action: &str,
-        resource_type: &str,
-        resource_id: String,
+        target: Target,
         changes: serde_json::Value,
     ) -> AppResult<()> {
+        let (resource_type, resource_id) = match target {
+            Target::Event(id) => ("event", id.to_string()),
+            Target::Session(id) => ("event_session", id.to_string()),
+            Target::Venue(id) => ("venue", id.to_string()),
+        };
         audit::record_as(tx, &p.actor(), AuditEntry { org_id: Some(org), action, resource_type, resource_id, changes }).await
     }
 
@@ -384,7 +388,7 @@ impl EventsService {
     pub async fn create_session(&self, p: &Principal, event: EventId, req: CreateSession) -> AppResult<EventSession> {
         let e = self.writable_event(p, event, Role::Staff).await?;
         let title = domain::required_text("title", &req.title, domain::NAME_MAX)?;
-        let description = domain::optional_text("description", req.description.as_deref(), domain::SESSION_DESCRIPTION_MAX)?;
+        let description = domain::optional_long_text("description", req.description.as_deref(), domain::SESSION_DESCRIPTION_MAX)?;
         let room = domain::optional_text("room", req.room.as_deref(), domain::ROOM_MAX)?;
         let performers = domain::name_list("performers", &req.performers, domain::PERFORMERS_MAX, domain::PERFORMER_MAX)?;
         let (starts_at, ends_at) =
@@ -417,7 +421,7 @@ impl EventsService {
         store::insert_session(&mut tx, &session).await?;
         let mut changes = serde_json::to_value(&session)?;
         strip_bookkeeping(&mut changes);
-        self.audit(&mut tx, p, e.org_id, "session.created", "event_session", session.id.to_string(), changes).await?;
+        self.audit(&mut tx, p, e.org_id, "session.created", Target::Session(session.id), changes).await?;
         self.kernel.commit(tx).await?;
         Ok(session.into_session(&e.time_zone))
     }
@@ -433,7 +437,7 @@ impl EventsService {
         let e = self.writable_event(p, event, Role::Staff).await?;
         let title = req.title.as_deref().map(|t| domain::required_text("title", t, domain::NAME_MAX)).transpose()?;
         let description = match &req.description {
-            Some(d) => Some(domain::optional_text("description", d.as_deref(), domain::SESSION_DESCRIPTION_MAX)?),
+            Some(d) => Some(domain::optional_long_text("description", d.as_deref(), domain::SESSION_DESCRIPTION_MAX)?),
             None => None,
         };
         let room = match &req.room {
@@ -474,7 +478,7 @@ impl EventsService {
         if changes.as_object().is_some_and(|c| !c.is_empty()) {
             new.updated_at = at;
             store::save_session(&mut tx, &new).await?;
-            self.audit(&mut tx, p, e.org_id, "session.updated", "event_session", id.to_string(), changes).await?;
+            self.audit(&mut tx, p, e.org_id, "session.updated", Target::Session(id), changes).await?;
             self.kernel.commit(tx).await?;
         }
         Ok(new.into_session(&e.time_zone))
@@ -486,8 +490,7 @@ impl EventsService {
         let mut tx = self.db().begin().await?;
         let Some(old) = store::session(&mut tx, e.org_id, event, id).await? else { return Err(AppError::not_found("session")) };
         store::delete_session(&mut tx, e.org_id, event, id).await?;
-        self.audit(&mut tx, p, e.org_id, "session.deleted", "event_session", id.to_string(), json!({ "title": old.title }))
-            .await?;
+        self.audit(&mut tx, p, e.org_id, "session.deleted", Target::Session(id), json!({ "title": old.title })).await?;
         self.kernel.commit(tx).await
     }
 
@@ -564,7 +567,7 @@ impl EventsService {
             id: VenueId::new(),
             org_id: org,
             name: domain::required_text("name", &req.name, domain::NAME_MAX)?,
-            address: domain::optional_text("address", req.address.as_deref(), domain::ADDRESS_MAX)?,
+            address: domain::optional_long_text("address", req.address.as_deref(), domain::ADDRESS_MAX)?,
             city: domain::required_text("city", &req.city, domain::CITY_MAX)?,
             country: domain::country("country", &req.country)?,
             capacity: domain::capacity("capacity", req.capacity)?,
@@ -576,7 +579,7 @@ impl EventsService {
         store::insert_venue(&mut tx, &venue).await?;
         let mut changes = changes_of(&venue);
         strip_bookkeeping(&mut changes);
-        self.audit(&mut tx, p, org, "venue.created", "venue", venue.id.to_string(), changes).await?;
+        self.audit(&mut tx, p, org, "venue.created", Target::Venue(venue.id), changes).await?;
         self.kernel.commit(tx).await?;
         Ok(venue)
     }
@@ -586,7 +589,7 @@ impl EventsService {
         let org = self.venue_for(p, id, Role::Staff).await?.org_id;
         let name = req.name.as_deref().map(|n| domain::required_text("name", n, domain::NAME_MAX)).transpose()?;
         let address = match &req.address {
-            Some(a) => Some(domain::optional_text("address", a.as_deref(), domain::ADDRESS_MAX)?),
+            Some(a) => Some(domain::optional_long_text("address", a.as_deref(), domain::ADDRESS_MAX)?),
             None => None,
         };
         let city = req.city.as_deref().map(|c| domain::required_text("city", c, domain::CITY_MAX)).transpose()?;
@@ -622,7 +625,7 @@ impl EventsService {
         if changes.as_object().is_some_and(|c| !c.is_empty()) {
             new.updated_at = at;
             store::save_venue(&mut tx, &new).await?;
-            self.audit(&mut tx, p, org, "venue.updated", "venue", id.to_string(), changes).await?;
+            self.audit(&mut tx, p, org, "venue.updated", Target::Venue(id), changes).await?;
             self.kernel.commit(tx).await?;
         }
         Ok(new)
@@ -642,9 +645,16 @@ impl EventsService {
             AppError::Validation { .. } => in_use(),
             other => other,
         })?;
-        self.audit(&mut tx, p, org, "venue.deleted", "venue", id.to_string(), json!({ "name": old.name })).await?;
+        self.audit(&mut tx, p, org, "venue.deleted", Target::Venue(id), json!({ "name": old.name })).await?;
         self.kernel.commit(tx).await
     }
+}
+
+/// What an audit record is about.
+enum Target {
+    Event(EventId),
+    Session(EventSessionId),
+    Venue(VenueId),
 }
 
 /// The outbox payload of every `event.*` topic.

@@ -420,3 +420,56 @@ async fn events_venues_sessions_search_and_ical() {
             sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))).execute(&mut conn).await;
     }
 }
+
+/// Every route is described, and every schema the description refers to is defined.
+#[tokio::test]
+async fn openapi_describes_every_route_with_resolvable_schemas() {
+    let (kernel, dir, pg) = kernel().await;
+    let svc = EventsService::new(kernel.clone(), Arc::new(Roles(HashMap::new())));
+    let (_, api) = events::router(svc).split_for_parts();
+    let doc = serde_json::to_value(&api).unwrap();
+    let paths: Vec<&String> = doc["paths"].as_object().unwrap().keys().collect();
+    for p in [
+        "/api/events",
+        "/api/events/search",
+        "/api/events/{id}",
+        "/api/events/{id}/restore",
+        "/api/events/{id}/ical",
+        "/api/events/{id}/sessions",
+        "/api/events/{id}/sessions/{session_id}",
+        "/api/orgs/{org_id}/events.ics",
+        "/api/orgs/{org_id}/venues",
+        "/api/venues/{id}",
+    ] {
+        assert!(paths.contains(&&p.to_string()), "{p} missing from {paths:?}");
+    }
+    fn refs(v: &serde_json::Value, out: &mut Vec<String>) {
+        match v {
+            serde_json::Value::Object(m) => {
+                for (k, v) in m {
+                    if k == "$ref" {
+                        out.push(v.as_str().unwrap().to_string());
+                    }
+                    refs(v, out);
+                }
+            }
+            serde_json::Value::Array(a) => a.iter().for_each(|v| refs(v, out)),
+            _ => {}
+        }
+    }
+    let mut all = Vec::new();
+    refs(&doc, &mut all);
+    let schemas = doc["components"]["schemas"].as_object().cloned().unwrap_or_default();
+    for r in all {
+        let name = r.trim_start_matches("#/components/schemas/");
+        assert!(schemas.contains_key(name), "unresolved {r}");
+    }
+    kernel.db.close().await;
+    let _ = std::fs::remove_dir_all(dir);
+    if let Some((admin, name)) = pg {
+        use sqlx::Connection;
+        let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap();
+        let _ =
+            sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))).execute(&mut conn).await;
+    }
+}

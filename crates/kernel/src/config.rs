@@ -182,7 +182,8 @@ impl Config {
             fig = fig.merge(Toml::file(&file));
         }
         fig = fig
-            .merge(Env::prefixed("BACKLINE_").split("__"))
+            // BACKLINE_ADMIN_PASSWORD belongs to `backline admin create-user`, not to the config.
+            .merge(Env::prefixed("BACKLINE_").ignore(&["admin_password"]).split("__"))
             .merge(Env::raw().only(&["DATABASE_URL"]).map(|_| "database.url".into()))
             .merge(Env::raw().only(&["SMTP_URL"]).map(|_| "mail.smtp_url".into()));
         Self::from_figment(fig)

@@ -99,7 +99,7 @@ async fn run(db: &Db, key: String, req: Request, next: Next) -> Result<Response,
 
     let response = next.run(Request::from_parts(parts, Body::from(bytes))).await;
     let (parts, body) = response.into_parts();
-    let body: Bytes = axum::body::to_bytes(body, usize::MAX).await.map_err(|e| AppError::internal(e))?;
+    let body: Bytes = axum::body::to_bytes(body, usize::MAX).await.map_err(AppError::internal)?;
     let mut tx = db.begin().await?;
     if parts.status.is_server_error() {
         // Let the client retry a failure that was not its fault.
