@@ -75,7 +75,8 @@ impl AuditService {
         {
             return Err(AppError::validation("to", "must be after from"));
         }
-        let rows: Vec<AuditRecord> = read!(&self.kernel.db, |c| sqlx::query_as(
+        let rows: Vec<AuditRecord> = read!(&self.kernel.db, |c| {
+            sqlx::query_as(
             "SELECT id, org_id, actor, action, resource_type, resource_id, request_id, ip, changes, created_at FROM audit_logs \
              WHERE ($1 IS NULL OR org_id = $1) AND ($2 IS NULL OR actor = $2) AND ($3 IS NULL OR action = $3) \
                AND ($4 IS NULL OR resource_type = $4) AND ($5 IS NULL OR resource_id = $5) \
@@ -92,7 +93,8 @@ impl AuditService {
         .bind(before)
         .bind(limit + 1)
         .fetch_all(c)
-        .await)?;
+        .await
+        })?;
         Ok(Page::from_rows(rows, limit, |r| r.id))
     }
 }
@@ -102,7 +104,11 @@ impl AuditService {
     (status = 200, body = Page<AuditRecord>), (status = 403, body = kernel::error::Problem),
     (status = 422, description = "org_id missing or a filter is invalid", body = kernel::error::Problem)),
     security(("bearer" = [])))]
-async fn logs(State(svc): State<Arc<AuditService>>, auth: Auth, Query(q): Query<AuditQuery>) -> AppResult<Json<Page<AuditRecord>>> {
+async fn logs(
+    State(svc): State<Arc<AuditService>>,
+    auth: Auth,
+    Query(q): Query<AuditQuery>,
+) -> AppResult<Json<Page<AuditRecord>>> {
     let org = match q.org_id {
         Some(org) => {
             svc.access.require(&auth.0, org, Role::Admin).await?;

@@ -65,12 +65,15 @@ pub async fn load(app: &App) -> anyhow::Result<String> {
     let staff = create_user(app, STAFF_EMAIL, "Sam Stagehand").await?;
     let org = app
         .identity
-        .create_org(owner.id, CreateOrg {
-            name: "Nightshift Promotions".into(),
-            slug: Some("nightshift".into()),
-            description: Some("Club nights, concerts and festivals in Berlin, New York and Tokyo.".into()),
-            website: Some("https://nightshift.example".into()),
-        })
+        .create_org(
+            owner.id,
+            CreateOrg {
+                name: "Nightshift Promotions".into(),
+                slug: Some("nightshift".into()),
+                description: Some("Club nights, concerts and festivals in Berlin, New York and Tokyo.".into()),
+                website: Some("https://nightshift.example".into()),
+            },
+        )
         .await?;
     app.identity.add_member(org.id, staff.id, Role::Staff).await?;
     let p = Principal::User { user_id: owner.id, session_id: SessionId::new(), platform_admin: false };
@@ -80,24 +83,32 @@ pub async fn load(app: &App) -> anyhow::Result<String> {
     let tokyo: Tz = "Asia/Tokyo".parse().map_err(|e| anyhow::anyhow!("{e}"))?;
     let venues = [
         app.events
-            .create_venue(&p, org.id, CreateVenue {
-                name: "Kesselhaus".into(),
-                address: Some("Schönhauser Allee 36".into()),
-                city: "Berlin".into(),
-                country: "DE".into(),
-                capacity: Some(900),
-                time_zone: "Europe/Berlin".into(),
-            })
+            .create_venue(
+                &p,
+                org.id,
+                CreateVenue {
+                    name: "Kesselhaus".into(),
+                    address: Some("Schönhauser Allee 36".into()),
+                    city: "Berlin".into(),
+                    country: "DE".into(),
+                    capacity: Some(900),
+                    time_zone: "Europe/Berlin".into(),
+                },
+            )
             .await?,
         app.events
-            .create_venue(&p, org.id, CreateVenue {
-                name: "Warehouse 9".into(),
-                address: Some("319 Frost St, Brooklyn".into()),
-                city: "New York".into(),
-                country: "US".into(),
-                capacity: Some(1800),
-                time_zone: "America/New_York".into(),
-            })
+            .create_venue(
+                &p,
+                org.id,
+                CreateVenue {
+                    name: "Warehouse 9".into(),
+                    address: Some("319 Frost St, Brooklyn".into()),
+                    city: "New York".into(),
+                    country: "US".into(),
+                    capacity: Some(1800),
+                    time_zone: "America/New_York".into(),
+                },
+            )
             .await?,
     ];
 
@@ -113,13 +124,11 @@ pub async fn load(app: &App) -> anyhow::Result<String> {
             days: 12,
             start: (20, 0),
             hours: 5,
-            agenda: &[("Doors", 0, 60, "Main hall", &[]), ("DJ Ferro", 60, 60, "Main hall", &["DJ Ferro"]), (
-                "Midnight Brass Collective",
-                120,
-                150,
-                "Main hall",
-                &["Midnight Brass Collective"],
-            )],
+            agenda: &[
+                ("Doors", 0, 60, "Main hall", &[]),
+                ("DJ Ferro", 60, 60, "Main hall", &["DJ Ferro"]),
+                ("Midnight Brass Collective", 120, 150, "Main hall", &["Midnight Brass Collective"]),
+            ],
         },
         DemoEvent {
             name: "Kesselhaus Techno Marathon",
@@ -132,13 +141,11 @@ pub async fn load(app: &App) -> anyhow::Result<String> {
             days: 26,
             start: (22, 0),
             hours: 12,
-            agenda: &[("Nachtschicht", 0, 240, "Floor 1", &["Nachtschicht"]), ("Ursula Kern", 240, 240, "Floor 1", &["Ursula Kern"]), (
-                "Pulse Theory",
-                60,
-                300,
-                "Floor 2",
-                &["Pulse Theory"],
-            )],
+            agenda: &[
+                ("Nachtschicht", 0, 240, "Floor 1", &["Nachtschicht"]),
+                ("Ursula Kern", 240, 240, "Floor 1", &["Ursula Kern"]),
+                ("Pulse Theory", 60, 300, "Floor 2", &["Pulse Theory"]),
+            ],
         },
         DemoEvent {
             name: "Sunday Jazz Brunch",
@@ -151,7 +158,10 @@ pub async fn load(app: &App) -> anyhow::Result<String> {
             days: 40,
             start: (11, 30),
             hours: 3,
-            agenda: &[("First set", 0, 75, "Garden", &["The Spree Quartet"]), ("Second set", 90, 75, "Garden", &["The Spree Quartet"])],
+            agenda: &[
+                ("First set", 0, 75, "Garden", &["The Spree Quartet"]),
+                ("Second set", 90, 75, "Garden", &["The Spree Quartet"]),
+            ],
         },
         DemoEvent {
             name: "Brooklyn Indie Night",
@@ -164,13 +174,11 @@ pub async fn load(app: &App) -> anyhow::Result<String> {
             days: 9,
             start: (19, 30),
             hours: 4,
-            agenda: &[("Gowanus", 30, 40, "Stage", &["Gowanus"]), ("The Quiet Hours", 90, 50, "Stage", &["The Quiet Hours"]), (
-                "Paper Lanterns",
-                160,
-                70,
-                "Stage",
-                &["Paper Lanterns"],
-            )],
+            agenda: &[
+                ("Gowanus", 30, 40, "Stage", &["Gowanus"]),
+                ("The Quiet Hours", 90, 50, "Stage", &["The Quiet Hours"]),
+                ("Paper Lanterns", 160, 70, "Stage", &["Paper Lanterns"]),
+            ],
         },
         DemoEvent {
             name: "Hip-Hop Showcase",
@@ -183,9 +191,11 @@ pub async fn load(app: &App) -> anyhow::Result<String> {
             days: 33,
             start: (20, 0),
             hours: 4,
-            agenda: &[("Open cypher", 0, 60, "Stage", &[]), ("Kay Verse", 75, 45, "Stage", &["Kay Verse"]), ("MC Lumen", 135, 60, "Stage", &[
-                "MC Lumen",
-            ])],
+            agenda: &[
+                ("Open cypher", 0, 60, "Stage", &[]),
+                ("Kay Verse", 75, 45, "Stage", &["Kay Verse"]),
+                ("MC Lumen", 135, 60, "Stage", &["MC Lumen"]),
+            ],
         },
         DemoEvent {
             name: "Tokyo Ambient Sessions",
@@ -198,7 +208,10 @@ pub async fn load(app: &App) -> anyhow::Result<String> {
             days: 18,
             start: (19, 0),
             hours: 3,
-            agenda: &[("Aoi Mori", 0, 80, "Studio A", &["Aoi Mori"]), ("Field Recordings Club", 90, 80, "Studio A", &["Field Recordings Club"])],
+            agenda: &[
+                ("Aoi Mori", 0, 80, "Studio A", &["Aoi Mori"]),
+                ("Field Recordings Club", 90, 80, "Studio A", &["Field Recordings Club"]),
+            ],
         },
     ];
 
@@ -207,32 +220,39 @@ pub async fn load(app: &App) -> anyhow::Result<String> {
         let starts = local(d.zone, d.days, d.start.0, d.start.1);
         let event = app
             .events
-            .create_event(&p, CreateEvent {
-                org_id: org.id,
-                venue_id: venues.get(d.venue).map(|v| v.id),
-                name: d.name.into(),
-                description: Some(d.description.into()),
-                category: Some(d.category.into()),
-                tags: d.tags.iter().map(|t| t.to_string()).collect(),
-                performers: d.performers.iter().map(|t| t.to_string()).collect(),
-                image_url: None,
-                status: Some(EventStatus::Published),
-                starts_at: starts,
-                ends_at: starts + Duration::hours(d.hours),
-                time_zone: Some(d.zone.name().to_string()),
-            })
+            .create_event(
+                &p,
+                CreateEvent {
+                    org_id: org.id,
+                    venue_id: venues.get(d.venue).map(|v| v.id),
+                    name: d.name.into(),
+                    description: Some(d.description.into()),
+                    category: Some(d.category.into()),
+                    tags: d.tags.iter().map(|t| t.to_string()).collect(),
+                    performers: d.performers.iter().map(|t| t.to_string()).collect(),
+                    image_url: None,
+                    status: Some(EventStatus::Published),
+                    starts_at: starts,
+                    ends_at: starts + Duration::hours(d.hours),
+                    time_zone: Some(d.zone.name().to_string()),
+                },
+            )
             .await?;
         for (title, offset, minutes, room, performers) in d.agenda {
             let s = starts + Duration::minutes(*offset);
             app.events
-                .create_session(&p, event.id, CreateSession {
-                    title: (*title).into(),
-                    description: None,
-                    starts_at: s,
-                    ends_at: s + Duration::minutes(*minutes),
-                    room: Some((*room).into()),
-                    performers: performers.iter().map(|t| t.to_string()).collect(),
-                })
+                .create_session(
+                    &p,
+                    event.id,
+                    CreateSession {
+                        title: (*title).into(),
+                        description: None,
+                        starts_at: s,
+                        ends_at: s + Duration::minutes(*minutes),
+                        room: Some((*room).into()),
+                        performers: performers.iter().map(|t| t.to_string()).collect(),
+                    },
+                )
                 .await?;
         }
         lines.push(format!("  {} — {} ({})", event.name, event.local_starts_at, event.time_zone));

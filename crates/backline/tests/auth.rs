@@ -23,7 +23,8 @@ async fn register_login_me_and_verify() {
     assert_eq!(v["kind"], "user");
     assert_eq!(v["user_id"], me["id"]);
 
-    let (s, body) = app.post("/api/auth/login", None, json!({"email": "ann@example.org", "password": "correct horse battery"})).await;
+    let (s, body) =
+        app.post("/api/auth/login", None, json!({"email": "ann@example.org", "password": "correct horse battery"})).await;
     assert_eq!(s, StatusCode::OK, "{body}");
     let (s, body) = app.post("/api/auth/login", None, json!({"email": "ann@example.org", "password": "wrong password!"})).await;
     assert_eq!(s, StatusCode::UNAUTHORIZED);
@@ -33,7 +34,9 @@ async fn register_login_me_and_verify() {
     assert_eq!(body["code"], "invalid_credentials");
 
     // Duplicate email → 409.
-    let (s, body) = app.post("/api/auth/register", None, json!({"email": "ANN@example.org", "password": "another good one", "name": "A"})).await;
+    let (s, body) = app
+        .post("/api/auth/register", None, json!({"email": "ANN@example.org", "password": "another good one", "name": "A"}))
+        .await;
     assert_eq!(s, StatusCode::CONFLICT);
     assert_eq!(body["code"], "email_taken");
 
@@ -80,7 +83,10 @@ async fn tampered_expired_and_wrong_key_tokens_are_rejected() {
     assert_eq!(body["code"], "unauthenticated");
 
     // A token signed by a key the server does not have (same kid, other secret).
-    let other = TestApp::spawn_with(json!({"auth": {"jwt_keys": [{"kid": "test-1", "secret": "a-completely-different-secret-0123456789"}]}})).await;
+    let other = TestApp::spawn_with(
+        json!({"auth": {"jwt_keys": [{"kid": "test-1", "secret": "a-completely-different-secret-0123456789"}]}}),
+    )
+    .await;
     let (foreign, _) = other.register("t@example.org").await;
     let (s, body) = app.get("/api/users/me", Some(&foreign)).await;
     assert_eq!(s, StatusCode::UNAUTHORIZED);
@@ -88,7 +94,10 @@ async fn tampered_expired_and_wrong_key_tokens_are_rejected() {
 
     // Expired: a 30-second token on an app whose clock we cannot move is checked through a
     // key rotation instead — an old key id that is no longer configured is rejected.
-    let rotated = TestApp::spawn_with(json!({"auth": {"jwt_keys": [{"kid": "test-2", "secret": "rotated-secret-that-is-long-enough-0123456789"}]}})).await;
+    let rotated = TestApp::spawn_with(
+        json!({"auth": {"jwt_keys": [{"kid": "test-2", "secret": "rotated-secret-that-is-long-enough-0123456789"}]}}),
+    )
+    .await;
     let (s, _) = rotated.get("/api/users/me", Some(&token)).await;
     assert_eq!(s, StatusCode::UNAUTHORIZED);
 }
@@ -101,7 +110,12 @@ async fn expired_access_token_says_so() {
     let claims = json!({"sub": body["user"]["id"], "sid": body["session_id"], "adm": false, "iss": "backline", "iat": 1_000_000, "exp": 1_000_030});
     let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256);
     header.kid = Some("test-1".into());
-    let expired = jsonwebtoken::encode(&header, &claims, &jsonwebtoken::EncodingKey::from_secret(b"test-secret-that-is-long-enough-0123456789")).unwrap();
+    let expired = jsonwebtoken::encode(
+        &header,
+        &claims,
+        &jsonwebtoken::EncodingKey::from_secret(b"test-secret-that-is-long-enough-0123456789"),
+    )
+    .unwrap();
     let (s, problem) = app.get("/api/users/me", Some(&expired)).await;
     assert_eq!(s, StatusCode::UNAUTHORIZED);
     assert_eq!(problem["code"], "token_expired");
@@ -117,7 +131,8 @@ async fn key_rotation_keeps_old_tokens_valid_while_the_old_key_is_listed() {
     let rotated = TestApp::spawn_with(json!({"auth": {"jwt_keys": [
         {"kid": "test-2", "secret": "rotated-secret-that-is-long-enough-0123456789"},
         {"kid": "test-1", "secret": "test-secret-that-is-long-enough-0123456789"}
-    ]}})).await;
+    ]}}))
+    .await;
     // Signature verifies, but this session does not exist in the other database.
     let (s, problem) = rotated.get("/api/users/me", Some(&token)).await;
     assert_eq!(s, StatusCode::UNAUTHORIZED);
@@ -211,9 +226,11 @@ async fn password_reset_is_single_use_and_ends_sessions() {
     let (s, p) = app.post("/api/auth/password-reset/confirm", None, json!({"token": reset, "new_password": "short"})).await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(p["field"], "new_password");
-    let (s, _) = app.post("/api/auth/password-reset/confirm", None, json!({"token": reset, "new_password": "a brand new secret"})).await;
+    let (s, _) =
+        app.post("/api/auth/password-reset/confirm", None, json!({"token": reset, "new_password": "a brand new secret"})).await;
     assert_eq!(s, StatusCode::NO_CONTENT);
-    let (s, p) = app.post("/api/auth/password-reset/confirm", None, json!({"token": reset, "new_password": "yet another secret"})).await;
+    let (s, p) =
+        app.post("/api/auth/password-reset/confirm", None, json!({"token": reset, "new_password": "yet another secret"})).await;
     assert_eq!(s, StatusCode::BAD_REQUEST, "single use");
     assert_eq!(p["code"], "invalid_reset_token");
 
@@ -231,7 +248,8 @@ async fn reset_tokens_expire() {
     app.register("exp-reset@example.org").await;
     app.post("/api/auth/password-reset", None, json!({"email": "exp-reset@example.org"})).await;
     let reset = app.wait_for_token("exp-reset@example.org", "reset-token: ").await;
-    let (s, p) = app.post("/api/auth/password-reset/confirm", None, json!({"token": reset, "new_password": "a brand new secret"})).await;
+    let (s, p) =
+        app.post("/api/auth/password-reset/confirm", None, json!({"token": reset, "new_password": "a brand new secret"})).await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
     assert_eq!(p["code"], "invalid_reset_token");
 }

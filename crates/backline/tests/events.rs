@@ -9,7 +9,11 @@ use serde_json::{Value, json};
 
 async fn venue(app: &TestApp, token: &str, org: &str, city: &str, tz: &str) -> String {
     let (s, v) = app
-        .post(&format!("/api/orgs/{org}/venues"), Some(token), json!({"name": format!("Hall {city}"), "city": city, "country": "DE", "capacity": 500, "time_zone": tz}))
+        .post(
+            &format!("/api/orgs/{org}/venues"),
+            Some(token),
+            json!({"name": format!("Hall {city}"), "city": city, "country": "DE", "capacity": 500, "time_zone": tz}),
+        )
         .await;
     assert_eq!(s, StatusCode::CREATED, "{v}");
     v["id"].as_str().unwrap().to_string()
@@ -26,11 +30,15 @@ async fn event_lifecycle_visibility_and_time_zones() {
     let app = TestApp::spawn().await;
     let (owner, org) = app.owner_with_org("o@ev.org", "Ev Org").await;
     let berlin = venue(&app, &owner, &org, "Berlin", "Europe/Berlin").await;
-    let e = event(&app, &owner, json!({
-        "org_id": org, "venue_id": berlin, "name": "Winter Gala", "description": "Brass and strings",
-        "performers": ["Spree Strings"], "category": "classical",
-        "starts_at": "2026-12-12T19:00:00Z", "ends_at": "2026-12-12T22:00:00Z"
-    }))
+    let e = event(
+        &app,
+        &owner,
+        json!({
+            "org_id": org, "venue_id": berlin, "name": "Winter Gala", "description": "Brass and strings",
+            "performers": ["Spree Strings"], "category": "classical",
+            "starts_at": "2026-12-12T19:00:00Z", "ends_at": "2026-12-12T22:00:00Z"
+        }),
+    )
     .await;
     let id = e["id"].as_str().unwrap().to_string();
     assert_eq!(e["status"], "draft");
@@ -53,7 +61,13 @@ async fn event_lifecycle_visibility_and_time_zones() {
     assert_eq!(s, StatusCode::OK);
     assert_eq!(public["venue"]["city"], "Berlin");
     // A summer date in the same zone uses summer time.
-    let (_, e) = app.put(&format!("/api/events/{id}"), Some(&owner), json!({"starts_at": "2027-07-10T18:00:00Z", "ends_at": "2027-07-10T21:00:00Z"})).await;
+    let (_, e) = app
+        .put(
+            &format!("/api/events/{id}"),
+            Some(&owner),
+            json!({"starts_at": "2027-07-10T18:00:00Z", "ends_at": "2027-07-10T21:00:00Z"}),
+        )
+        .await;
     assert_eq!(e["local_starts_at"], "2027-07-10T20:00:00+02:00");
 
     // Cancel is final.
@@ -133,7 +147,13 @@ async fn bad_event_input_names_the_field() {
         assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{field}: {p}");
         assert_eq!(p["field"], field, "{p}");
     }
-    let (s, p) = app.post(&format!("/api/orgs/{org}/venues"), Some(&owner), json!({"name": "V", "city": "X", "country": "Germany", "time_zone": "Europe/Berlin"})).await;
+    let (s, p) = app
+        .post(
+            &format!("/api/orgs/{org}/venues"),
+            Some(&owner),
+            json!({"name": "V", "city": "X", "country": "Germany", "time_zone": "Europe/Berlin"}),
+        )
+        .await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(p["field"], "country");
     let (s, p) = app.get("/api/events/search", None).await;
@@ -166,7 +186,8 @@ async fn search_filters_and_cursor_pagination() {
     // A draft never shows up publicly.
     event(&app, &owner, json!({"org_id": org, "name": "Secret Brass", "time_zone": "UTC", "starts_at": "2026-12-20T19:00:00Z", "ends_at": "2026-12-20T22:00:00Z"})).await;
 
-    let names = |v: &Value| v["items"].as_array().unwrap().iter().map(|e| e["name"].as_str().unwrap().to_string()).collect::<Vec<_>>();
+    let names =
+        |v: &Value| v["items"].as_array().unwrap().iter().map(|e| e["name"].as_str().unwrap().to_string()).collect::<Vec<_>>();
     let (_, r) = app.get("/api/events/search?q=brass", None).await;
     assert_eq!(names(&r), ["Brass Night 0", "Brass Night 2", "Brass Night 4", "Brass Night 6"]);
     let (_, r) = app.get("/api/events/search?q=pulse", None).await;
@@ -210,13 +231,24 @@ async fn sessions_venues_and_ical() {
     let app = TestApp::spawn().await;
     let (owner, org) = app.owner_with_org("o@ical.org", "Ical Org").await;
     let v = venue(&app, &owner, &org, "Berlin", "Europe/Berlin").await;
-    let e = event(&app, &owner, json!({"org_id": org, "venue_id": v, "name": "Gala; with, commas", "status": "published",
-        "starts_at": "2026-12-12T19:00:00Z", "ends_at": "2026-12-12T23:00:00Z"})).await;
+    let e = event(
+        &app,
+        &owner,
+        json!({"org_id": org, "venue_id": v, "name": "Gala; with, commas", "status": "published",
+        "starts_at": "2026-12-12T19:00:00Z", "ends_at": "2026-12-12T23:00:00Z"}),
+    )
+    .await;
     let id = e["id"].as_str().unwrap();
     let (s, sess) = app.post(&format!("/api/events/{id}/sessions"), Some(&owner), json!({"title": "Opening", "starts_at": "2026-12-12T19:00:00Z", "ends_at": "2026-12-12T19:30:00Z", "room": "Main", "performers": ["A"]})).await;
     assert_eq!(s, StatusCode::CREATED, "{sess}");
     let sid = sess["id"].as_str().unwrap();
-    let (s, p) = app.post(&format!("/api/events/{id}/sessions"), Some(&owner), json!({"title": "Bad", "starts_at": "2026-12-12T19:00:00Z", "ends_at": "2026-12-12T18:00:00Z"})).await;
+    let (s, p) = app
+        .post(
+            &format!("/api/events/{id}/sessions"),
+            Some(&owner),
+            json!({"title": "Bad", "starts_at": "2026-12-12T19:00:00Z", "ends_at": "2026-12-12T18:00:00Z"}),
+        )
+        .await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(p["field"], "ends_at");
     let (s, upd) = app.put(&format!("/api/events/{id}/sessions/{sid}"), Some(&owner), json!({"title": "Opening act"})).await;
@@ -262,7 +294,13 @@ async fn tenancy_matrix_event_routes() {
     let public = event(&app, &b, json!({"org_id": org_b, "venue_id": v, "name": "B public", "status": "published", "starts_at": "2026-12-02T19:00:00Z", "ends_at": "2026-12-02T21:00:00Z"})).await;
     let d = draft["id"].as_str().unwrap();
     let p = public["id"].as_str().unwrap();
-    let (_, s) = app.post(&format!("/api/events/{p}/sessions"), Some(&b), json!({"title": "S", "starts_at": "2026-12-02T19:00:00Z", "ends_at": "2026-12-02T20:00:00Z"})).await;
+    let (_, s) = app
+        .post(
+            &format!("/api/events/{p}/sessions"),
+            Some(&b),
+            json!({"title": "S", "starts_at": "2026-12-02T19:00:00Z", "ends_at": "2026-12-02T20:00:00Z"}),
+        )
+        .await;
     let sid = s["id"].as_str().unwrap();
     let window = json!({"starts_at": "2026-12-02T19:00:00Z", "ends_at": "2026-12-02T20:00:00Z", "title": "T"});
     let cases = [
@@ -277,11 +315,21 @@ async fn tenancy_matrix_event_routes() {
         ("PUT", format!("/api/events/{p}/sessions/{sid}"), Some(json!({"title": "x"}))),
         ("DELETE", format!("/api/events/{p}/sessions/{sid}"), None),
         ("GET", format!("/api/orgs/{org_b}/venues"), None),
-        ("POST", format!("/api/orgs/{org_b}/venues"), Some(json!({"name": "V", "city": "X", "country": "DE", "time_zone": "UTC"}))),
+        (
+            "POST",
+            format!("/api/orgs/{org_b}/venues"),
+            Some(json!({"name": "V", "city": "X", "country": "DE", "time_zone": "UTC"})),
+        ),
         ("GET", format!("/api/venues/{v}"), None),
         ("PUT", format!("/api/venues/{v}"), Some(json!({"name": "x"}))),
         ("DELETE", format!("/api/venues/{v}"), None),
-        ("POST", "/api/events".to_string(), Some(json!({"org_id": org_b, "name": "x", "time_zone": "UTC", "starts_at": "2026-12-02T19:00:00Z", "ends_at": "2026-12-02T20:00:00Z"}))),
+        (
+            "POST",
+            "/api/events".to_string(),
+            Some(
+                json!({"org_id": org_b, "name": "x", "time_zone": "UTC", "starts_at": "2026-12-02T19:00:00Z", "ends_at": "2026-12-02T20:00:00Z"}),
+            ),
+        ),
         ("GET", format!("/api/audit/logs/event:{p}"), None),
     ];
     for (method, path, body) in cases {

@@ -40,8 +40,14 @@ async fn org_lifecycle_members_and_roles() {
     assert_eq!(updated["description"], "Club nights");
 
     // Admins cannot hand out ownership; owners can. The last owner cannot leave.
-    let viewer_id = members.as_array().unwrap().iter().find(|m| m["email"] == "viewer@a.org").unwrap()["user_id"].as_str().unwrap().to_string();
-    let owner_id = members.as_array().unwrap().iter().find(|m| m["email"] == "owner@a.org").unwrap()["user_id"].as_str().unwrap().to_string();
+    let viewer_id = members.as_array().unwrap().iter().find(|m| m["email"] == "viewer@a.org").unwrap()["user_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let owner_id = members.as_array().unwrap().iter().find(|m| m["email"] == "owner@a.org").unwrap()["user_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let path = format!("/api/orgs/{org}/members/{viewer_id}");
     assert_eq!(app.put(&path, Some(&admin), json!({"role": "owner"})).await.0, StatusCode::FORBIDDEN);
     assert_eq!(app.put(&path, Some(&admin), json!({"role": "staff"})).await.0, StatusCode::NO_CONTENT);
@@ -68,7 +74,8 @@ async fn invitations_expire_match_email_and_are_single_use() {
     let (owner, org) = app.owner_with_org("o@b.org", "Org B").await;
     let (invitee, _) = app.register("guest@b.org").await;
     let (stranger, _) = app.register("stranger@b.org").await;
-    let (s, inv) = app.post(&format!("/api/orgs/{org}/invitations"), Some(&owner), json!({"email": "guest@b.org", "role": "staff"})).await;
+    let (s, inv) =
+        app.post(&format!("/api/orgs/{org}/invitations"), Some(&owner), json!({"email": "guest@b.org", "role": "staff"})).await;
     assert_eq!(s, StatusCode::CREATED, "{inv}");
     assert!(inv.get("token").is_none(), "the token only travels by mail");
     let token = app.wait_for_token("guest@b.org", "invitation-token: ").await;
@@ -82,7 +89,9 @@ async fn invitations_expire_match_email_and_are_single_use() {
     assert_eq!(s, StatusCode::BAD_REQUEST, "single use");
 
     // Revoked invitations cannot be accepted.
-    let (_, inv2) = app.post(&format!("/api/orgs/{org}/invitations"), Some(&owner), json!({"email": "stranger@b.org", "role": "viewer"})).await;
+    let (_, inv2) = app
+        .post(&format!("/api/orgs/{org}/invitations"), Some(&owner), json!({"email": "stranger@b.org", "role": "viewer"}))
+        .await;
     let token2 = app.wait_for_token("stranger@b.org", "invitation-token: ").await;
     let id2 = inv2["id"].as_str().unwrap();
     assert_eq!(app.delete(&format!("/api/orgs/{org}/invitations/{id2}"), Some(&owner)).await.0, StatusCode::NO_CONTENT);
@@ -107,7 +116,8 @@ async fn api_keys_are_scoped_hashed_and_revocable() {
     let app = TestApp::spawn().await;
     let (owner, org) = app.owner_with_org("k@d.org", "Org D").await;
     let (_, other_org) = app.owner_with_org("k2@d.org", "Org E").await;
-    let (s, created) = app.post(&format!("/api/orgs/{org}/api-keys"), Some(&owner), json!({"name": "box office", "role": "viewer"})).await;
+    let (s, created) =
+        app.post(&format!("/api/orgs/{org}/api-keys"), Some(&owner), json!({"name": "box office", "role": "viewer"})).await;
     assert_eq!(s, StatusCode::CREATED, "{created}");
     let key = created["key"].as_str().unwrap().to_string();
     assert!(key.starts_with("bk_"));
@@ -142,7 +152,8 @@ async fn tenancy_matrix_identity_routes() {
     let (b, org_b) = app.owner_with_org("b@tenant.org", "Tenant B").await;
     let (_, key_b) = app.post(&format!("/api/orgs/{org_b}/api-keys"), Some(&b), json!({"name": "k", "role": "admin"})).await;
     let key_id = key_b["api_key"]["id"].as_str().unwrap();
-    let (_, inv_b) = app.post(&format!("/api/orgs/{org_b}/invitations"), Some(&b), json!({"email": "z@tenant.org", "role": "viewer"})).await;
+    let (_, inv_b) =
+        app.post(&format!("/api/orgs/{org_b}/invitations"), Some(&b), json!({"email": "z@tenant.org", "role": "viewer"})).await;
     let inv_id = inv_b["id"].as_str().unwrap();
     let (_, members) = app.get(&format!("/api/orgs/{org_b}/members"), Some(&b)).await;
     let b_user = members[0]["user_id"].as_str().unwrap();

@@ -15,7 +15,13 @@ async fn malformed_requests_get_clear_4xx() {
     let app = TestApp::spawn_with(json!({"server": {"body_limit_bytes": 4096}})).await;
     let c = &app.client;
     // Malformed JSON.
-    let r = c.post(app.url("/api/auth/register")).header("content-type", "application/json").body("{\"email\": ").send().await.unwrap();
+    let r = c
+        .post(app.url("/api/auth/register"))
+        .header("content-type", "application/json")
+        .body("{\"email\": ")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
     assert_eq!(r.headers()["content-type"], "application/problem+json");
     let p: Value = r.json().await.unwrap();
@@ -108,7 +114,12 @@ async fn idempotency_keys_replay_and_conflict() {
     let app = TestApp::spawn().await;
     let (token, _) = app.register("idem@example.org").await;
     let send = |key: &'static str, name: &'static str| {
-        app.client.post(app.url("/api/orgs")).bearer_auth(&token).header("idempotency-key", key).json(&json!({"name": name})).send()
+        app.client
+            .post(app.url("/api/orgs"))
+            .bearer_auth(&token)
+            .header("idempotency-key", key)
+            .json(&json!({"name": name}))
+            .send()
     };
     let first = send("k-1", "Idem Org").await.unwrap();
     assert_eq!(first.status(), StatusCode::CREATED);
@@ -165,7 +176,8 @@ async fn failing_jobs_retry_with_backoff_then_dead_letter_and_can_be_retried() {
     assert_eq!(app.get("/api/admin/jobs", Some(&user)).await.0, StatusCode::FORBIDDEN);
 
     let dead = wait_for_jobs(&app, &admin, "dead", 2).await;
-    let job = dead["items"].as_array().unwrap().iter().find(|j| j["payload"]["data"]["email"] == "fan@example.org").unwrap().clone();
+    let job =
+        dead["items"].as_array().unwrap().iter().find(|j| j["payload"]["data"]["email"] == "fan@example.org").unwrap().clone();
     assert_eq!(job["kind"], "identity.welcome_mail");
     assert_eq!(job["attempts"], 3);
     assert!(job["last_error"].as_str().unwrap().len() > 3);
@@ -183,7 +195,12 @@ async fn failing_jobs_retry_with_backoff_then_dead_letter_and_can_be_retried() {
     // It fails again and lands back in the dead-letter state with a fresh count.
     for _ in 0..400 {
         let (_, page) = app.get("/api/admin/jobs?status=dead", Some(&admin)).await;
-        if page["items"].as_array().unwrap().iter().any(|j| j["id"] == id && j["attempts"] == 3 && j["updated_at"] != job["updated_at"]) {
+        if page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|j| j["id"] == id && j["attempts"] == 3 && j["updated_at"] != job["updated_at"])
+        {
             return;
         }
         tokio::time::sleep(Duration::from_millis(25)).await;
@@ -232,7 +249,11 @@ async fn openapi_describes_every_route() {
     // with resource "route", which no handler uses).
     for (path, item) in paths {
         for method in item.as_object().unwrap().keys() {
-            let concrete = path.split('/').map(|seg| if seg.starts_with('{') { "00000000-0000-7000-8000-000000000000" } else { seg }).collect::<Vec<_>>().join("/");
+            let concrete = path
+                .split('/')
+                .map(|seg| if seg.starts_with('{') { "00000000-0000-7000-8000-000000000000" } else { seg })
+                .collect::<Vec<_>>()
+                .join("/");
             let r = app.client.request(method.to_uppercase().parse().unwrap(), app.url(&concrete)).send().await.unwrap();
             let status = r.status();
             let body = r.text().await.unwrap_or_default();
@@ -254,8 +275,20 @@ async fn openapi_describes_every_route() {
         }
     }
     assert!(offenders.is_empty(), "undocumented routes in {offenders:?}");
-    for expected in ["/api/auth/register", "/api/auth/login", "/api/auth/refresh", "/api/auth/logout", "/api/auth/verify",
-        "/api/auth/password-reset", "/api/events", "/api/events/{id}", "/api/events/search", "/api/audit/logs", "/healthz", "/metrics"] {
+    for expected in [
+        "/api/auth/register",
+        "/api/auth/login",
+        "/api/auth/refresh",
+        "/api/auth/logout",
+        "/api/auth/verify",
+        "/api/auth/password-reset",
+        "/api/events",
+        "/api/events/{id}",
+        "/api/events/search",
+        "/api/audit/logs",
+        "/healthz",
+        "/metrics",
+    ] {
         assert!(paths.contains_key(expected), "{expected} missing from the spec");
     }
 }

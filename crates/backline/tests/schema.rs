@@ -24,12 +24,14 @@ async fn both_migration_trees_define_the_same_tables_and_columns() {
     db.migrate().await.unwrap();
     let mut sqlite = Schema::new();
     let kernel::Db::Sqlite { reader, .. } = &db else { unreachable!() };
-    let tables: Vec<(String,)> = sqlx::query_as("SELECT name FROM sqlite_master WHERE type = 'table'").fetch_all(reader).await.unwrap();
+    let tables: Vec<(String,)> =
+        sqlx::query_as("SELECT name FROM sqlite_master WHERE type = 'table'").fetch_all(reader).await.unwrap();
     for (table,) in tables {
         if backend_specific(&table, None) {
             continue;
         }
-        let cols: Vec<(String,)> = sqlx::query_as("SELECT name FROM pragma_table_info($1)").bind(&table).fetch_all(reader).await.unwrap();
+        let cols: Vec<(String,)> =
+            sqlx::query_as("SELECT name FROM pragma_table_info($1)").bind(&table).fetch_all(reader).await.unwrap();
         sqlite.insert(table, cols.into_iter().map(|c| c.0).collect());
     }
 

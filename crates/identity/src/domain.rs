@@ -16,7 +16,11 @@ impl Email {
         let s = raw.trim().to_lowercase();
         let valid = s.len() <= 254
             && s.split_once('@').is_some_and(|(local, domain)| {
-                !local.is_empty() && local.len() <= 64 && domain.contains('.') && !domain.starts_with('.') && !domain.ends_with('.')
+                !local.is_empty()
+                    && local.len() <= 64
+                    && domain.contains('.')
+                    && !domain.starts_with('.')
+                    && !domain.ends_with('.')
             })
             && !s.chars().any(|c| c.is_whitespace() || c.is_control())
             && s.matches('@').count() == 1;

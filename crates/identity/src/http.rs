@@ -4,12 +4,12 @@ use std::sync::Arc;
 
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
+use kernel::AppResult;
 use kernel::auth::{Auth, OrgAccess, Principal, Role};
 use kernel::context::RequestContext;
 use kernel::error::Problem;
 use kernel::extract::{Json, Path};
 use kernel::id::{ApiKeyId, OrgId, SessionId, UserId};
-use kernel::AppResult;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
@@ -30,7 +30,11 @@ fn client(headers: &HeaderMap) -> ClientInfo {
 #[utoipa::path(post, path = "/api/auth/register", tag = "auth", request_body = RegisterRequest, responses(
     (status = 201, body = TokenPair), (status = 409, description = "Email taken", body = Problem),
     (status = 422, description = "Invalid field", body = Problem)))]
-async fn register(State(svc): Svc, headers: HeaderMap, Json(req): Json<RegisterRequest>) -> AppResult<(StatusCode, Json<TokenPair>)> {
+async fn register(
+    State(svc): Svc,
+    headers: HeaderMap,
+    Json(req): Json<RegisterRequest>,
+) -> AppResult<(StatusCode, Json<TokenPair>)> {
     Ok((StatusCode::CREATED, Json(svc.register(req, client(&headers)).await?)))
 }
 
@@ -163,7 +167,12 @@ async fn get_org(State(svc): Svc, auth: Auth, Path(id): Path<OrgId>) -> AppResul
 /// Update an organization (admins).
 #[utoipa::path(put, path = "/api/orgs/{id}", tag = "organizations", params(("id" = String, Path)), request_body = UpdateOrg, responses(
     (status = 200, body = Organization), (status = 403, body = Problem), (status = 404, body = Problem)), security(("bearer" = [])))]
-async fn update_org(State(svc): Svc, auth: Auth, Path(id): Path<OrgId>, Json(req): Json<UpdateOrg>) -> AppResult<Json<Organization>> {
+async fn update_org(
+    State(svc): Svc,
+    auth: Auth,
+    Path(id): Path<OrgId>,
+    Json(req): Json<UpdateOrg>,
+) -> AppResult<Json<Organization>> {
     let role = svc.require(&auth.0, id, Role::Admin).await?;
     Ok(Json(svc.update_org(id, role, req).await?))
 }
@@ -180,7 +189,12 @@ async fn list_members(State(svc): Svc, auth: Auth, Path(id): Path<OrgId>) -> App
 #[utoipa::path(put, path = "/api/orgs/{id}/members/{user_id}", tag = "organizations", params(("id" = String, Path), ("user_id" = String, Path)),
     request_body = ChangeRole, responses((status = 204, description = "Changed"), (status = 403, body = Problem), (status = 409, description = "Last owner", body = Problem)),
     security(("bearer" = [])))]
-async fn change_member(State(svc): Svc, auth: Auth, Path((id, user)): Path<(OrgId, UserId)>, Json(req): Json<ChangeRole>) -> AppResult<StatusCode> {
+async fn change_member(
+    State(svc): Svc,
+    auth: Auth,
+    Path((id, user)): Path<(OrgId, UserId)>,
+    Json(req): Json<ChangeRole>,
+) -> AppResult<StatusCode> {
     let role = svc.require(&auth.0, id, Role::Admin).await?;
     svc.change_role(id, role, user, req.role).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -199,7 +213,12 @@ async fn remove_member(State(svc): Svc, auth: Auth, Path((id, user)): Path<(OrgI
 /// Invite someone by email (admins). The token goes only to the invitee's mailbox.
 #[utoipa::path(post, path = "/api/orgs/{id}/invitations", tag = "organizations", params(("id" = String, Path)), request_body = CreateInvitation,
     responses((status = 201, body = Invitation), (status = 409, description = "Already a member", body = Problem)), security(("bearer" = [])))]
-async fn create_invitation(State(svc): Svc, auth: Auth, Path(id): Path<OrgId>, Json(req): Json<CreateInvitation>) -> AppResult<(StatusCode, Json<Invitation>)> {
+async fn create_invitation(
+    State(svc): Svc,
+    auth: Auth,
+    Path(id): Path<OrgId>,
+    Json(req): Json<CreateInvitation>,
+) -> AppResult<(StatusCode, Json<Invitation>)> {
     let role = svc.require(&auth.0, id, Role::Admin).await?;
     Ok((StatusCode::CREATED, Json(svc.invite(id, auth.user()?, role, req).await?)))
 }
@@ -232,7 +251,12 @@ async fn accept_invitation(State(svc): Svc, auth: Auth, Json(req): Json<AcceptIn
 /// Create an API key (admins). The key is shown once.
 #[utoipa::path(post, path = "/api/orgs/{id}/api-keys", tag = "organizations", params(("id" = String, Path)), request_body = CreateApiKey,
     responses((status = 201, body = CreatedApiKey)), security(("bearer" = [])))]
-async fn create_api_key(State(svc): Svc, auth: Auth, Path(id): Path<OrgId>, Json(req): Json<CreateApiKey>) -> AppResult<(StatusCode, Json<CreatedApiKey>)> {
+async fn create_api_key(
+    State(svc): Svc,
+    auth: Auth,
+    Path(id): Path<OrgId>,
+    Json(req): Json<CreateApiKey>,
+) -> AppResult<(StatusCode, Json<CreatedApiKey>)> {
     let role = svc.require(&auth.0, id, Role::Admin).await?;
     Ok((StatusCode::CREATED, Json(svc.create_api_key(id, auth.user()?, role, req).await?)))
 }
@@ -278,4 +302,3 @@ pub fn router(svc: Arc<IdentityService>) -> OpenApiRouter {
         .routes(routes!(revoke_api_key))
         .with_state(svc)
 }
-

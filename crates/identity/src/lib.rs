@@ -8,9 +8,9 @@ pub mod model;
 pub mod service;
 pub mod tokens;
 
+use kernel::AppResult;
 use kernel::auth::{Authenticator, OrgAccess, Principal, Role};
 use kernel::id::OrgId;
-use kernel::AppResult;
 
 pub use http::router;
 pub use service::IdentityService;

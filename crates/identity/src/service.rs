@@ -70,6 +70,16 @@ struct RefreshRow {
     platform_admin: bool,
 }
 
+#[derive(sqlx::FromRow)]
+struct KeyRow {
+    id: ApiKeyId,
+    org_id: OrgId,
+    role: String,
+    expires_at: Option<Timestamp>,
+    revoked_at: Option<Timestamp>,
+    last_used_at: Option<Timestamp>,
+}
+
 /// Client details recorded on a session.
 #[derive(Debug, Clone, Default)]
 pub struct ClientInfo {
@@ -123,13 +133,17 @@ impl IdentityService {
         if inserted == 0 {
             return Err(AppError::conflict("email_taken", "an account with this email already exists"));
         }
-        audit::record_as(&mut tx, &format!("user:{id}"), AuditEntry {
-            org_id: None,
-            action: "user.registered",
-            resource_type: "user",
-            resource_id: id.to_string(),
-            changes: json!({ "email": email.as_str(), "name": name, "platform_admin": platform_admin }),
-        })
+        audit::record_as(
+            &mut tx,
+            &format!("user:{id}"),
+            AuditEntry {
+                org_id: None,
+                action: "user.registered",
+                resource_type: "user",
+                resource_id: id.to_string(),
+                changes: json!({ "email": email.as_str(), "name": name, "platform_admin": platform_admin }),
+            },
+        )
         .await?;
         publish(&mut tx, "user.registered", &json!({ "user_id": id, "email": email.as_str(), "name": name })).await?;
         self.kernel.commit(tx).await?;
@@ -149,12 +163,11 @@ impl IdentityService {
     pub async fn login(&self, req: LoginRequest, client: ClientInfo) -> AppResult<TokenPair> {
         self.kernel.limits.check_login(req.email.trim(), client.ip)?;
         let email = req.email.trim().to_lowercase();
-        let creds: Option<Credentials> = read!(self.db(), |c| sqlx::query_as(
-            "SELECT id, password_hash FROM users WHERE email = $1"
-        )
-        .bind(&email)
-        .fetch_optional(c)
-        .await)?;
+        let creds: Option<Credentials> =
+            read!(self.db(), |c| sqlx::query_as("SELECT id, password_hash FROM users WHERE email = $1")
+                .bind(&email)
+                .fetch_optional(c)
+                .await)?;
         let ok = self.hasher.verify(req.password, creds.as_ref().map(|c| c.password_hash.clone())).await?;
         let Some(creds) = creds.filter(|_| ok) else {
             tracing::info!(email = %email, "failed login");
@@ -185,13 +198,17 @@ impl IdentityService {
         .await
         .map(|r| r.rows_affected()))?;
         insert_refresh(&mut tx, session, &refresh, expires).await?;
-        audit::record_as(&mut tx, &format!("user:{}", user.id), AuditEntry {
-            org_id: None,
-            action: "session.created",
-            resource_type: "session",
-            resource_id: session.to_string(),
-            changes: json!({ "user_agent": ua }),
-        })
+        audit::record_as(
+            &mut tx,
+            &format!("user:{}", user.id),
+            AuditEntry {
+                org_id: None,
+                action: "session.created",
+                resource_type: "session",
+                resource_id: session.to_string(),
+                changes: json!({ "user_agent": ua }),
+            },
+        )
         .await?;
         self.kernel.commit(tx).await?;
         Ok(TokenPair {
@@ -236,7 +253,10 @@ impl IdentityService {
             drop(tx);
             self.revoke_session_row(row.session_id, "refresh_token_reuse", &format!("user:{}", row.user_id)).await?;
             tracing::warn!(session = %row.session_id, "refresh token reuse detected; session revoked");
-            return Err(AppError::unauthorized("refresh_token_reused", "this refresh token was already used; the session has been revoked"));
+            return Err(AppError::unauthorized(
+                "refresh_token_reused",
+                "this refresh token was already used; the session has been revoked",
+            ));
         }
         let refresh = domain::new_secret("rt");
         insert_refresh(&mut tx, row.session_id, &refresh, row.expires_at).await?;
@@ -271,13 +291,17 @@ impl IdentityService {
         .await
         .map(|r| r.rows_affected()))?;
         if n > 0 {
-            audit::record_as(&mut tx, actor, AuditEntry {
-                org_id: None,
-                action: "session.revoked",
-                resource_type: "session",
-                resource_id: session.to_string(),
-                changes: json!({ "reason": reason }),
-            })
+            audit::record_as(
+                &mut tx,
+                actor,
+                AuditEntry {
+                    org_id: None,
+                    action: "session.revoked",
+                    resource_type: "session",
+                    resource_id: session.to_string(),
+                    changes: json!({ "reason": reason }),
+                },
+            )
             .await?;
         }
         self.kernel.commit(tx).await?;
@@ -309,8 +333,10 @@ impl IdentityService {
     }
 
     pub async fn revoke_own_session(&self, user: UserId, session: SessionId) -> AppResult<()> {
-        let owner: Option<(UserId,)> =
-            read!(self.db(), |c| sqlx::query_as("SELECT user_id FROM sessions WHERE id = $1").bind(session).fetch_optional(c).await)?;
+        let owner: Option<(UserId,)> = read!(self.db(), |c| sqlx::query_as("SELECT user_id FROM sessions WHERE id = $1")
+            .bind(session)
+            .fetch_optional(c)
+            .await)?;
         match owner {
             Some((u,)) if u == user => {
                 self.revoke_session_row(session, "revoked_by_user", &format!("user:{user}")).await?;
@@ -335,7 +361,8 @@ impl IdentityService {
         let at = now();
         let ttl = self.kernel.config.auth.reset_ttl_mins;
         let mut tx = self.db().begin().await?;
-        tx!(&mut tx, |c| sqlx::query(
+        tx!(&mut tx, |c| {
+            sqlx::query(
             "INSERT INTO password_resets (id, user_id, token_hash, expires_at, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $5)"
         )
         .bind(Uuid::now_v7())
@@ -345,27 +372,35 @@ impl IdentityService {
         .bind(at)
         .execute(c)
         .await
-        .map(|r| r.rows_affected()))?;
-        audit::record_as(&mut tx, &format!("user:{user_id}"), AuditEntry {
-            org_id: None,
-            action: "password_reset.requested",
-            resource_type: "user",
-            resource_id: user_id.to_string(),
-            changes: json!({}),
-        })
+        .map(|r| r.rows_affected())
+        })?;
+        audit::record_as(
+            &mut tx,
+            &format!("user:{user_id}"),
+            AuditEntry {
+                org_id: None,
+                action: "password_reset.requested",
+                resource_type: "user",
+                resource_id: user_id.to_string(),
+                changes: json!({}),
+            },
+        )
         .await?;
         let base = self.kernel.config.server.public_url.trim_end_matches('/');
         self.kernel
-            .queue_mail(&mut tx, &OutgoingMail {
-                to: email.as_str().to_string(),
-                subject: "Reset your Backline password".into(),
-                text: format!(
-                    "Hi {name},\n\nsomeone asked to reset the password of your Backline account.\n\
+            .queue_mail(
+                &mut tx,
+                &OutgoingMail {
+                    to: email.as_str().to_string(),
+                    subject: "Reset your Backline password".into(),
+                    text: format!(
+                        "Hi {name},\n\nsomeone asked to reset the password of your Backline account.\n\
                      If it was you, open this link within {ttl} minutes:\n\n{base}/reset-password?token={token}\n\n\
                      Or send this token to POST /api/auth/password-reset/confirm:\n\nreset-token: {token}\n\n\
                      If it was not you, ignore this message; your password stays as it is.\n"
-                ),
-            })
+                    ),
+                },
+            )
             .await?;
         self.kernel.commit(tx).await?;
         Ok(())
@@ -377,14 +412,16 @@ impl IdentityService {
         let hash = self.hasher.hash(req.new_password).await?;
         let at = now();
         let mut tx = self.db().begin().await?;
-        let user: Option<(UserId,)> = tx!(&mut tx, |c| sqlx::query_as(
+        let user: Option<(UserId,)> = tx!(&mut tx, |c| {
+            sqlx::query_as(
             "UPDATE password_resets SET used_at = $1, updated_at = $1 WHERE token_hash = $2 AND used_at IS NULL AND expires_at > $1 \
              RETURNING user_id"
         )
         .bind(at)
         .bind(domain::hash_secret(req.token.trim()))
         .fetch_optional(c)
-        .await)?;
+        .await
+        })?;
         let Some((user_id,)) = user else {
             return Err(AppError::bad_request("invalid_reset_token", "the reset token is invalid, expired or already used"));
         };
@@ -395,21 +432,27 @@ impl IdentityService {
             .execute(c)
             .await
             .map(|r| r.rows_affected()))?;
-        tx!(&mut tx, |c| sqlx::query(
+        tx!(&mut tx, |c| {
+            sqlx::query(
             "UPDATE sessions SET revoked_at = $1, revoked_reason = 'password_reset', updated_at = $1 WHERE user_id = $2 AND revoked_at IS NULL"
         )
         .bind(at)
         .bind(user_id)
         .execute(c)
         .await
-        .map(|r| r.rows_affected()))?;
-        audit::record_as(&mut tx, &format!("user:{user_id}"), AuditEntry {
-            org_id: None,
-            action: "password_reset.completed",
-            resource_type: "user",
-            resource_id: user_id.to_string(),
-            changes: json!({ "password": "changed" }),
-        })
+        .map(|r| r.rows_affected())
+        })?;
+        audit::record_as(
+            &mut tx,
+            &format!("user:{user_id}"),
+            AuditEntry {
+                org_id: None,
+                action: "password_reset.completed",
+                resource_type: "user",
+                resource_id: user_id.to_string(),
+                changes: json!({ "password": "changed" }),
+            },
+        )
         .await?;
         self.kernel.commit(tx).await
     }
@@ -420,7 +463,11 @@ impl IdentityService {
             Some(n) => domain::required_text("name", n, 100)?,
             None => current.name,
         };
-        let avatar = if req.avatar_url.is_some() { domain::optional_url("avatar_url", req.avatar_url.as_deref())? } else { current.avatar_url };
+        let avatar = if req.avatar_url.is_some() {
+            domain::optional_url("avatar_url", req.avatar_url.as_deref())?
+        } else {
+            current.avatar_url
+        };
         let bio = if req.bio.is_some() { domain::optional_text("bio", req.bio.as_deref(), 2000)? } else { current.bio };
         let locale = match &req.locale {
             Some(l) => {
@@ -452,13 +499,16 @@ impl IdentityService {
         .execute(c)
         .await
         .map(|r| r.rows_affected()))?;
-        audit::record(&mut tx, AuditEntry {
-            org_id: None,
-            action: "user.updated",
-            resource_type: "user",
-            resource_id: user_id.to_string(),
-            changes: changes_of(&req),
-        })
+        audit::record(
+            &mut tx,
+            AuditEntry {
+                org_id: None,
+                action: "user.updated",
+                resource_type: "user",
+                resource_id: user_id.to_string(),
+                changes: changes_of(&req),
+            },
+        )
         .await?;
         self.kernel.commit(tx).await?;
         self.user(user_id).await
@@ -495,13 +545,16 @@ impl IdentityService {
             return Err(AppError::conflict("slug_taken", format!("the slug `{slug}` is taken; choose another")));
         }
         insert_membership(&mut tx, id, user, Role::Owner).await?;
-        audit::record(&mut tx, AuditEntry {
-            org_id: Some(id),
-            action: "org.created",
-            resource_type: "organization",
-            resource_id: id.to_string(),
-            changes: json!({ "name": name, "slug": slug }),
-        })
+        audit::record(
+            &mut tx,
+            AuditEntry {
+                org_id: Some(id),
+                action: "org.created",
+                resource_type: "organization",
+                resource_id: id.to_string(),
+                changes: json!({ "name": name, "slug": slug }),
+            },
+        )
         .await?;
         publish(&mut tx, "org.created", &json!({ "org_id": id, "name": name, "created_by": user })).await?;
         self.kernel.commit(tx).await?;
@@ -521,12 +574,11 @@ impl IdentityService {
     }
 
     pub async fn my_orgs(&self, user: UserId) -> AppResult<Vec<Organization>> {
-        let rows: Vec<(OrgId, String)> = read!(self.db(), |c| sqlx::query_as(
-            "SELECT org_id, role FROM memberships WHERE user_id = $1 ORDER BY created_at"
-        )
-        .bind(user)
-        .fetch_all(c)
-        .await)?;
+        let rows: Vec<(OrgId, String)> =
+            read!(self.db(), |c| sqlx::query_as("SELECT org_id, role FROM memberships WHERE user_id = $1 ORDER BY created_at")
+                .bind(user)
+                .fetch_all(c)
+                .await)?;
         let mut out = Vec::with_capacity(rows.len());
         for (org, role) in rows {
             out.push(self.org(org, Role::parse(&role)).await?);
@@ -544,8 +596,11 @@ impl IdentityService {
             Some(s) => domain::slug("slug", s)?,
             None => cur.slug,
         };
-        let description =
-            if req.description.is_some() { domain::optional_text("description", req.description.as_deref(), 5000)? } else { cur.description };
+        let description = if req.description.is_some() {
+            domain::optional_text("description", req.description.as_deref(), 5000)?
+        } else {
+            cur.description
+        };
         let website = if req.website.is_some() { domain::optional_url("website", req.website.as_deref())? } else { cur.website };
         let mut tx = self.db().begin().await?;
         tx!(&mut tx, |c| sqlx::query(
@@ -564,13 +619,16 @@ impl IdentityService {
             AppError::Conflict { .. } => AppError::conflict("slug_taken", "that slug is taken"),
             other => other,
         })?;
-        audit::record(&mut tx, AuditEntry {
-            org_id: Some(id),
-            action: "org.updated",
-            resource_type: "organization",
-            resource_id: id.to_string(),
-            changes: changes_of(&req),
-        })
+        audit::record(
+            &mut tx,
+            AuditEntry {
+                org_id: Some(id),
+                action: "org.updated",
+                resource_type: "organization",
+                resource_id: id.to_string(),
+                changes: changes_of(&req),
+            },
+        )
         .await?;
         self.kernel.commit(tx).await?;
         self.org(id, Some(role)).await
@@ -587,13 +645,12 @@ impl IdentityService {
     }
 
     async fn member_role(&self, org: OrgId, user: UserId) -> AppResult<Option<Role>> {
-        let row: Option<(String,)> = read!(self.db(), |c| sqlx::query_as(
-            "SELECT role FROM memberships WHERE org_id = $1 AND user_id = $2"
-        )
-        .bind(org)
-        .bind(user)
-        .fetch_optional(c)
-        .await)?;
+        let row: Option<(String,)> =
+            read!(self.db(), |c| sqlx::query_as("SELECT role FROM memberships WHERE org_id = $1 AND user_id = $2")
+                .bind(org)
+                .bind(user)
+                .fetch_optional(c)
+                .await)?;
         Ok(row.and_then(|(r,)| Role::parse(&r)))
     }
 
@@ -623,13 +680,16 @@ impl IdentityService {
         if Self::owner_count(&mut tx, org).await? == 0 {
             return Err(AppError::conflict("last_owner", "an organization needs at least one owner"));
         }
-        audit::record(&mut tx, AuditEntry {
-            org_id: Some(org),
-            action: "member.role_changed",
-            resource_type: "member",
-            resource_id: target.to_string(),
-            changes: json!({ "from": current.as_str(), "to": new_role.as_str() }),
-        })
+        audit::record(
+            &mut tx,
+            AuditEntry {
+                org_id: Some(org),
+                action: "member.role_changed",
+                resource_type: "member",
+                resource_id: target.to_string(),
+                changes: json!({ "from": current.as_str(), "to": new_role.as_str() }),
+            },
+        )
         .await?;
         self.kernel.commit(tx).await
     }
@@ -654,13 +714,16 @@ impl IdentityService {
         if Self::owner_count(&mut tx, org).await? == 0 {
             return Err(AppError::conflict("last_owner", "an organization needs at least one owner"));
         }
-        audit::record(&mut tx, AuditEntry {
-            org_id: Some(org),
-            action: if leaving { "member.left" } else { "member.removed" },
-            resource_type: "member",
-            resource_id: target.to_string(),
-            changes: json!({ "role": current.as_str() }),
-        })
+        audit::record(
+            &mut tx,
+            AuditEntry {
+                org_id: Some(org),
+                action: if leaving { "member.left" } else { "member.removed" },
+                resource_type: "member",
+                resource_id: target.to_string(),
+                changes: json!({ "role": current.as_str() }),
+            },
+        )
         .await?;
         publish(&mut tx, "member.removed", &json!({ "org_id": org, "user_id": target })).await?;
         self.kernel.commit(tx).await
@@ -670,13 +733,16 @@ impl IdentityService {
     pub async fn add_member(&self, org: OrgId, user: UserId, role: Role) -> AppResult<()> {
         let mut tx = self.db().begin().await?;
         insert_membership(&mut tx, org, user, role).await?;
-        audit::record(&mut tx, AuditEntry {
-            org_id: Some(org),
-            action: "member.added",
-            resource_type: "member",
-            resource_id: user.to_string(),
-            changes: json!({ "role": role.as_str() }),
-        })
+        audit::record(
+            &mut tx,
+            AuditEntry {
+                org_id: Some(org),
+                action: "member.added",
+                resource_type: "member",
+                resource_id: user.to_string(),
+                changes: json!({ "role": role.as_str() }),
+            },
+        )
         .await?;
         publish(&mut tx, "member.joined", &json!({ "org_id": org, "user_id": user, "role": role.as_str() })).await?;
         self.kernel.commit(tx).await
@@ -718,27 +784,33 @@ impl IdentityService {
         .execute(c)
         .await
         .map(|r| r.rows_affected()))?;
-        audit::record(&mut tx, AuditEntry {
-            org_id: Some(org),
-            action: "invitation.created",
-            resource_type: "invitation",
-            resource_id: id.to_string(),
-            changes: json!({ "email": email.as_str(), "role": req.role.as_str() }),
-        })
+        audit::record(
+            &mut tx,
+            AuditEntry {
+                org_id: Some(org),
+                action: "invitation.created",
+                resource_type: "invitation",
+                resource_id: id.to_string(),
+                changes: json!({ "email": email.as_str(), "role": req.role.as_str() }),
+            },
+        )
         .await?;
         let base = self.kernel.config.server.public_url.trim_end_matches('/');
         self.kernel
-            .queue_mail(&mut tx, &OutgoingMail {
-                to: email.as_str().to_string(),
-                subject: format!("You are invited to join {} on Backline", org_row.name),
-                text: format!(
-                    "Hello,\n\nyou have been invited to join {} on Backline as {}.\n\
+            .queue_mail(
+                &mut tx,
+                &OutgoingMail {
+                    to: email.as_str().to_string(),
+                    subject: format!("You are invited to join {} on Backline", org_row.name),
+                    text: format!(
+                        "Hello,\n\nyou have been invited to join {} on Backline as {}.\n\
                      Accept within {ttl} hours: {base}/invitations/accept?token={token}\n\n\
                      Or send this token to POST /api/invitations/accept while signed in:\n\ninvitation-token: {token}\n",
-                    org_row.name,
-                    req.role.as_str()
-                ),
-            })
+                        org_row.name,
+                        req.role.as_str()
+                    ),
+                },
+            )
             .await?;
         self.kernel.commit(tx).await?;
         self.invitation(org, id).await
@@ -768,7 +840,8 @@ impl IdentityService {
     pub async fn revoke_invitation(&self, org: OrgId, id: Uuid) -> AppResult<()> {
         let at = now();
         let mut tx = self.db().begin().await?;
-        let n = tx!(&mut tx, |c| sqlx::query(
+        let n = tx!(&mut tx, |c| {
+            sqlx::query(
             "UPDATE invitations SET revoked_at = $1, updated_at = $1 WHERE org_id = $2 AND id = $3 AND accepted_at IS NULL AND revoked_at IS NULL"
         )
         .bind(at)
@@ -776,18 +849,22 @@ impl IdentityService {
         .bind(id)
         .execute(c)
         .await
-        .map(|r| r.rows_affected()))?;
+        .map(|r| r.rows_affected())
+        })?;
         if n == 0 {
             self.invitation(org, id).await?;
             return Err(AppError::conflict("invitation_closed", "the invitation was already accepted or revoked"));
         }
-        audit::record(&mut tx, AuditEntry {
-            org_id: Some(org),
-            action: "invitation.revoked",
-            resource_type: "invitation",
-            resource_id: id.to_string(),
-            changes: json!({}),
-        })
+        audit::record(
+            &mut tx,
+            AuditEntry {
+                org_id: Some(org),
+                action: "invitation.revoked",
+                resource_type: "invitation",
+                resource_id: id.to_string(),
+                changes: json!({}),
+            },
+        )
         .await?;
         self.kernel.commit(tx).await
     }
@@ -797,12 +874,14 @@ impl IdentityService {
         let me = self.user(user).await?;
         let at = now();
         let mut tx = self.db().begin().await?;
-        let inv: Option<(Uuid, OrgId, String, String, Timestamp)> = tx!(&mut tx, |c| sqlx::query_as(
+        let inv: Option<(Uuid, OrgId, String, String, Timestamp)> = tx!(&mut tx, |c| {
+            sqlx::query_as(
             "SELECT id, org_id, email, role, expires_at FROM invitations WHERE token_hash = $1 AND accepted_at IS NULL AND revoked_at IS NULL"
         )
         .bind(domain::hash_secret(token.trim()))
         .fetch_optional(c)
-        .await)?;
+        .await
+        })?;
         let Some((id, org, email, role, expires)) = inv else {
             return Err(AppError::bad_request("invalid_invitation", "the invitation is invalid, revoked or already accepted"));
         };
@@ -823,13 +902,16 @@ impl IdentityService {
             .execute(c)
             .await
             .map(|r| r.rows_affected()))?;
-        audit::record(&mut tx, AuditEntry {
-            org_id: Some(org),
-            action: "invitation.accepted",
-            resource_type: "member",
-            resource_id: user.to_string(),
-            changes: json!({ "role": role.as_str(), "invitation_id": id }),
-        })
+        audit::record(
+            &mut tx,
+            AuditEntry {
+                org_id: Some(org),
+                action: "invitation.accepted",
+                resource_type: "member",
+                resource_id: user.to_string(),
+                changes: json!({ "role": role.as_str(), "invitation_id": id }),
+            },
+        )
         .await?;
         publish(&mut tx, "member.joined", &json!({ "org_id": org, "user_id": user, "role": role.as_str() })).await?;
         self.kernel.commit(tx).await?;
@@ -838,7 +920,13 @@ impl IdentityService {
 
     // ---- API keys -----------------------------------------------------------------------
 
-    pub async fn create_api_key(&self, org: OrgId, creator: UserId, creator_role: Role, req: CreateApiKey) -> AppResult<CreatedApiKey> {
+    pub async fn create_api_key(
+        &self,
+        org: OrgId,
+        creator: UserId,
+        creator_role: Role,
+        req: CreateApiKey,
+    ) -> AppResult<CreatedApiKey> {
         let name = domain::required_text("name", &req.name, 100)?;
         if req.role == Role::Owner {
             return Err(AppError::validation("role", "API keys can be viewer, staff or admin"));
@@ -870,13 +958,16 @@ impl IdentityService {
         .execute(c)
         .await
         .map(|r| r.rows_affected()))?;
-        audit::record(&mut tx, AuditEntry {
-            org_id: Some(org),
-            action: "api_key.created",
-            resource_type: "api_key",
-            resource_id: id.to_string(),
-            changes: json!({ "name": name, "role": req.role.as_str(), "prefix": prefix }),
-        })
+        audit::record(
+            &mut tx,
+            AuditEntry {
+                org_id: Some(org),
+                action: "api_key.created",
+                resource_type: "api_key",
+                resource_id: id.to_string(),
+                changes: json!({ "name": name, "role": req.role.as_str(), "prefix": prefix }),
+            },
+        )
         .await?;
         self.kernel.commit(tx).await?;
         let api_key = self.api_key(org, id).await?;
@@ -920,13 +1011,16 @@ impl IdentityService {
             self.api_key(org, id).await?;
             return Err(AppError::conflict("api_key_revoked", "the key is already revoked"));
         }
-        audit::record(&mut tx, AuditEntry {
-            org_id: Some(org),
-            action: "api_key.revoked",
-            resource_type: "api_key",
-            resource_id: id.to_string(),
-            changes: json!({}),
-        })
+        audit::record(
+            &mut tx,
+            AuditEntry {
+                org_id: Some(org),
+                action: "api_key.revoked",
+                resource_type: "api_key",
+                resource_id: id.to_string(),
+                changes: json!({}),
+            },
+        )
         .await?;
         self.kernel.commit(tx).await
     }
@@ -938,13 +1032,12 @@ impl IdentityService {
             return self.principal_for_api_key(token).await;
         }
         let claims = self.keys.verify(token)?;
-        let session: Option<(Option<Timestamp>, Timestamp)> = read!(self.db(), |c| sqlx::query_as(
-            "SELECT revoked_at, expires_at FROM sessions WHERE id = $1 AND user_id = $2"
-        )
-        .bind(claims.sid)
-        .bind(claims.sub)
-        .fetch_optional(c)
-        .await)?;
+        let session: Option<(Option<Timestamp>, Timestamp)> =
+            read!(self.db(), |c| sqlx::query_as("SELECT revoked_at, expires_at FROM sessions WHERE id = $1 AND user_id = $2")
+                .bind(claims.sid)
+                .bind(claims.sub)
+                .fetch_optional(c)
+                .await)?;
         match session {
             Some((None, expires)) if expires > now() => {
                 Ok(Principal::User { user_id: claims.sub, session_id: claims.sid, platform_admin: claims.adm })
@@ -954,14 +1047,15 @@ impl IdentityService {
     }
 
     async fn principal_for_api_key(&self, key: &str) -> AppResult<Principal> {
-        let row: Option<(ApiKeyId, OrgId, String, Option<Timestamp>, Option<Timestamp>, Option<Timestamp>)> = read!(self.db(), |c| sqlx::query_as(
+        let row: Option<KeyRow> = read!(self.db(), |c| sqlx::query_as(
             "SELECT id, org_id, role, expires_at, revoked_at, last_used_at FROM api_keys WHERE key_hash = $1"
         )
         .bind(domain::hash_secret(key))
         .fetch_optional(c)
         .await)?;
         let at = now();
-        let Some((id, org, role, expires, revoked, last_used)) = row else {
+        let Some(KeyRow { id, org_id: org, role, expires_at: expires, revoked_at: revoked, last_used_at: last_used }) = row
+        else {
             return Err(AppError::unauthorized("invalid_api_key", "the API key is invalid"));
         };
         if revoked.is_some() || expires.is_some_and(|e| e <= at) {
@@ -989,7 +1083,10 @@ impl IdentityService {
                 if role.is_none() && *platform_admin {
                     // Platform operators can administer any organization that exists.
                     let exists: Option<(OrgId,)> =
-                        read!(self.db(), |c| sqlx::query_as("SELECT id FROM organizations WHERE id = $1").bind(org).fetch_optional(c).await)?;
+                        read!(self.db(), |c| sqlx::query_as("SELECT id FROM organizations WHERE id = $1")
+                            .bind(org)
+                            .fetch_optional(c)
+                            .await)?;
                     return Ok(exists.map(|_| Role::Admin));
                 }
                 Ok(role)
@@ -1000,7 +1097,8 @@ impl IdentityService {
 
 async fn insert_refresh(tx: &mut Tx, session: SessionId, token: &str, expires: Timestamp) -> AppResult<()> {
     let at = now();
-    tx!(tx, |c| sqlx::query(
+    tx!(tx, |c| {
+        sqlx::query(
         "INSERT INTO refresh_tokens (id, session_id, token_hash, expires_at, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $5)"
     )
     .bind(Uuid::now_v7())
@@ -1010,19 +1108,22 @@ async fn insert_refresh(tx: &mut Tx, session: SessionId, token: &str, expires: T
     .bind(at)
     .execute(c)
     .await
-    .map(|r| r.rows_affected()))?;
+    .map(|r| r.rows_affected())
+    })?;
     Ok(())
 }
 
 async fn insert_membership(tx: &mut Tx, org: OrgId, user: UserId, role: Role) -> AppResult<()> {
     let at = now();
-    tx!(tx, |c| sqlx::query("INSERT INTO memberships (org_id, user_id, role, created_at, updated_at) VALUES ($1, $2, $3, $4, $4)")
-        .bind(org)
-        .bind(user)
-        .bind(role.as_str())
-        .bind(at)
-        .execute(c)
-        .await
-        .map(|r| r.rows_affected()))?;
+    tx!(tx, |c| sqlx::query(
+        "INSERT INTO memberships (org_id, user_id, role, created_at, updated_at) VALUES ($1, $2, $3, $4, $4)"
+    )
+    .bind(org)
+    .bind(user)
+    .bind(role.as_str())
+    .bind(at)
+    .execute(c)
+    .await
+    .map(|r| r.rows_affected()))?;
     Ok(())
 }

@@ -71,7 +71,8 @@ impl TokenKeys {
     pub fn issue(&self, user: UserId, session: SessionId, admin: bool) -> Result<String, AppError> {
         let key = &self.keys[0];
         let now = chrono::Utc::now().timestamp();
-        let claims = Claims { sub: user, sid: session, adm: admin, iss: self.issuer.clone(), iat: now, exp: now + self.access_ttl_secs };
+        let claims =
+            Claims { sub: user, sid: session, adm: admin, iss: self.issuer.clone(), iat: now, exp: now + self.access_ttl_secs };
         let mut header = Header::new(jsonwebtoken::Algorithm::HS256);
         header.kid = Some(key.kid.clone());
         encode(&header, &claims, &key.encoding).map_err(|e| AppError::internal(format!("signing token: {e}")))

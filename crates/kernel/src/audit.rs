@@ -38,7 +38,8 @@ pub async fn record_as(tx: &mut Tx, actor: &str, entry: AuditEntry<'_>) -> AppRe
     let request_id = ctx.as_ref().map(|c| c.request_id.clone());
     let ip = ctx.as_ref().and_then(|c| c.ip).map(|ip| ip.to_string());
     let at = now();
-    tx!(tx, |c| sqlx::query(
+    tx!(tx, |c| {
+        sqlx::query(
         "INSERT INTO audit_logs (id, org_id, actor, action, resource_type, resource_id, request_id, ip, changes, created_at, updated_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10)"
     )
@@ -53,16 +54,15 @@ pub async fn record_as(tx: &mut Tx, actor: &str, entry: AuditEntry<'_>) -> AppRe
     .bind(Json(&entry.changes))
     .bind(at)
     .execute(c)
-    .await.map(|r| r.rows_affected()))?;
+    .await.map(|r| r.rows_affected())
+    })?;
     Ok(())
 }
 
 /// Serializes a request body to a change summary, dropping absent (`null`) fields.
 pub fn changes_of(value: &impl Serialize) -> serde_json::Value {
     match serde_json::to_value(value) {
-        Ok(serde_json::Value::Object(map)) => {
-            serde_json::Value::Object(map.into_iter().filter(|(_, v)| !v.is_null()).collect())
-        }
+        Ok(serde_json::Value::Object(map)) => serde_json::Value::Object(map.into_iter().filter(|(_, v)| !v.is_null()).collect()),
         Ok(other) => other,
         Err(_) => serde_json::Value::Null,
     }

@@ -53,9 +53,17 @@ impl Role {
 /// The authenticated caller.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Principal {
-    User { user_id: UserId, session_id: SessionId, platform_admin: bool },
+    User {
+        user_id: UserId,
+        session_id: SessionId,
+        platform_admin: bool,
+    },
     /// An organization API key acts with the role its scope grants, in that organization only.
-    ApiKey { key_id: ApiKeyId, org_id: OrgId, role: Role },
+    ApiKey {
+        key_id: ApiKeyId,
+        org_id: OrgId,
+        role: Role,
+    },
 }
 
 impl Principal {

@@ -211,10 +211,7 @@ impl Config {
         match url.split_once(':').map(|(s, _)| s) {
             Some("sqlite" | "postgres" | "postgresql") => {}
             _ => {
-                return Err(invalid(
-                    "database.url",
-                    "unknown scheme: expected sqlite://… or postgres://…",
-                ));
+                return Err(invalid("database.url", "unknown scheme: expected sqlite://… or postgres://…"));
             }
         }
         if let Some(smtp) = &self.mail.smtp_url {

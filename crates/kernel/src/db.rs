@@ -141,9 +141,7 @@ impl Db {
     /// (connections, idle) of the main pool, for metrics.
     pub fn pool_stats(&self) -> (u32, u32) {
         match self {
-            Db::Sqlite { writer, reader } => {
-                (writer.size() + reader.size(), (writer.num_idle() + reader.num_idle()) as u32)
-            }
+            Db::Sqlite { writer, reader } => (writer.size() + reader.size(), (writer.num_idle() + reader.num_idle()) as u32),
             Db::Postgres(pool) => (pool.size(), pool.num_idle() as u32),
         }
     }

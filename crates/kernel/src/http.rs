@@ -49,14 +49,17 @@ pub fn apply_edge(router: Router, kernel: Arc<Kernel>, authenticator: Arc<dyn Au
     let cors = CorsLayer::new()
         .allow_origin(AllowOrigin::list(origins))
         .allow_methods([Method::GET, Method::POST, Method::PUT, Method::PATCH, Method::DELETE])
-        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE, HeaderName::from_static("idempotency-key"), HeaderName::from_static(REQUEST_ID)])
+        .allow_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            HeaderName::from_static("idempotency-key"),
+            HeaderName::from_static(REQUEST_ID),
+        ])
         .expose_headers([HeaderName::from_static(REQUEST_ID), header::RETRY_AFTER])
         .max_age(std::time::Duration::from_secs(3600));
 
     router
-        .method_not_allowed_fallback(|| async {
-            AppError::MethodNotAllowed.into_response()
-        })
+        .method_not_allowed_fallback(|| async { AppError::MethodNotAllowed.into_response() })
         .fallback(|| async { AppError::NotFound { resource: "route" }.into_response() })
         // Innermost first: each `.layer` wraps everything above it.
         .layer(middleware::from_fn_with_state(Arc::new(kernel.db.clone()), crate::idempotency::middleware))
@@ -72,8 +75,13 @@ pub fn apply_edge(router: Router, kernel: Arc<Kernel>, authenticator: Arc<dyn Au
                 .layer(SetResponseHeaderLayer::overriding(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(csp)))
                 .layer(SetResponseHeaderLayer::overriding(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
                 .layer(SetResponseHeaderLayer::overriding(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
-                .layer(SetResponseHeaderLayer::overriding(header::REFERRER_POLICY, HeaderValue::from_static("strict-origin-when-cross-origin")))
-                .layer(SetResponseHeaderLayer::if_not_present(header::STRICT_TRANSPORT_SECURITY, move |_: &Response| hsts.clone())),
+                .layer(SetResponseHeaderLayer::overriding(
+                    header::REFERRER_POLICY,
+                    HeaderValue::from_static("strict-origin-when-cross-origin"),
+                ))
+                .layer(SetResponseHeaderLayer::if_not_present(header::STRICT_TRANSPORT_SECURITY, move |_: &Response| {
+                    hsts.clone()
+                })),
         )
 }
 
@@ -102,11 +110,7 @@ async fn request_context(State(edge): State<Edge>, req: Request, next: Next) -> 
         .unwrap_or_else(|| uuid::Uuid::now_v7().simple().to_string());
     let ip = client_ip(&req, edge.kernel.config.server.trust_forwarded_for);
     let method = req.method().to_string();
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|m| m.as_str().to_string())
-        .unwrap_or_else(|| "unmatched".to_string());
+    let route = req.extensions().get::<MatchedPath>().map(|m| m.as_str().to_string()).unwrap_or_else(|| "unmatched".to_string());
     let path = req.uri().path().to_string();
     let span = tracing::info_span!("request", request_id = %request_id, method = %method, path = %path);
     let ctx = RequestContext { request_id: request_id.clone(), ip, principal: None };
@@ -166,7 +170,8 @@ async fn authenticate(State(edge): State<Edge>, mut req: Request, next: Next) ->
     match principal {
         Some(p) => {
             req.extensions_mut().insert(p.clone());
-            let mut ctx = RequestContext::current().unwrap_or(RequestContext { request_id: String::new(), ip: None, principal: None });
+            let mut ctx =
+                RequestContext::current().unwrap_or(RequestContext { request_id: String::new(), ip: None, principal: None });
             ctx.principal = Some(p);
             ctx.scope(next.run(req)).await
         }
@@ -230,9 +235,5 @@ pub struct Health {
 
 /// `/healthz`, `/readyz`, `/metrics`.
 pub fn system_router(kernel: Arc<Kernel>) -> OpenApiRouter {
-    OpenApiRouter::new()
-        .routes(routes!(healthz))
-        .routes(routes!(readyz))
-        .routes(routes!(metrics))
-        .with_state(kernel)
+    OpenApiRouter::new().routes(routes!(healthz)).routes(routes!(readyz)).routes(routes!(metrics)).with_state(kernel)
 }

@@ -71,7 +71,8 @@ async fn run(db: &Db, key: String, req: Request, next: Next) -> Result<Response,
     .bind(&hash)
     .bind(at)
     .execute(c)
-    .await.map(|r| r.rows_affected()))?;
+    .await
+    .map(|r| r.rows_affected()))?;
     tx.commit().await?;
 
     if inserted == 0 {
@@ -86,7 +87,10 @@ async fn run(db: &Db, key: String, req: Request, next: Next) -> Result<Response,
             return Err(AppError::conflict("idempotency_key_reused", "this Idempotency-Key was used with a different request"));
         }
         let Some(status) = stored.status_code else {
-            return Err(AppError::conflict("idempotency_in_progress", "a request with this Idempotency-Key is still in progress"));
+            return Err(AppError::conflict(
+                "idempotency_in_progress",
+                "a request with this Idempotency-Key is still in progress",
+            ));
         };
         let mut response = Response::new(Body::from(stored.body.unwrap_or_default()));
         *response.status_mut() = StatusCode::from_u16(status as u16).unwrap_or(StatusCode::OK);
@@ -107,10 +111,12 @@ async fn run(db: &Db, key: String, req: Request, next: Next) -> Result<Response,
             .bind(&scope)
             .bind(&key)
             .execute(c)
-            .await.map(|r| r.rows_affected()))?;
+            .await
+            .map(|r| r.rows_affected()))?;
     } else {
         let ct = parts.headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_string);
-        tx!(&mut tx, |c| sqlx::query(
+        tx!(&mut tx, |c| {
+            sqlx::query(
             "UPDATE idempotency_keys SET status_code = $1, content_type = $2, body = $3, updated_at = $4 WHERE scope = $5 AND idem_key = $6"
         )
         .bind(parts.status.as_u16() as i64)
@@ -120,7 +126,8 @@ async fn run(db: &Db, key: String, req: Request, next: Next) -> Result<Response,
         .bind(&scope)
         .bind(&key)
         .execute(c)
-        .await.map(|r| r.rows_affected()))?;
+        .await.map(|r| r.rows_affected())
+        })?;
     }
     tx.commit().await?;
     Ok(Response::from_parts(parts, Body::from(body)))
@@ -130,6 +137,10 @@ async fn run(db: &Db, key: String, req: Request, next: Next) -> Result<Response,
 pub async fn prune(db: &Db) -> Result<(), sqlx::Error> {
     let cutoff = now() - TimeDelta::hours(24);
     let mut tx = db.begin().await?;
-    tx!(&mut tx, |c| sqlx::query("DELETE FROM idempotency_keys WHERE created_at < $1").bind(cutoff).execute(c).await.map(|r| r.rows_affected()))?;
+    tx!(&mut tx, |c| sqlx::query("DELETE FROM idempotency_keys WHERE created_at < $1")
+        .bind(cutoff)
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected()))?;
     tx.commit().await
 }

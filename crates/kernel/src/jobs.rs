@@ -57,15 +57,14 @@ pub async fn publish(tx: &mut Tx, topic: &str, data: &impl Serialize) -> AppResu
     let id = Uuid::now_v7();
     let data = Json(serde_json::to_value(data)?);
     let at = now();
-    tx!(tx, |c| sqlx::query(
-        "INSERT INTO outbox (id, topic, payload, created_at, updated_at) VALUES ($1, $2, $3, $4, $4)"
-    )
-    .bind(id)
-    .bind(topic)
-    .bind(&data)
-    .bind(at)
-    .execute(c)
-    .await.map(|r| r.rows_affected()))?;
+    tx!(tx, |c| sqlx::query("INSERT INTO outbox (id, topic, payload, created_at, updated_at) VALUES ($1, $2, $3, $4, $4)")
+        .bind(id)
+        .bind(topic)
+        .bind(&data)
+        .bind(at)
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected()))?;
     Ok(id)
 }
 
@@ -174,7 +173,8 @@ impl Jobs {
         .bind(run_at)
         .bind(at)
         .execute(c)
-        .await.map(|r| r.rows_affected()))?;
+        .await
+        .map(|r| r.rows_affected()))?;
         Ok(id)
     }
 
@@ -248,12 +248,8 @@ impl Jobs {
         let at = now();
         for row in &rows {
             let kinds = self.subscriptions.read().expect("subscriptions lock").get(&row.topic).cloned().unwrap_or_default();
-            let envelope = Envelope {
-                id: row.id,
-                topic: row.topic.clone(),
-                occurred_at: row.created_at,
-                data: row.payload.0.clone(),
-            };
+            let envelope =
+                Envelope { id: row.id, topic: row.topic.clone(), occurred_at: row.created_at, data: row.payload.0.clone() };
             for kind in kinds {
                 self.enqueue(&mut tx, &kind, &envelope).await.map_err(|e| anyhow::anyhow!("{e}"))?;
             }
@@ -261,7 +257,8 @@ impl Jobs {
                 .bind(at)
                 .bind(row.id)
                 .execute(c)
-                .await.map(|r| r.rows_affected()))?;
+                .await
+                .map(|r| r.rows_affected()))?;
         }
         tx.commit().await?;
         Ok(rows.len())
@@ -310,10 +307,13 @@ impl Jobs {
             let handler = self.handlers.read().expect("handlers lock").get(&job.kind).cloned();
             set.spawn(async move {
                 let outcome = match handler {
-                    Some(h) => match tokio::time::timeout(Duration::from_secs(LOCK_SECS as u64 - 60), h.run(job.payload.0.clone())).await {
-                        Ok(r) => r,
-                        Err(_) => Err(anyhow::anyhow!("timed out")),
-                    },
+                    Some(h) => {
+                        match tokio::time::timeout(Duration::from_secs(LOCK_SECS as u64 - 60), h.run(job.payload.0.clone())).await
+                        {
+                            Ok(r) => r,
+                            Err(_) => Err(anyhow::anyhow!("timed out")),
+                        }
+                    }
                     None => Err(anyhow::anyhow!("no handler registered for job kind `{}`", job.kind)),
                 };
                 (job, outcome)
@@ -344,7 +344,8 @@ impl Jobs {
                 .bind(at)
                 .bind(job.id)
                 .execute(c)
-                .await.map(|r| r.rows_affected()))?;
+                .await
+                .map(|r| r.rows_affected()))?;
             }
             Err(e) => {
                 let error = format!("{e:#}");
@@ -356,7 +357,8 @@ impl Jobs {
                     tracing::warn!(job = %job.id, kind = %job.kind, attempts = job.attempts, retry_in_ms = delay.num_milliseconds(), error = %error, "job failed; will retry");
                     ("queued", at + delay)
                 };
-                tx!(&mut tx, |c| sqlx::query(
+                tx!(&mut tx, |c| {
+                    sqlx::query(
                     "UPDATE jobs SET status = $1, run_at = $2, last_error = $3, locked_by = NULL, locked_until = NULL, updated_at = $4 WHERE id = $5"
                 )
                 .bind(status)
@@ -365,7 +367,8 @@ impl Jobs {
                 .bind(at)
                 .bind(job.id)
                 .execute(c)
-                .await.map(|r| r.rows_affected()))?;
+                .await.map(|r| r.rows_affected())
+                })?;
             }
         }
         tx.commit().await?;
@@ -383,11 +386,16 @@ impl Jobs {
     async fn prune(&self) -> anyhow::Result<()> {
         let cutoff = now() - TimeDelta::days(RETENTION_DAYS);
         let mut tx = self.db.begin().await?;
-        tx!(&mut tx, |c| sqlx::query("DELETE FROM jobs WHERE status = 'done' AND updated_at < $1").bind(cutoff).execute(c).await.map(|r| r.rows_affected()))?;
+        tx!(&mut tx, |c| sqlx::query("DELETE FROM jobs WHERE status = 'done' AND updated_at < $1")
+            .bind(cutoff)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected()))?;
         tx!(&mut tx, |c| sqlx::query("DELETE FROM outbox WHERE dispatched_at IS NOT NULL AND dispatched_at < $1")
             .bind(cutoff)
             .execute(c)
-            .await.map(|r| r.rows_affected()))?;
+            .await
+            .map(|r| r.rows_affected()))?;
         tx.commit().await?;
         Ok(())
     }

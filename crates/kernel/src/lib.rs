@@ -47,8 +47,7 @@ pub struct Kernel {
 impl Kernel {
     /// Connects to the database, applies migrations and wires the infrastructure.
     pub async fn start(config: Config) -> anyhow::Result<Arc<Kernel>> {
-        std::fs::create_dir_all(&config.data_dir)
-            .map_err(|e| anyhow::anyhow!("data_dir {}: {e}", config.data_dir.display()))?;
+        std::fs::create_dir_all(&config.data_dir).map_err(|e| anyhow::anyhow!("data_dir {}: {e}", config.data_dir.display()))?;
         let db = Db::connect(config.database.url.expose_secret(), config.database.max_connections).await?;
         db.migrate().await?;
         let mailer: Arc<dyn mail::Mailer> = match &config.mail.smtp_url {

@@ -32,12 +32,7 @@ pub trait Mailer: Send + Sync {
 fn build(from: &str, mail: &OutgoingMail) -> anyhow::Result<Message> {
     let from: Mailbox = from.parse().map_err(|e| anyhow::anyhow!("mail.from: {e}"))?;
     let to: Mailbox = mail.to.parse().map_err(|e| anyhow::anyhow!("recipient {}: {e}", mail.to))?;
-    Ok(Message::builder()
-        .from(from)
-        .to(to)
-        .subject(&mail.subject)
-        .header(ContentType::TEXT_PLAIN)
-        .body(mail.text.clone())?)
+    Ok(Message::builder().from(from).to(to).subject(&mail.subject).header(ContentType::TEXT_PLAIN).body(mail.text.clone())?)
 }
 
 /// Delivers through an SMTP server.
@@ -48,9 +43,8 @@ pub struct SmtpMailer {
 
 impl SmtpMailer {
     pub fn new(url: &str, from: &str) -> anyhow::Result<SmtpMailer> {
-        let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(url)?
-            .timeout(Some(std::time::Duration::from_secs(20)))
-            .build();
+        let transport =
+            AsyncSmtpTransport::<Tokio1Executor>::from_url(url)?.timeout(Some(std::time::Duration::from_secs(20))).build();
         Ok(SmtpMailer { transport, from: from.to_string() })
     }
 }

@@ -63,7 +63,10 @@ impl TestApp {
                 use sqlx::Connection;
                 let name = format!("backline_test_{}", uuid::Uuid::new_v4().simple());
                 let mut conn = sqlx::PgConnection::connect(&admin_url).await.expect("connect to TEST_DATABASE_URL");
-                sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\""))).execute(&mut conn).await.expect("create database");
+                sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\"")))
+                    .execute(&mut conn)
+                    .await
+                    .expect("create database");
                 let mut url = url::Url::parse(&admin_url).expect("TEST_DATABASE_URL");
                 url.set_path(&name);
                 (url.to_string(), Some(PgDatabase { admin_url, name }))
@@ -164,7 +167,9 @@ impl TestApp {
 
     /// Registers a user; returns (access token, full token response).
     pub async fn register(&self, email: &str) -> (String, Value) {
-        let (s, body) = self.post("/api/auth/register", None, json!({ "email": email, "password": "correct horse battery", "name": "Test User" })).await;
+        let (s, body) = self
+            .post("/api/auth/register", None, json!({ "email": email, "password": "correct horse battery", "name": "Test User" }))
+            .await;
         assert_eq!(s, StatusCode::CREATED, "{body}");
         (body["access_token"].as_str().unwrap().to_string(), body)
     }
@@ -180,7 +185,8 @@ impl TestApp {
     /// Adds a new user to `org` with `role` through the invitation flow; returns their token.
     pub async fn member(&self, owner_token: &str, org: &str, email: &str, role: &str) -> String {
         let (token, _) = self.register(email).await;
-        let (s, inv) = self.post(&format!("/api/orgs/{org}/invitations"), Some(owner_token), json!({ "email": email, "role": role })).await;
+        let (s, inv) =
+            self.post(&format!("/api/orgs/{org}/invitations"), Some(owner_token), json!({ "email": email, "role": role })).await;
         assert_eq!(s, StatusCode::CREATED, "{inv}");
         let invite_token = self.wait_for_token(email, "invitation-token: ").await;
         let (s, body) = self.post("/api/invitations/accept", Some(&token), json!({ "token": invite_token })).await;
@@ -197,12 +203,10 @@ impl TestApp {
                 for f in files.iter().rev() {
                     let text = std::fs::read_to_string(f).unwrap_or_default();
                     let unfolded = text.replace("=\r\n", "").replace("=\n", "");
-                    if unfolded.contains(&format!("To: {to}")) || unfolded.contains(&format!("<{to}>")) {
-                        if let Some(i) = unfolded.find(marker) {
-                            let rest = &unfolded[i + marker.len()..];
-                            let token: String = rest.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '-').collect();
-                            return token;
-                        }
+                    let to_them = unfolded.contains(&format!("To: {to}")) || unfolded.contains(&format!("<{to}>"));
+                    if to_them && let Some(i) = unfolded.find(marker) {
+                        let rest = &unfolded[i + marker.len()..];
+                        return rest.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '-').collect();
                     }
                 }
             }
