@@ -137,13 +137,13 @@ async fn resource_trail(
     if id.is_empty() || id.len() > 100 {
         return Err(AppError::validation("resource", "expected <type>:<id> or <id>"));
     }
-    q.resource_type = kind;
     q.resource_id = Some(id.clone());
     // The records say which organization the resource belongs to; only its admins may read them.
     let org: Option<(Option<OrgId>,)> = read!(&svc.kernel.db, |c| sqlx::query_as(
-        "SELECT org_id FROM audit_logs WHERE resource_id = $1 ORDER BY id DESC LIMIT 1"
+        "SELECT org_id FROM audit_logs WHERE resource_id = $1 AND ($2 IS NULL OR resource_type = $2) ORDER BY id DESC LIMIT 1"
     )
     .bind(&id)
+    .bind(kind.as_deref())
     .fetch_optional(c)
     .await)?;
     let org = match org {
@@ -155,6 +155,7 @@ async fn resource_trail(
         _ => return Err(AppError::not_found("resource")),
     };
     q.org_id = org;
+    q.resource_type = kind;
     Ok(Json(svc.query(org, &q).await?))
 }
 

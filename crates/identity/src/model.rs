@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Deserialize, ToSchema)]
 pub struct RegisterRequest {
     pub email: String,
     /// 10–128 characters.
@@ -15,13 +15,13 @@ pub struct RegisterRequest {
     pub name: String,
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Deserialize, ToSchema)]
 pub struct LoginRequest {
     pub email: String,
     pub password: String,
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Deserialize, ToSchema)]
 pub struct RefreshRequest {
     pub refresh_token: String,
 }
@@ -31,7 +31,7 @@ pub struct PasswordResetRequest {
     pub email: String,
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Deserialize, ToSchema)]
 pub struct PasswordResetConfirm {
     /// The token from the reset email.
     pub token: String,
@@ -39,7 +39,7 @@ pub struct PasswordResetConfirm {
 }
 
 /// Issued at registration, login and refresh.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[derive(Serialize, Deserialize, ToSchema)]
 pub struct TokenPair {
     pub access_token: String,
     pub token_type: String,
@@ -188,7 +188,7 @@ pub struct Invitation {
     pub created_at: DateTime<Utc>,
 }
 
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[derive(Serialize, Deserialize, ToSchema)]
 pub struct AcceptInvitation {
     pub token: String,
 }
@@ -217,8 +217,28 @@ pub struct ApiKey {
 }
 
 /// Returned once, at creation: the only time the secret is shown.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[derive(Serialize, Deserialize, ToSchema)]
 pub struct CreatedApiKey {
     pub key: String,
     pub api_key: ApiKey,
 }
+
+/// Debug output for types that carry passwords, tokens or key secrets: the secret fields are
+/// never printed.
+macro_rules! redacted_debug {
+    ($ty:ident { $($shown:ident),* }) => {
+        impl std::fmt::Debug for $ty {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.debug_struct(stringify!($ty))$(.field(stringify!($shown), &self.$shown))*.finish_non_exhaustive()
+            }
+        }
+    };
+}
+
+redacted_debug!(RegisterRequest { email, name });
+redacted_debug!(LoginRequest { email });
+redacted_debug!(RefreshRequest {});
+redacted_debug!(PasswordResetConfirm {});
+redacted_debug!(TokenPair { session_id, user });
+redacted_debug!(AcceptInvitation {});
+redacted_debug!(CreatedApiKey { api_key });

@@ -260,6 +260,18 @@ impl IdentityService {
         }
         let refresh = domain::new_secret("rt");
         insert_refresh(&mut tx, row.session_id, &refresh, row.expires_at).await?;
+        audit::record_as(
+            &mut tx,
+            &format!("user:{}", row.user_id),
+            AuditEntry {
+                org_id: None,
+                action: "session.refreshed",
+                resource_type: "session",
+                resource_id: row.session_id.to_string(),
+                changes: json!({}),
+            },
+        )
+        .await?;
         tx!(&mut tx, |c| sqlx::query("UPDATE sessions SET last_used_at = $1, updated_at = $1 WHERE id = $2")
             .bind(at)
             .bind(row.session_id)
@@ -409,6 +421,18 @@ impl IdentityService {
     /// Sets a new password with a single-use, expiring token and ends every session.
     pub async fn confirm_password_reset(&self, req: PasswordResetConfirm) -> AppResult<()> {
         domain::check_password("new_password", &req.new_password)?;
+        let invalid = || AppError::bad_request("invalid_reset_token", "the reset token is invalid, expired or already used");
+        // Cheap check first, so invalid tokens cost no password hashing.
+        let live: Option<(Uuid,)> = read!(self.db(), |c| sqlx::query_as(
+            "SELECT id FROM password_resets WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2"
+        )
+        .bind(domain::hash_secret(req.token.trim()))
+        .bind(now())
+        .fetch_optional(c)
+        .await)?;
+        if live.is_none() {
+            return Err(invalid());
+        }
         let hash = self.hasher.hash(req.new_password).await?;
         let at = now();
         let mut tx = self.db().begin().await?;
@@ -423,7 +447,7 @@ impl IdentityService {
         .await
         })?;
         let Some((user_id,)) = user else {
-            return Err(AppError::bad_request("invalid_reset_token", "the reset token is invalid, expired or already used"));
+            return Err(invalid());
         };
         tx!(&mut tx, |c| sqlx::query("UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3")
             .bind(&hash)
@@ -664,11 +688,11 @@ impl IdentityService {
 
     /// Changes a member's role. Only owners grant or take away ownership; the last owner stays.
     pub async fn change_role(&self, org: OrgId, actor_role: Role, target: UserId, new_role: Role) -> AppResult<()> {
-        let current = self.member_role(org, target).await?.ok_or(AppError::not_found("member"))?;
+        let mut tx = self.db().begin().await?;
+        let current = lock_membership(&mut tx, org, target).await?;
         if (current == Role::Owner || new_role == Role::Owner) && actor_role != Role::Owner {
             return Err(AppError::forbidden("only owners can grant or remove the owner role"));
         }
-        let mut tx = self.db().begin().await?;
         tx!(&mut tx, |c| sqlx::query("UPDATE memberships SET role = $1, updated_at = $2 WHERE org_id = $3 AND user_id = $4")
             .bind(new_role.as_str())
             .bind(now())
@@ -700,11 +724,11 @@ impl IdentityService {
         if !leaving && actor_role < Role::Admin {
             return Err(AppError::forbidden("requires the admin role"));
         }
-        let current = self.member_role(org, target).await?.ok_or(AppError::not_found("member"))?;
+        let mut tx = self.db().begin().await?;
+        let current = lock_membership(&mut tx, org, target).await?;
         if current == Role::Owner && actor_role != Role::Owner {
             return Err(AppError::forbidden("only owners can remove an owner"));
         }
-        let mut tx = self.db().begin().await?;
         tx!(&mut tx, |c| sqlx::query("DELETE FROM memberships WHERE org_id = $1 AND user_id = $2")
             .bind(org)
             .bind(target)
@@ -1111,6 +1135,26 @@ async fn insert_refresh(tx: &mut Tx, session: SessionId, token: &str, expires: T
     .map(|r| r.rows_affected())
     })?;
     Ok(())
+}
+
+/// Reads a member's role inside `tx`, first locking the organization row on PostgreSQL so
+/// concurrent role changes and removals in one organization serialize (SQLite's single writer
+/// already does). Without this, two owners demoting each other could both see "one owner
+/// left" and commit an organization with none.
+async fn lock_membership(tx: &mut Tx, org: OrgId, user: UserId) -> AppResult<Role> {
+    if tx.backend() == kernel::Backend::Postgres {
+        tx!(tx, |c| sqlx::query("SELECT id FROM organizations WHERE id = $1 FOR UPDATE")
+            .bind(org)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected()))?;
+    }
+    let row: Option<(String,)> = tx!(tx, |c| sqlx::query_as("SELECT role FROM memberships WHERE org_id = $1 AND user_id = $2")
+        .bind(org)
+        .bind(user)
+        .fetch_optional(c)
+        .await)?;
+    row.and_then(|(r,)| Role::parse(&r)).ok_or(AppError::not_found("member"))
 }
 
 async fn insert_membership(tx: &mut Tx, org: OrgId, user: UserId, role: Role) -> AppResult<()> {

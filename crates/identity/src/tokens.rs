@@ -55,7 +55,8 @@ impl TokenKeys {
                 Ok(s) if s.trim().len() >= 32 => s.trim().to_string(),
                 _ => {
                     let s = crate::domain::new_secret("jwt");
-                    std::fs::write(&path, &s).map_err(|e| anyhow::anyhow!("writing {}: {e}", path.display()))?;
+                    write_private(&path, &s).map_err(|e| anyhow::anyhow!("writing {}: {e}", path.display()))?;
+                    tracing::info!(path = %path.display(), "generated a JWT signing key; set auth.jwt_keys to share one key between several nodes");
                     s
                 }
             };
@@ -98,6 +99,16 @@ impl TokenKeys {
             _ => invalid(),
         })
     }
+}
+
+/// Writes a secret readable by the owner only.
+fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path)?.write_all(contents.as_bytes())
 }
 
 /// argon2id with the configured memory cost.

@@ -101,7 +101,7 @@ pub struct JobsConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MailConfig {
-    /// `smtp://user:pass@host:port` (STARTTLS), `smtps://…` (TLS) or unset for the dev sink.
+    /// `smtp://host:port` (add `?tls=required` for STARTTLS), `smtps://host:port` (TLS), or unset for the dev sink.
     pub smtp_url: Option<SecretString>,
     pub from: String,
 }

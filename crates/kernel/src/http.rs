@@ -66,10 +66,11 @@ pub fn apply_edge(router: Router, kernel: Arc<Kernel>, authenticator: Arc<dyn Au
         .layer(middleware::from_fn_with_state(edge.clone(), rate_limit))
         .layer(middleware::from_fn_with_state(edge.clone(), authenticate))
         .layer(middleware::from_fn_with_state(edge.clone(), body_limit))
+        .layer(axum::extract::DefaultBodyLimit::max(config.body_limit_bytes))
+        .layer(CatchPanicLayer::custom(|_| AppError::internal("handler panicked").into_response()))
         .layer(middleware::from_fn_with_state(edge, request_context))
         .layer(
             ServiceBuilder::new()
-                .layer(CatchPanicLayer::custom(|_| AppError::internal("handler panicked").into_response()))
                 .layer(CompressionLayer::new())
                 .layer(cors)
                 .layer(SetResponseHeaderLayer::overriding(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(csp)))
@@ -91,7 +92,9 @@ fn client_ip(req: &Request, trust_forwarded: bool) -> Option<IpAddr> {
             .headers()
             .get("x-forwarded-for")
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(',').next())
+            // The right-most entry was added by our own proxy; entries to its left are
+            // whatever the client claimed and could be forged.
+            .and_then(|v| v.rsplit(',').next())
             .and_then(|v| v.trim().parse().ok())
     {
         return Some(ip);
@@ -114,7 +117,11 @@ async fn request_context(State(edge): State<Edge>, req: Request, next: Next) -> 
     let path = req.uri().path().to_string();
     let span = tracing::info_span!("request", request_id = %request_id, method = %method, path = %path);
     let ctx = RequestContext { request_id: request_id.clone(), ip, principal: None };
-    let mut response = ctx.scope(next.run(req).instrument(span.clone())).await;
+    let timeout = std::time::Duration::from_secs(edge.kernel.config.server.request_timeout_secs);
+    let mut response = match tokio::time::timeout(timeout, ctx.clone().scope(next.run(req).instrument(span.clone()))).await {
+        Ok(response) => response,
+        Err(_) => ctx.scope(async { AppError::Timeout.into_response() }).await,
+    };
     let elapsed = started.elapsed();
     let status = response.status().as_u16();
     span.in_scope(|| {
@@ -180,6 +187,10 @@ async fn authenticate(State(edge): State<Edge>, mut req: Request, next: Next) ->
 }
 
 async fn rate_limit(State(edge): State<Edge>, req: Request, next: Next) -> Response {
+    // Probes and scrapes must keep working while a client is being throttled.
+    if matches!(req.uri().path(), "/healthz" | "/readyz" | "/metrics") {
+        return next.run(req).await;
+    }
     let limits = &edge.kernel.limits;
     let verdict = match req.extensions().get::<Principal>() {
         Some(p) => limits.check_actor(&p.actor()),

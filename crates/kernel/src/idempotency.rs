@@ -1,8 +1,12 @@
 //! `Idempotency-Key` for POST requests. The first request with a key runs and its response
 //! (if not a 5xx) is stored; a retry with the same key and the same body gets the stored
 //! response back (`Idempotent-Replayed: true`); the same key with a different body, or while
-//! the first request is still running, is a `409`. Keys are scoped to the caller and kept
-//! for 24 hours.
+//! the first request is still running, is a `409`. Keys are scoped to the caller (anonymous
+//! callers by IP) and kept for 24 hours. A claim whose request never finished (client gone,
+//! process died) is taken over after [`ABANDONED_SECS`].
+//!
+//! Routes whose responses carry credentials (`/api/auth/…`, API-key creation) are not
+//! covered: storing their bodies would keep tokens and key secrets in plain text.
 
 use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
@@ -21,6 +25,12 @@ use crate::{read, tx};
 
 pub const HEADER: &str = "idempotency-key";
 const MAX_KEY_LEN: usize = 255;
+/// An unfinished claim older than this is considered abandoned.
+pub const ABANDONED_SECS: i64 = 60;
+
+fn carries_credentials(path: &str) -> bool {
+    path.starts_with("/api/auth/") || path.ends_with("/api-keys")
+}
 
 #[derive(sqlx::FromRow)]
 struct Stored {
@@ -31,7 +41,7 @@ struct Stored {
 }
 
 pub async fn middleware(State(db): State<Arc<Db>>, req: Request, next: Next) -> Response {
-    if req.method() != Method::POST {
+    if req.method() != Method::POST || carries_credentials(req.uri().path()) {
         return next.run(req).await;
     }
     let Some(key) = req.headers().get(HEADER) else {
@@ -48,7 +58,13 @@ pub async fn middleware(State(db): State<Arc<Db>>, req: Request, next: Next) -> 
 }
 
 async fn run(db: &Db, key: String, req: Request, next: Next) -> Result<Response, AppError> {
-    let scope = req.extensions().get::<Principal>().map(Principal::actor).unwrap_or_else(|| "anonymous".into());
+    let scope = match req.extensions().get::<Principal>() {
+        Some(p) => p.actor(),
+        None => match crate::context::RequestContext::current().and_then(|c| c.ip) {
+            Some(ip) => format!("anonymous:{ip}"),
+            None => "anonymous".into(),
+        },
+    };
     let (parts, body) = req.into_parts();
     let bytes = axum::body::to_bytes(body, usize::MAX).await.map_err(|_| AppError::PayloadTooLarge)?;
     let mut hasher = Sha256::new();
@@ -73,6 +89,23 @@ async fn run(db: &Db, key: String, req: Request, next: Next) -> Result<Response,
     .execute(c)
     .await
     .map(|r| r.rows_affected()))?;
+    // Take over a claim whose request never finished.
+    let inserted = if inserted == 0 {
+        tx!(&mut tx, |c| sqlx::query(
+            "UPDATE idempotency_keys SET request_hash = $1, created_at = $2, updated_at = $2 \
+             WHERE scope = $3 AND idem_key = $4 AND status_code IS NULL AND updated_at < $5"
+        )
+        .bind(&hash)
+        .bind(at)
+        .bind(&scope)
+        .bind(&key)
+        .bind(at - TimeDelta::seconds(ABANDONED_SECS))
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected()))?
+    } else {
+        inserted
+    };
     tx.commit().await?;
 
     if inserted == 0 {

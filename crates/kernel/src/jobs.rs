@@ -104,6 +104,16 @@ pub struct JobView {
     pub updated_at: chrono::DateTime<chrono::Utc>,
 }
 
+/// Mail bodies can hold single-use secrets (password-reset and invitation links); operators
+/// see who a mail was for and its subject, never its text.
+fn redact(mut job: JobView) -> JobView {
+    if job.kind == crate::mail::SEND_MAIL_JOB {
+        let p = &job.payload.0;
+        job.payload = Json(serde_json::json!({ "to": p["to"], "subject": p["subject"], "text": "[redacted]" }));
+    }
+    job
+}
+
 #[derive(sqlx::FromRow)]
 struct Claimed {
     id: JobId,
@@ -414,7 +424,7 @@ impl Jobs {
         .bind(limit + 1)
         .fetch_all(c)
         .await)?;
-        Ok(Page::from_rows(rows, limit, |j| j.id))
+        Ok(Page::from_rows(rows.into_iter().map(redact).collect(), limit, |j| j.id))
     }
 
     /// Puts a dead job back in the queue with a fresh attempt budget.
@@ -439,7 +449,7 @@ impl Jobs {
         };
         tx.commit().await?;
         self.kick();
-        Ok(row)
+        Ok(redact(row))
     }
 
     /// Number of jobs per status, for metrics.
