@@ -339,3 +339,37 @@ async fn tenancy_matrix_event_routes() {
     // What is public stays public.
     assert_eq!(app.get(&format!("/api/events/{p}"), Some(&a)).await.0, StatusCode::OK);
 }
+
+#[tokio::test]
+async fn cached_event_details_follow_every_change() {
+    let app = TestApp::spawn().await;
+    let (owner, org) = app.owner_with_org("o@cache.org", "Cache Org").await;
+    let v = venue(&app, &owner, &org, "Berlin", "Europe/Berlin").await;
+    let e = event(
+        &app,
+        &owner,
+        json!({"org_id": org, "venue_id": v, "name": "Before", "status": "published",
+        "starts_at": "2026-12-12T19:00:00Z", "ends_at": "2026-12-12T23:00:00Z"}),
+    )
+    .await;
+    let id = e["id"].as_str().unwrap();
+    let path = format!("/api/events/{id}");
+    assert_eq!(app.get(&path, None).await.1["name"], "Before"); // now cached
+    app.put(&path, Some(&owner), json!({"name": "After"})).await;
+    assert_eq!(app.get(&path, None).await.1["name"], "After", "event change");
+    app.put(&format!("/api/venues/{v}"), Some(&owner), json!({"name": "Renamed Hall"})).await;
+    assert_eq!(app.get(&path, None).await.1["venue"]["name"], "Renamed Hall", "venue change");
+    app.post(
+        &format!("{path}/sessions"),
+        Some(&owner),
+        json!({"title": "Encore", "starts_at": "2026-12-12T22:00:00Z", "ends_at": "2026-12-12T22:30:00Z"}),
+    )
+    .await;
+    assert_eq!(app.get(&path, None).await.1["sessions"][0]["title"], "Encore", "session change");
+    app.put(&path, Some(&owner), json!({"status": "draft"})).await;
+    assert_eq!(app.get(&path, None).await.0, StatusCode::NOT_FOUND, "unpublished at once");
+    app.put(&path, Some(&owner), json!({"status": "published"})).await;
+    assert_eq!(app.get(&path, None).await.0, StatusCode::OK);
+    app.delete(&path, Some(&owner)).await;
+    assert_eq!(app.get(&path, None).await.0, StatusCode::NOT_FOUND, "deleted at once");
+}

@@ -63,8 +63,9 @@ async fn create_event(State(svc): Svc, auth: Auth, Json(req): Json<CreateEvent>)
 /// events are visible to members of the organization.
 #[utoipa::path(get, path = "/api/events/{id}", tag = "events", params(("id" = String, Path, description = "Event id")), responses(
     (status = 200, body = EventDetail), (status = 404, body = Problem)), security((), ("bearer" = [])))]
-async fn get_event(State(svc): Svc, auth: MaybeAuth, Path(id): Path<EventId>) -> AppResult<Json<EventDetail>> {
-    Ok(Json(svc.event(auth.0.as_ref(), id).await?))
+async fn get_event(State(svc): Svc, auth: MaybeAuth, Path(id): Path<EventId>) -> AppResult<Response> {
+    let json = svc.event_json(auth.0.as_ref(), id).await?;
+    Ok(([(axum::http::header::CONTENT_TYPE, "application/json")], json).into_response())
 }
 
 /// Change an event (staff and above): only the fields present. Status: draft ↔ published,

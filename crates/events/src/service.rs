@@ -7,6 +7,9 @@
 //! a caller may not see is a `404`, never a `403`, so ids of other tenants leak nothing.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use axum::body::Bytes;
 
 use chrono::{DateTime, Utc};
 use kernel::audit::{self, AuditEntry, changes_of};
@@ -30,11 +33,24 @@ const FEED_MAX: i64 = 500;
 pub struct EventsService {
     kernel: Arc<Kernel>,
     access: Arc<dyn OrgAccess>,
+    /// Rendered JSON of published events (the hottest read: event pages during an on-sale).
+    /// Only published, live events enter it, so a hit is visible to every caller.
+    published: Option<moka::sync::Cache<EventId, Bytes>>,
+    /// Bumped by every invalidation; a reader that started before a change does not put its
+    /// (possibly stale) result into the cache.
+    generation: AtomicU64,
 }
 
 impl EventsService {
     pub fn new(kernel: Arc<Kernel>, access: Arc<dyn OrgAccess>) -> Arc<EventsService> {
-        Arc::new(EventsService { kernel, access })
+        let cfg = &kernel.config.cache;
+        let published = (cfg.ttl_secs > 0).then(|| {
+            moka::sync::Cache::builder()
+                .max_capacity(cfg.max_entries)
+                .time_to_live(std::time::Duration::from_secs(cfg.ttl_secs))
+                .build()
+        });
+        Arc::new(EventsService { kernel, access, published, generation: AtomicU64::new(0) })
     }
 
     fn db(&self) -> &Db {
@@ -131,6 +147,34 @@ impl EventsService {
     pub async fn event(&self, p: Option<&Principal>, id: EventId) -> AppResult<EventDetail> {
         let row = self.visible_event(p, id).await?;
         self.detail(row).await
+    }
+
+    /// The event detail as JSON, served from the cache for published events.
+    pub async fn event_json(&self, p: Option<&Principal>, id: EventId) -> AppResult<Bytes> {
+        if let Some(hit) = self.published.as_ref().and_then(|c| c.get(&id)) {
+            return Ok(hit);
+        }
+        let generation = self.generation.load(Ordering::Acquire);
+        let detail = self.event(p, id).await?;
+        let json = Bytes::from(serde_json::to_vec(&detail).map_err(AppError::from)?);
+        if let Some(cache) = &self.published
+            && detail.status == EventStatus::Published
+            && self.generation.load(Ordering::Acquire) == generation
+        {
+            cache.insert(id, json.clone());
+        }
+        Ok(json)
+    }
+
+    /// Drops cached details after a change: one event, or all (a venue changed).
+    fn forget(&self, event: Option<EventId>) {
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        if let Some(cache) = &self.published {
+            match event {
+                Some(id) => cache.invalidate(&id),
+                None => cache.invalidate_all(),
+            }
+        }
     }
 
     async fn detail(&self, row: EventWithVenue) -> AppResult<EventDetail> {
@@ -310,6 +354,7 @@ impl EventsService {
             publish(&mut tx, topic, &event_payload(&new)).await?;
         }
         self.kernel.commit(tx).await?;
+        self.forget(Some(id));
         self.reload(org, id).await
     }
 
@@ -327,7 +372,9 @@ impl EventsService {
         store::save_event(&mut tx, &event).await?;
         self.audit(&mut tx, p, org, "event.deleted", Target::Event(id), json!({ "name": event.name })).await?;
         publish(&mut tx, "event.deleted", &event_payload(&event)).await?;
-        self.kernel.commit(tx).await
+        self.kernel.commit(tx).await?;
+        self.forget(Some(id));
+        Ok(())
     }
 
     /// Brings back a soft-deleted event (admins and above), in the status it had.
@@ -347,6 +394,7 @@ impl EventsService {
         self.audit(&mut tx, p, org, "event.restored", Target::Event(id), json!({ "name": event.name })).await?;
         publish(&mut tx, "event.restored", &event_payload(&event)).await?;
         self.kernel.commit(tx).await?;
+        self.forget(Some(id));
         self.reload(org, id).await
     }
 
@@ -423,6 +471,7 @@ impl EventsService {
         strip_bookkeeping(&mut changes);
         self.audit(&mut tx, p, e.org_id, "session.created", Target::Session(session.id), changes).await?;
         self.kernel.commit(tx).await?;
+        self.forget(Some(event));
         Ok(session.into_session(&e.time_zone))
     }
 
@@ -480,6 +529,7 @@ impl EventsService {
             store::save_session(&mut tx, &new).await?;
             self.audit(&mut tx, p, e.org_id, "session.updated", Target::Session(id), changes).await?;
             self.kernel.commit(tx).await?;
+            self.forget(Some(event));
         }
         Ok(new.into_session(&e.time_zone))
     }
@@ -491,7 +541,9 @@ impl EventsService {
         let Some(old) = store::session(&mut tx, e.org_id, event, id).await? else { return Err(AppError::not_found("session")) };
         store::delete_session(&mut tx, e.org_id, event, id).await?;
         self.audit(&mut tx, p, e.org_id, "session.deleted", Target::Session(id), json!({ "title": old.title })).await?;
-        self.kernel.commit(tx).await
+        self.kernel.commit(tx).await?;
+        self.forget(Some(event));
+        Ok(())
     }
 
     // ---- iCal ---------------------------------------------------------------------------
@@ -627,6 +679,7 @@ impl EventsService {
             store::save_venue(&mut tx, &new).await?;
             self.audit(&mut tx, p, org, "venue.updated", Target::Venue(id), changes).await?;
             self.kernel.commit(tx).await?;
+            self.forget(None);
         }
         Ok(new)
     }
@@ -646,7 +699,9 @@ impl EventsService {
             other => other,
         })?;
         self.audit(&mut tx, p, org, "venue.deleted", Target::Venue(id), json!({ "name": old.name })).await?;
-        self.kernel.commit(tx).await
+        self.kernel.commit(tx).await?;
+        self.forget(None);
+        Ok(())
     }
 }
 

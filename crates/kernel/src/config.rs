@@ -25,7 +25,18 @@ pub struct Config {
     pub rate_limit: RateLimitConfig,
     pub jobs: JobsConfig,
     pub mail: MailConfig,
+    pub cache: CacheConfig,
     pub log: LogConfig,
+}
+
+/// In-process read caches (published event details).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CacheConfig {
+    /// Upper bound on how stale a cached entry can be when another node changed it; changes
+    /// made through this node invalidate at once. 0 disables caching.
+    pub ttl_secs: u64,
+    pub max_entries: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -160,6 +171,7 @@ fn defaults() -> serde_json::Value {
             "backoff_max_ms": 3_600_000,
         },
         "mail": { "smtp_url": null, "from": "Backline <no-reply@backline.local>" },
+        "cache": { "ttl_secs": 5, "max_entries": 10_000 },
         "log": { "format": "json", "level": "info,sqlx=warn" },
     })
 }
