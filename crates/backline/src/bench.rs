@@ -22,6 +22,8 @@ pub struct RouteFigures {
 #[derive(Debug, Serialize)]
 pub struct HttpReport {
     pub connections: usize,
+    /// Whether the published-event cache was on (`--no-cache` measures the database path).
+    pub event_cache: bool,
     pub seconds_per_route: u64,
     pub baseline: RouteFigures,
     pub event_detail: RouteFigures,
@@ -41,13 +43,14 @@ pub fn rss_mib() -> f64 {
         .unwrap_or(0.0)
 }
 
-pub async fn http(seconds: u64, connections: usize) -> anyhow::Result<HttpReport> {
+pub async fn http(seconds: u64, connections: usize, cache: bool) -> anyhow::Result<HttpReport> {
     let dir = std::env::temp_dir().join(format!("backline-bench-{}", uuid::Uuid::new_v4().simple()));
     let config = kernel::Config::from_overrides(serde_json::json!({
         "data_dir": dir,
         "database": { "url": format!("sqlite://{}/bench.db", dir.display()) },
         "rate_limit": { "per_ip_per_min": 100_000_000u64, "per_user_per_min": 100_000_000u64 },
         "auth": { "argon2_memory_kib": 1024 },
+        "cache": { "ttl_secs": if cache { 5 } else { 0 } },
     }))?;
     let app = crate::build(config).await?;
     crate::demo::load(&app).await?;
@@ -72,6 +75,7 @@ pub async fn http(seconds: u64, connections: usize) -> anyhow::Result<HttpReport
     let ratio = if baseline.req_per_s > 0.0 { event_detail.req_per_s / baseline.req_per_s } else { 0.0 };
     Ok(HttpReport {
         connections,
+        event_cache: cache,
         seconds_per_route: seconds,
         baseline: RouteFigures { route: "GET /healthz".into(), ..baseline },
         event_detail: RouteFigures { route: "GET /api/events/{id}".into(), ..event_detail },

@@ -73,6 +73,9 @@ enum BenchCommand {
         /// Concurrent connections.
         #[arg(long, default_value_t = 64)]
         connections: usize,
+        /// Turn the published-event cache off to measure the database path.
+        #[arg(long)]
+        no_cache: bool,
     },
 }
 
@@ -149,8 +152,8 @@ async fn dispatch(command: Command, config: backline::Config, started: Instant) 
             println!("configuration ok");
             Ok(())
         }
-        Command::Bench { command: BenchCommand::Http { duration, connections } } => {
-            let report = backline::bench::http(duration, connections).await?;
+        Command::Bench { command: BenchCommand::Http { duration, connections, no_cache } } => {
+            let report = backline::bench::http(duration, connections, !no_cache).await?;
             println!("{}", serde_json::to_string_pretty(&report)?);
             Ok(())
         }
