@@ -177,3 +177,73 @@ async fn tenancy_matrix_identity_routes() {
         assert_eq!(s, StatusCode::NOT_FOUND, "{method} {path}: {p}");
     }
 }
+
+#[tokio::test]
+async fn bad_input_on_identity_write_routes() {
+    let app = TestApp::spawn().await;
+    let (owner, org) = app.owner_with_org("bad@input.org", "Input Org").await;
+    let t = Some(owner.as_str());
+    let cases: Vec<(&str, String, Option<&str>, serde_json::Value, &str)> = vec![
+        ("POST", "/api/orgs".into(), t, json!({"name": ""}), "name"),
+        ("POST", "/api/orgs".into(), t, json!({"name": "Ok", "slug": "Not A Slug"}), "slug"),
+        ("POST", "/api/orgs".into(), t, json!({"name": "Ok", "website": "not-a-url"}), "website"),
+        ("PUT", format!("/api/orgs/{org}"), t, json!({"slug": "-bad-"}), "slug"),
+        ("PUT", format!("/api/orgs/{org}"), t, json!({"name": 42}), "name"),
+        ("POST", format!("/api/orgs/{org}/invitations"), t, json!({"email": "nope", "role": "viewer"}), "email"),
+        ("POST", format!("/api/orgs/{org}/invitations"), t, json!({"email": "x@y.org", "role": "king"}), "role"),
+        ("POST", format!("/api/orgs/{org}/api-keys"), t, json!({"name": "", "role": "viewer"}), "name"),
+        (
+            "POST",
+            format!("/api/orgs/{org}/api-keys"),
+            t,
+            json!({"name": "k", "role": "viewer", "expires_at": "2001-01-01T00:00:00Z"}),
+            "expires_at",
+        ),
+        ("POST", "/api/invitations/accept".into(), t, json!({}), "token"),
+        ("POST", "/api/auth/refresh".into(), None, json!({"token": "x"}), "refresh_token"),
+        ("POST", "/api/auth/password-reset".into(), None, json!({"email": "not an email"}), "email"),
+        ("POST", "/api/auth/login".into(), None, json!({"email": "a@b.org"}), "password"),
+    ];
+    for (method, path, token, body, field) in cases {
+        let (s, p) = app.request(method.parse().unwrap(), &path, token, Some(body)).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{method} {path}: {p}");
+        assert_eq!(p["field"], field, "{method} {path}: {p}");
+    }
+}
+
+#[tokio::test]
+async fn api_keys_of_one_org_see_nothing_of_another() {
+    let app = TestApp::spawn().await;
+    let (a, org_a) = app.owner_with_org("a@keys.org", "Keys A").await;
+    let (b, org_b) = app.owner_with_org("b@keys.org", "Keys B").await;
+    let (_, key) = app.post(&format!("/api/orgs/{org_a}/api-keys"), Some(&a), json!({"name": "ci", "role": "admin"})).await;
+    let key = key["key"].as_str().unwrap().to_string();
+    let (_, draft) = app
+        .post("/api/events", Some(&b), json!({"org_id": org_b, "name": "B only", "time_zone": "UTC", "starts_at": "2026-12-01T19:00:00Z", "ends_at": "2026-12-01T20:00:00Z"}))
+        .await;
+    let d = draft["id"].as_str().unwrap();
+    for (method, path, body) in [
+        ("GET", format!("/api/events/{d}"), None),
+        ("PUT", format!("/api/events/{d}"), Some(json!({"name": "x"}))),
+        ("GET", format!("/api/orgs/{org_b}/venues"), None),
+        ("GET", format!("/api/orgs/{org_b}/members"), None),
+        ("GET", format!("/api/audit/logs?org_id={org_b}"), None),
+        (
+            "POST",
+            "/api/events".to_string(),
+            Some(
+                json!({"org_id": org_b, "name": "x", "time_zone": "UTC", "starts_at": "2026-12-01T19:00:00Z", "ends_at": "2026-12-01T20:00:00Z"}),
+            ),
+        ),
+    ] {
+        let (s, p) = app.request(method.parse().unwrap(), &path, Some(&key), body).await;
+        assert_eq!(s, StatusCode::NOT_FOUND, "{method} {path}: {p}");
+    }
+    // In its own organization the key works with its role.
+    let (s, e) = app
+        .post("/api/events", Some(&key), json!({"org_id": org_a, "name": "By key", "time_zone": "UTC", "starts_at": "2026-12-01T19:00:00Z", "ends_at": "2026-12-01T20:00:00Z"}))
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{e}");
+    let (_, logs) = app.get(&format!("/api/audit/logs?org_id={org_a}&action=event.created"), Some(&a)).await;
+    assert!(logs["items"][0]["actor"].as_str().unwrap().starts_with("api_key:"));
+}
