@@ -67,7 +67,6 @@ struct RefreshRow {
     expires_at: Timestamp,
     revoked_at: Option<Timestamp>,
     user_id: UserId,
-    platform_admin: bool,
 }
 
 #[derive(sqlx::FromRow)]
@@ -103,21 +102,39 @@ impl IdentityService {
 
     // ---- accounts -------------------------------------------------------------------
 
+    /// Creates the account and its first session in one transaction.
     pub async fn register(&self, req: RegisterRequest, client: ClientInfo) -> AppResult<TokenPair> {
         let email = Email::parse("email", &req.email)?;
         domain::check_password("password", &req.password)?;
         let name = domain::required_text("name", &req.name, 100)?;
         let hash = self.hasher.hash(req.password).await?;
-        let user = self.insert_user(&email, &hash, &name, false).await?;
-        self.open_session(&user, client).await
+        let mut tx = self.db().begin().await?;
+        let id = self.write_user(&mut tx, &email, &hash, &name, false).await?;
+        let (session, refresh) = self.write_session(&mut tx, id, client).await?;
+        self.kernel.commit(tx).await?;
+        let user = self.user(id).await?;
+        self.token_pair(user, session, refresh)
     }
 
     /// Creates a user (also used by `backline admin create-user` and the demo loader).
     pub async fn insert_user(&self, email: &Email, password_hash: &str, name: &str, platform_admin: bool) -> AppResult<User> {
+        let mut tx = self.db().begin().await?;
+        let id = self.write_user(&mut tx, email, password_hash, name, platform_admin).await?;
+        self.kernel.commit(tx).await?;
+        self.user(id).await
+    }
+
+    async fn write_user(
+        &self,
+        tx: &mut Tx,
+        email: &Email,
+        password_hash: &str,
+        name: &str,
+        platform_admin: bool,
+    ) -> AppResult<UserId> {
         let id = UserId::new();
         let at = now();
-        let mut tx = self.db().begin().await?;
-        let inserted = tx!(&mut tx, |c| sqlx::query(
+        let inserted = tx!(tx, |c| sqlx::query(
             "INSERT INTO users (id, email, password_hash, name, locale, time_zone, platform_admin, created_at, updated_at) \
              VALUES ($1, $2, $3, $4, 'en', 'UTC', $5, $6, $6) ON CONFLICT (email) DO NOTHING"
         )
@@ -134,7 +151,7 @@ impl IdentityService {
             return Err(AppError::conflict("email_taken", "an account with this email already exists"));
         }
         audit::record_as(
-            &mut tx,
+            tx,
             &format!("user:{id}"),
             AuditEntry {
                 org_id: None,
@@ -145,9 +162,8 @@ impl IdentityService {
             },
         )
         .await?;
-        publish(&mut tx, "user.registered", &json!({ "user_id": id, "email": email.as_str(), "name": name })).await?;
-        self.kernel.commit(tx).await?;
-        self.user(id).await
+        publish(tx, "user.registered", &json!({ "user_id": id, "email": email.as_str(), "name": name })).await?;
+        Ok(id)
     }
 
     pub async fn user(&self, id: UserId) -> AppResult<User> {
@@ -178,18 +194,25 @@ impl IdentityService {
     }
 
     async fn open_session(&self, user: &User, client: ClientInfo) -> AppResult<TokenPair> {
+        let mut tx = self.db().begin().await?;
+        let (session, refresh) = self.write_session(&mut tx, user.id, client).await?;
+        self.kernel.commit(tx).await?;
+        self.token_pair(user.clone(), session, refresh)
+    }
+
+    /// A new session (refresh-token family) with its first refresh token.
+    async fn write_session(&self, tx: &mut Tx, user: UserId, client: ClientInfo) -> AppResult<(SessionId, String)> {
         let session = SessionId::new();
         let at = now();
         let expires = at + TimeDelta::days(self.kernel.config.auth.refresh_ttl_days);
         let refresh = domain::new_secret("rt");
-        let mut tx = self.db().begin().await?;
         let ua = client.user_agent.map(|ua| ua.chars().take(300).collect::<String>());
-        tx!(&mut tx, |c| sqlx::query(
+        tx!(tx, |c| sqlx::query(
             "INSERT INTO sessions (id, user_id, user_agent, ip, last_used_at, expires_at, created_at, updated_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $5, $5)"
         )
         .bind(session)
-        .bind(user.id)
+        .bind(user)
         .bind(&ua)
         .bind(client.ip.map(|ip| ip.to_string()))
         .bind(at)
@@ -197,10 +220,10 @@ impl IdentityService {
         .execute(c)
         .await
         .map(|r| r.rows_affected()))?;
-        insert_refresh(&mut tx, session, &refresh, expires).await?;
+        insert_refresh(tx, session, &refresh, expires).await?;
         audit::record_as(
-            &mut tx,
-            &format!("user:{}", user.id),
+            tx,
+            &format!("user:{user}"),
             AuditEntry {
                 org_id: None,
                 action: "session.created",
@@ -210,14 +233,17 @@ impl IdentityService {
             },
         )
         .await?;
-        self.kernel.commit(tx).await?;
+        Ok((session, refresh))
+    }
+
+    fn token_pair(&self, user: User, session: SessionId, refresh: String) -> AppResult<TokenPair> {
         Ok(TokenPair {
             access_token: self.keys.issue(user.id, session, user.platform_admin)?,
             token_type: "Bearer".into(),
             expires_in: self.keys.access_ttl_secs,
             refresh_token: refresh,
             session_id: session,
-            user: user.clone(),
+            user,
         })
     }
 
@@ -229,8 +255,8 @@ impl IdentityService {
         let at = now();
         let mut tx = self.db().begin().await?;
         let row: Option<RefreshRow> = tx!(&mut tx, |c| sqlx::query_as(
-            "SELECT r.id AS token_id, r.session_id, r.used_at, r.expires_at, s.revoked_at, s.user_id, u.platform_admin \
-             FROM refresh_tokens r JOIN sessions s ON s.id = r.session_id JOIN users u ON u.id = s.user_id \
+            "SELECT r.id AS token_id, r.session_id, r.used_at, r.expires_at, s.revoked_at, s.user_id \
+             FROM refresh_tokens r JOIN sessions s ON s.id = r.session_id \
              WHERE r.token_hash = $1"
         )
         .bind(&hash)
@@ -280,14 +306,7 @@ impl IdentityService {
             .map(|r| r.rows_affected()))?;
         self.kernel.commit(tx).await?;
         let user = self.user(row.user_id).await?;
-        Ok(TokenPair {
-            access_token: self.keys.issue(row.user_id, row.session_id, row.platform_admin)?,
-            token_type: "Bearer".into(),
-            expires_in: self.keys.access_ttl_secs,
-            refresh_token: refresh,
-            session_id: row.session_id,
-            user,
-        })
+        self.token_pair(user, row.session_id, refresh)
     }
 
     async fn revoke_session_row(&self, session: SessionId, reason: &str, actor: &str) -> AppResult<bool> {
