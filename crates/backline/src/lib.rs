@@ -34,6 +34,7 @@ pub use kernel::Config;
         (name = "events", description = "Events, sessions, search, iCal"),
         (name = "venues", description = "Venues"),
         (name = "audit", description = "Audit trail"),
+        (name = "files", description = "Signed file downloads (ticket PDFs, exports)"),
         (name = "admin", description = "Operator endpoints"),
         (name = "system", description = "Health, readiness, metrics, this description"),
     )
@@ -80,6 +81,7 @@ pub async fn build(config: Config) -> anyhow::Result<App> {
     let (router, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(kernel::http::system_router(kernel.clone()))
         .merge(kernel::admin::router(kernel.clone()))
+        .merge(kernel::storage::router(kernel.clone()))
         .merge(identity::router(identity.clone()))
         .merge(events::router(events.clone()))
         .merge(audit::router(audit))

@@ -26,7 +26,20 @@ pub struct Config {
     pub jobs: JobsConfig,
     pub mail: MailConfig,
     pub cache: CacheConfig,
+    pub storage: StorageConfig,
     pub log: LogConfig,
+}
+
+/// Where generated files (ticket PDFs, exports) are kept; see [`crate::storage`].
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StorageConfig {
+    /// Unset: `data_dir/files`. `file://<dir>`: another local directory (`file://data/files`
+    /// is relative to the working directory, `file:///srv/files` absolute). Env `STORAGE_URL`.
+    pub url: Option<String>,
+    /// Key for signing download links (at least 32 bytes). Unset: generated once and kept in
+    /// `data_dir/storage.key`; nodes that share the files must share this secret.
+    pub url_secret: Option<SecretString>,
 }
 
 /// In-process read caches (published event details).
@@ -172,6 +185,7 @@ fn defaults() -> serde_json::Value {
         },
         "mail": { "smtp_url": null, "from": "Backline <no-reply@backline.local>" },
         "cache": { "ttl_secs": 5, "max_entries": 10_000 },
+        "storage": { "url": null, "url_secret": null },
         "log": { "format": "json", "level": "info,sqlx=warn" },
     })
 }
@@ -197,7 +211,8 @@ impl Config {
             // BACKLINE_ADMIN_PASSWORD belongs to `backline admin create-user`, not to the config.
             .merge(Env::prefixed("BACKLINE_").ignore(&["admin_password"]).split("__"))
             .merge(Env::raw().only(&["DATABASE_URL"]).map(|_| "database.url".into()))
-            .merge(Env::raw().only(&["SMTP_URL"]).map(|_| "mail.smtp_url".into()));
+            .merge(Env::raw().only(&["SMTP_URL"]).map(|_| "mail.smtp_url".into()))
+            .merge(Env::raw().only(&["STORAGE_URL"]).map(|_| "storage.url".into()));
         Self::from_figment(fig)
     }
 
@@ -231,6 +246,12 @@ impl Config {
                 Ok(u) if matches!(u.scheme(), "smtp" | "smtps") => {}
                 _ => return Err(invalid("mail.smtp_url", "expected smtp://host:port or smtps://host:port")),
             }
+        }
+        if let Some(storage) = &self.storage.url {
+            crate::storage::Location::parse(storage).map_err(|message| invalid("storage.url", &message))?;
+        }
+        if self.storage.url_secret.as_ref().is_some_and(|s| s.expose_secret().len() < 32) {
+            return Err(invalid("storage.url_secret", "must be at least 32 bytes"));
         }
         if url::Url::parse(&self.server.public_url).is_err() {
             return Err(invalid("server.public_url", "not an absolute URL"));
@@ -299,10 +320,23 @@ mod tests {
     }
 
     #[test]
+    fn storage_url_scheme_is_checked() {
+        let ok = Config::from_overrides(serde_json::json!({"storage": {"url": "file:///srv/backline/files"}})).unwrap();
+        assert_eq!(ok.storage.url.as_deref(), Some("file:///srv/backline/files"));
+        for bad in ["s3://bucket", "ftp://x", "/srv/files", "file://"] {
+            let err = Config::from_overrides(serde_json::json!({"storage": {"url": bad}})).unwrap_err();
+            assert!(err.to_string().contains("storage.url"), "{bad}: {err}");
+        }
+        let err = Config::from_overrides(serde_json::json!({"storage": {"url_secret": "short"}})).unwrap_err();
+        assert!(err.to_string().contains("storage.url_secret"), "{err}");
+    }
+
+    #[test]
     fn secrets_do_not_leak_through_debug() {
         let c = Config::from_overrides(serde_json::json!({
             "database": {"url": "postgres://u:hunter2@localhost/db"},
-            "mail": {"smtp_url": "smtp://u:hunter2@localhost:25"}
+            "mail": {"smtp_url": "smtp://u:hunter2@localhost:25"},
+            "storage": {"url_secret": "hunter2-hunter2-hunter2-hunter2-hunter2"}
         }))
         .unwrap();
         assert!(!format!("{c:?}").contains("hunter2"));

@@ -23,6 +23,7 @@ pub mod jobs;
 pub mod mail;
 pub mod pagination;
 pub mod ratelimit;
+pub mod storage;
 pub mod telemetry;
 pub mod time;
 
@@ -40,6 +41,7 @@ pub struct Kernel {
     pub db: Db,
     pub jobs: Arc<jobs::Jobs>,
     pub mailer: Arc<dyn mail::Mailer>,
+    pub storage: Arc<dyn storage::ObjectStore>,
     pub limits: Arc<ratelimit::RateLimits>,
     pub metrics: Arc<telemetry::Metrics>,
 }
@@ -54,6 +56,7 @@ impl Kernel {
             Some(url) => Arc::new(mail::SmtpMailer::new(url.expose_secret(), &config.mail.from)?),
             None => Arc::new(mail::FileMailer::new(config.data_dir.join("mail"), &config.mail.from)),
         };
+        let storage = storage::open(&config)?;
         let jobs = jobs::Jobs::new(db.clone(), config.jobs.clone());
         jobs.register(mail::SEND_MAIL_JOB, Arc::new(mail::SendMailJob(mailer.clone())));
         Ok(Arc::new(Kernel {
@@ -62,6 +65,7 @@ impl Kernel {
             db,
             jobs,
             mailer,
+            storage,
             metrics: Arc::new(telemetry::Metrics::default()),
         }))
     }
