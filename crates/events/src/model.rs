@@ -214,6 +214,37 @@ pub struct EventQuery {
     pub limit: Option<i64>,
 }
 
+// ---- facts for other contexts -------------------------------------------------------------
+
+/// What other contexts (ticketing) need to know about an event, without any visibility check:
+/// the caller decides what to do with a draft, cancelled or deleted event.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EventFacts {
+    pub id: EventId,
+    pub org_id: OrgId,
+    pub status: EventStatus,
+    /// Soft-deleted (restorable by an admin).
+    pub deleted: bool,
+    pub name: String,
+    pub starts_at: DateTime<Utc>,
+    pub ends_at: DateTime<Utc>,
+    /// IANA zone the event takes place in.
+    pub time_zone: String,
+    pub venue_name: Option<String>,
+    pub venue_city: Option<String>,
+    pub venue_address: Option<String>,
+    pub venue_country: Option<String>,
+}
+
+/// One agenda item as other contexts see it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SessionFacts {
+    pub id: EventSessionId,
+    pub title: String,
+    pub starts_at: DateTime<Utc>,
+    pub ends_at: DateTime<Utc>,
+}
+
 // ---- sessions ---------------------------------------------------------------------------
 
 /// One item of an event's agenda.

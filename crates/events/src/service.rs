@@ -190,6 +190,38 @@ impl EventsService {
         }
     }
 
+    // ---- facts for other contexts ---------------------------------------------------
+
+    /// The facts of an event for other contexts (ticketing), deleted or not, with no
+    /// visibility check: one indexed query.
+    pub async fn event_facts(&self, id: EventId) -> AppResult<Option<EventFacts>> {
+        let Some(EventWithVenue { event: e, venue }) = store::resolve_event(self.db(), id).await? else { return Ok(None) };
+        let venue = venue.into_venue();
+        Ok(Some(EventFacts {
+            id: e.id,
+            org_id: e.org_id,
+            status: e.status,
+            deleted: e.deleted_at.is_some(),
+            name: e.name,
+            starts_at: e.starts_at,
+            ends_at: e.ends_at,
+            time_zone: e.time_zone,
+            venue_name: venue.as_ref().map(|v| v.name.clone()),
+            venue_city: venue.as_ref().map(|v| v.city.clone()),
+            venue_address: venue.as_ref().and_then(|v| v.address.clone()),
+            venue_country: venue.map(|v| v.country),
+        }))
+    }
+
+    /// The agenda of an event of `org`, for other contexts (no visibility check).
+    pub async fn session_facts(&self, org: OrgId, event: EventId) -> AppResult<Vec<SessionFacts>> {
+        let sessions = store::sessions(self.db(), org, event).await?;
+        Ok(sessions
+            .into_iter()
+            .map(|s| SessionFacts { id: s.id, title: s.title, starts_at: s.starts_at, ends_at: s.ends_at })
+            .collect())
+    }
+
     // ---- writing events -------------------------------------------------------------
 
     /// Creates an event (staff and above in `req.org_id`).
