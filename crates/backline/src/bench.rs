@@ -134,3 +134,391 @@ async fn drive(client: &reqwest::Client, url: &str, connections: usize, duration
         p99_ms: pct(0.99),
     }
 }
+
+// ---- backline bench onsale ------------------------------------------------------------------
+
+/// Options of `backline bench onsale`.
+#[derive(Debug, Clone)]
+pub struct OnsaleOptions {
+    /// Capacity of the single quota (free tickets).
+    pub tickets: i64,
+    /// Concurrent buyers; each books one ticket at a time until sold out.
+    pub buyers: usize,
+    /// Drive a running server instead of an in-process one.
+    pub url: Option<String>,
+    /// In-process: a PostgreSQL server to run on (a fresh database is created there and
+    /// dropped afterwards) instead of a fresh SQLite file. With `url`: the database that
+    /// server uses, for the raw baseline.
+    pub database_url: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct OnsaleFigures {
+    /// Bookings answered `201` (confirmed, one ticket each).
+    pub confirmed: u64,
+    /// `409 sold_out` answers (each buyer gets one when the quota is exhausted).
+    pub sold_out_answers: u64,
+    /// Anything else (must be 0).
+    pub errors: u64,
+    pub seconds: f64,
+    pub confirmed_orders_per_s: f64,
+    pub p50_ms: f64,
+    pub p95_ms: f64,
+    pub p99_ms: f64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct RawFigures {
+    /// `BEGIN; UPDATE quotas SET taken = taken + 1 … WHERE … taken + 1 <= capacity; COMMIT`
+    /// transactions that took a seat, on a scratch quota of the same capacity.
+    pub transactions: u64,
+    pub seconds: f64,
+    pub tx_per_s: f64,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct OnsaleReport {
+    pub target: String,
+    pub database: String,
+    pub tickets: i64,
+    pub buyers: usize,
+    pub onsale: OnsaleFigures,
+    /// Tickets sold according to the server's statistics, and seats taken in the quota.
+    pub sold: i64,
+    pub quota_taken: i64,
+    /// `sold > tickets` or `quota_taken > tickets` (must be false).
+    pub oversold: bool,
+    /// Every confirmed order got its ticket and every seat taken is a ticket sold.
+    pub consistent: bool,
+    /// The same database's rate of bare conditional-update transactions, measured in the
+    /// same run with the same concurrency; absent with `--url` and no `--database-url`.
+    pub raw_conditional_update: Option<RawFigures>,
+    /// confirmed orders/s ÷ raw transactions/s.
+    pub ratio: Option<f64>,
+    /// Peak resident memory of this process (VmHWM), MiB; with `--url`, the load generator's.
+    pub peak_rss_mib: f64,
+}
+
+/// Peak resident set size of this process (VmHWM), from /proc (Linux); 0 elsewhere.
+pub fn peak_rss_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:")).map(str::to_string))
+        .and_then(|l| l.split_whitespace().nth(1).and_then(|kb| kb.parse::<f64>().ok()))
+        .map(|kb| kb / 1024.0)
+        .unwrap_or(0.0)
+}
+
+fn percentile(sorted_us: &[u64], p: f64) -> f64 {
+    if sorted_us.is_empty() {
+        return 0.0;
+    }
+    let i = ((sorted_us.len() as f64 * p).ceil() as usize).clamp(1, sorted_us.len()) - 1;
+    (sorted_us[i] as f64 / 10.0).round() / 100.0
+}
+
+fn round(x: f64, digits: i32) -> f64 {
+    let f = 10f64.powi(digits);
+    (x * f).round() / f
+}
+
+/// A fresh PostgreSQL database on the server `admin_url` points at, dropped by
+/// [`drop_pg_database`].
+async fn create_pg_database(admin_url: &str) -> anyhow::Result<(String, String)> {
+    use sqlx::Connection;
+    let name = format!("backline_bench_{}", uuid::Uuid::new_v4().simple());
+    let mut conn = sqlx::PgConnection::connect(admin_url).await?;
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\""))).execute(&mut conn).await?;
+    let mut url = url::Url::parse(admin_url)?;
+    url.set_path(&name);
+    Ok((url.to_string(), name))
+}
+
+async fn drop_pg_database(admin_url: &str, name: &str) -> anyhow::Result<()> {
+    use sqlx::Connection;
+    let mut conn = sqlx::PgConnection::connect(admin_url).await?;
+    sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))).execute(&mut conn).await?;
+    Ok(())
+}
+
+async fn call(
+    client: &reqwest::Client,
+    method: reqwest::Method,
+    url: String,
+    token: Option<&str>,
+    body: serde_json::Value,
+) -> anyhow::Result<serde_json::Value> {
+    let mut req = client.request(method, &url).json(&body);
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    let resp = req.send().await?;
+    let status = resp.status();
+    let value: serde_json::Value = resp.json().await.unwrap_or_default();
+    if !status.is_success() {
+        anyhow::bail!("{url}: {status} {value}");
+    }
+    Ok(value)
+}
+
+/// The organizer side: an account, an organization, a published event, a free ticket type
+/// with a quota of `tickets`, and a scratch quota of the same capacity for the baseline.
+/// Returns (token, event id, ticket type id, main quota id, scratch quota id).
+async fn onsale_setup(
+    client: &reqwest::Client,
+    base: &str,
+    tickets: i64,
+) -> anyhow::Result<(String, String, String, String, String)> {
+    use reqwest::Method;
+    let email = format!("bench-{}@bench.invalid", uuid::Uuid::new_v4().simple());
+    let reg = call(
+        client,
+        Method::POST,
+        format!("{base}/api/auth/register"),
+        None,
+        serde_json::json!({"email": email, "password": "bench password 123", "name": "Bench"}),
+    )
+    .await?;
+    let token = reg["access_token"].as_str().unwrap_or_default().to_string();
+    let t = Some(token.as_str());
+    let org = call(
+        client,
+        Method::POST,
+        format!("{base}/api/orgs"),
+        t,
+        serde_json::json!({"name": format!("Bench {}", &email[6..14])}),
+    )
+    .await?;
+    let event = call(
+        client,
+        Method::POST,
+        format!("{base}/api/events"),
+        t,
+        serde_json::json!({"org_id": org["id"], "name": "On-sale bench", "status": "published", "time_zone": "UTC",
+                           "starts_at": "2099-01-01T20:00:00Z", "ends_at": "2099-01-01T23:00:00Z"}),
+    )
+    .await?;
+    let event_id = event["id"].as_str().unwrap_or_default().to_string();
+    let ty = call(
+        client,
+        Method::POST,
+        format!("{base}/api/events/{event_id}/ticket-types"),
+        t,
+        serde_json::json!({"name": "GA", "price": 0, "currency": "EUR", "capacity": tickets}),
+    )
+    .await?;
+    let scratch = call(
+        client,
+        Method::POST,
+        format!("{base}/api/events/{event_id}/quotas"),
+        t,
+        serde_json::json!({"name": "bench scratch (baseline)", "capacity": tickets}),
+    )
+    .await?;
+    let s = |v: &serde_json::Value| v.as_str().unwrap_or_default().to_string();
+    Ok((token, event_id, s(&ty["id"]), s(&ty["quota_ids"][0]), s(&scratch["id"])))
+}
+
+/// `buyers` clients each book one ticket at a time until the answer is `409 sold_out`.
+async fn onsale_rush(client: &reqwest::Client, base: &str, event: &str, ticket_type: &str, buyers: usize) -> OnsaleFigures {
+    let started = Instant::now();
+    let mut tasks = Vec::with_capacity(buyers);
+    for b in 0..buyers {
+        let client = client.clone();
+        let url = format!("{base}/api/bookings");
+        let (event, ticket_type) = (event.to_string(), ticket_type.to_string());
+        tasks.push(tokio::spawn(async move {
+            let (mut latencies, mut sold_out, mut errors) = (Vec::new(), 0u64, 0u64);
+            for n in 0u64.. {
+                let body = serde_json::json!({
+                    "event_id": event, "positions": [{"ticket_type_id": ticket_type, "quantity": 1}],
+                    "buyer_email": format!("buyer{b}-{n}@bench.invalid"), "buyer_name": "Bench Buyer",
+                });
+                let t = Instant::now();
+                match client.post(&url).json(&body).send().await {
+                    Ok(resp) if resp.status() == reqwest::StatusCode::CREATED => {
+                        let _ = resp.bytes().await;
+                        latencies.push(t.elapsed().as_micros() as u64);
+                    }
+                    Ok(resp) if resp.status() == reqwest::StatusCode::CONFLICT => {
+                        let body: serde_json::Value = resp.json().await.unwrap_or_default();
+                        if body["code"] == "sold_out" {
+                            sold_out += 1;
+                            break;
+                        }
+                        errors += 1;
+                    }
+                    _ => errors += 1,
+                }
+                if errors > 100 {
+                    break;
+                }
+            }
+            (latencies, sold_out, errors)
+        }));
+    }
+    let (mut all, mut sold_out, mut errors) = (Vec::new(), 0, 0);
+    for t in tasks {
+        if let Ok((l, s, e)) = t.await {
+            all.extend(l);
+            sold_out += s;
+            errors += e;
+        }
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    all.sort_unstable();
+    OnsaleFigures {
+        confirmed: all.len() as u64,
+        sold_out_answers: sold_out,
+        errors,
+        seconds: round(seconds, 3),
+        confirmed_orders_per_s: (all.len() as f64 / seconds).round(),
+        p50_ms: percentile(&all, 0.50),
+        p95_ms: percentile(&all, 0.95),
+        p99_ms: percentile(&all, 0.99),
+    }
+}
+
+/// The baseline: `buyers` tasks run bare conditional-update transactions on the scratch
+/// quota until it is full.
+async fn raw_conditional_updates(db: &kernel::Db, quota: uuid::Uuid, buyers: usize) -> anyhow::Result<RawFigures> {
+    let started = Instant::now();
+    let mut tasks = Vec::with_capacity(buyers);
+    for _ in 0..buyers {
+        let db = db.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            loop {
+                let t = Instant::now();
+                let mut tx = db.begin().await?;
+                let at = kernel::time::now();
+                let n = kernel::tx!(&mut tx, |c| sqlx::query(
+                    "UPDATE quotas SET taken = taken + 1, updated_at = $2 WHERE id = $1 AND taken + 1 <= capacity"
+                )
+                .bind(quota)
+                .bind(at)
+                .execute(c)
+                .await
+                .map(|r| r.rows_affected()))?;
+                tx.commit().await?;
+                if n == 0 {
+                    break;
+                }
+                latencies.push(t.elapsed().as_micros() as u64);
+            }
+            Ok::<_, anyhow::Error>(latencies)
+        }));
+    }
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await??);
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    all.sort_unstable();
+    Ok(RawFigures {
+        transactions: all.len() as u64,
+        seconds: round(seconds, 3),
+        tx_per_s: (all.len() as f64 / seconds).round(),
+        p50_ms: percentile(&all, 0.50),
+        p99_ms: percentile(&all, 0.99),
+    })
+}
+
+/// `backline bench onsale`: an on-sale rush against a fresh in-process server (SQLite, or a
+/// fresh PostgreSQL database with `--database-url`) or a running one (`--url`), then the raw
+/// conditional-update rate of the same database with the same concurrency.
+pub async fn onsale(opts: OnsaleOptions) -> anyhow::Result<OnsaleReport> {
+    anyhow::ensure!(opts.tickets >= 1 && opts.tickets <= 10_000_000, "--tickets must be between 1 and 10000000");
+    anyhow::ensure!(opts.buyers >= 1 && opts.buyers <= 10_000, "--buyers must be between 1 and 10000");
+    let client = reqwest::Client::builder().pool_max_idle_per_host(opts.buyers).build()?;
+    let dir = std::env::temp_dir().join(format!("backline-bench-{}", uuid::Uuid::new_v4().simple()));
+    let mut pg_database: Option<(String, String)> = None;
+    let mut server = None;
+    let shutdown = CancellationToken::new();
+    let (base, db, database) = match &opts.url {
+        Some(url) => {
+            let db = match &opts.database_url {
+                Some(u) => Some(kernel::Db::connect(u, 16).await?),
+                None => None,
+            };
+            let kind = db.as_ref().map(|d| format!("{:?}", d.backend()).to_lowercase()).unwrap_or_else(|| "unknown".into());
+            (url.trim_end_matches('/').to_string(), db, kind)
+        }
+        None => {
+            let database_url = match &opts.database_url {
+                Some(admin) => {
+                    let (url, name) = create_pg_database(admin).await?;
+                    pg_database = Some((admin.clone(), name));
+                    url
+                }
+                None => format!("sqlite://{}/bench.db", dir.display()),
+            };
+            let config = kernel::Config::from_overrides(serde_json::json!({
+                "data_dir": dir,
+                "database": { "url": database_url },
+                "rate_limit": { "per_ip_per_min": 1_000_000_000u64, "per_user_per_min": 1_000_000_000u64 },
+                "auth": { "argon2_memory_kib": 1024 },
+                "log": { "level": "warn" },
+            }))?;
+            let app = crate::build(config).await?;
+            let db = app.kernel.db.clone();
+            let kind = format!("{:?}", db.backend()).to_lowercase();
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+            let addr = listener.local_addr()?;
+            server = Some(tokio::spawn(crate::serve(app, listener, shutdown.clone())));
+            (format!("http://{addr}"), Some(db), kind)
+        }
+    };
+
+    let result = async {
+        let (token, event, ticket_type, main_quota, scratch) = onsale_setup(&client, &base, opts.tickets).await?;
+        let onsale = onsale_rush(&client, &base, &event, &ticket_type, opts.buyers).await;
+        let stats = call(
+            &client,
+            reqwest::Method::GET,
+            format!("{base}/api/bookings/stats?event_id={event}"),
+            Some(&token),
+            serde_json::Value::Null,
+        )
+        .await?;
+        let sold: i64 =
+            stats["ticket_types"].as_array().map(|ts| ts.iter().filter_map(|t| t["sold"].as_i64()).sum()).unwrap_or(0);
+        let quota_taken = stats["quotas"]
+            .as_array()
+            .and_then(|qs| qs.iter().find(|q| q["quota_id"] == main_quota.as_str()))
+            .and_then(|q| q["taken"].as_i64())
+            .unwrap_or(-1);
+        let raw = match &db {
+            Some(db) => Some(raw_conditional_updates(db, scratch.parse()?, opts.buyers).await?),
+            None => None,
+        };
+        let ratio = raw.as_ref().filter(|r| r.tx_per_s > 0.0).map(|r| round(onsale.confirmed_orders_per_s / r.tx_per_s, 3));
+        Ok::<_, anyhow::Error>(OnsaleReport {
+            target: opts.url.clone().unwrap_or_else(|| "in-process".into()),
+            database,
+            tickets: opts.tickets,
+            buyers: opts.buyers,
+            oversold: sold > opts.tickets || quota_taken > opts.tickets,
+            consistent: sold == onsale.confirmed as i64 && quota_taken == sold,
+            sold,
+            quota_taken,
+            onsale,
+            raw_conditional_update: raw,
+            ratio,
+            peak_rss_mib: round(peak_rss_mib(), 1),
+        })
+    }
+    .await;
+
+    shutdown.cancel();
+    if let Some(server) = server {
+        let _ = server.await;
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    if let Some((admin, name)) = pg_database {
+        drop_pg_database(&admin, &name).await?;
+    }
+    result
+}

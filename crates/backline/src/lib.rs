@@ -33,6 +33,8 @@ pub use kernel::Config;
         (name = "organizations", description = "Organizations, members, invitations, API keys"),
         (name = "events", description = "Events, sessions, search, iCal"),
         (name = "venues", description = "Venues"),
+        (name = "ticketing", description = "Ticket types, quotas, vouchers, ticketing settings"),
+        (name = "bookings", description = "Bookings (orders), holds, offline payment, tickets, sales statistics"),
         (name = "audit", description = "Audit trail"),
         (name = "files", description = "Signed file downloads (ticket PDFs, exports)"),
         (name = "admin", description = "Operator endpoints"),
@@ -65,6 +67,7 @@ pub struct App {
     pub kernel: Arc<Kernel>,
     pub identity: Arc<identity::IdentityService>,
     pub events: Arc<events::EventsService>,
+    pub ticketing: Arc<ticketing::TicketingService>,
     pub openapi: utoipa::openapi::OpenApi,
 }
 
@@ -75,6 +78,7 @@ pub async fn build(config: Config) -> anyhow::Result<App> {
     let access: Arc<dyn OrgAccess> = identity.clone();
     let authenticator: Arc<dyn Authenticator> = identity.clone();
     let events = events::EventsService::new(kernel.clone(), access.clone());
+    let ticketing = ticketing::TicketingService::new(kernel.clone(), access.clone(), events.clone())?;
     let audit = audit::AuditService::new(kernel.clone(), access.clone());
     let spec_cell: Arc<OnceLock<String>> = Arc::default();
 
@@ -84,12 +88,13 @@ pub async fn build(config: Config) -> anyhow::Result<App> {
         .merge(kernel::storage::router(kernel.clone()))
         .merge(identity::router(identity.clone()))
         .merge(events::router(events.clone()))
+        .merge(ticketing::router(ticketing.clone()))
         .merge(audit::router(audit))
         .merge(OpenApiRouter::new().routes(routes!(openapi_json)).with_state(spec_cell.clone()))
         .split_for_parts();
     let _ = spec_cell.set(serde_json::to_string(&openapi)?);
     let router = kernel::http::apply_edge(router, kernel.clone(), authenticator);
-    Ok(App { router, kernel, identity, events, openapi })
+    Ok(App { router, kernel, identity, events, ticketing, openapi })
 }
 
 /// Serves the app on `listener` until `shutdown` is cancelled, then lets in-flight requests
@@ -103,6 +108,9 @@ pub async fn run(config: Config, listener: TcpListener, shutdown: CancellationTo
 pub async fn serve(app: App, listener: TcpListener, shutdown: CancellationToken) -> anyhow::Result<()> {
     let kernel = app.kernel.clone();
     let workers = kernel.config.jobs.enabled.then(|| kernel.jobs.start(shutdown.clone()));
+    if kernel.config.jobs.enabled {
+        app.ticketing.start(shutdown.clone());
+    }
     kernel.start_maintenance(shutdown.clone());
     let grace = std::time::Duration::from_secs(kernel.config.server.shutdown_grace_secs);
     let signal = shutdown.clone();

@@ -1,5 +1,5 @@
 //! The `backline` command: `serve` (default), `migrate`, `demo`, `admin create-user`,
-//! `config check`, `bench http`.
+//! `config check`, `bench http`, `bench onsale`.
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -76,6 +76,23 @@ enum BenchCommand {
         /// Turn the published-event cache off to measure the database path.
         #[arg(long)]
         no_cache: bool,
+    },
+    /// An on-sale rush (every buyer books one free ticket until sold out) beside the raw
+    /// conditional-update rate of the same database.
+    Onsale {
+        /// Tickets on sale (one quota).
+        #[arg(long, default_value_t = 10_000)]
+        tickets: i64,
+        /// Concurrent buyers.
+        #[arg(long, default_value_t = 256)]
+        buyers: usize,
+        /// Drive a running server instead of an in-process one (registration must be open).
+        #[arg(long)]
+        url: Option<String>,
+        /// In-process: run on this PostgreSQL server (a fresh database is created and dropped)
+        /// instead of a fresh SQLite file. With --url: that server's database, for the baseline.
+        #[arg(long)]
+        database_url: Option<String>,
     },
 }
 
@@ -155,6 +172,13 @@ async fn dispatch(command: Command, config: backline::Config, started: Instant) 
         Command::Bench { command: BenchCommand::Http { duration, connections, no_cache } } => {
             let report = backline::bench::http(duration, connections, !no_cache).await?;
             println!("{}", serde_json::to_string_pretty(&report)?);
+            Ok(())
+        }
+        Command::Bench { command: BenchCommand::Onsale { tickets, buyers, url, database_url } } => {
+            let opts = backline::bench::OnsaleOptions { tickets, buyers, url, database_url };
+            let report = backline::bench::onsale(opts).await?;
+            println!("{}", serde_json::to_string_pretty(&report)?);
+            anyhow::ensure!(!report.oversold, "oversold");
             Ok(())
         }
     }

@@ -5,3 +5,19 @@ pub mod pdf;
 pub mod signing;
 
 // Modules with I/O and the public API follow.
+//
+// Public API: [`TicketingService`] (use cases, each taking the acting principal) and
+// [`router`] (the REST routes). Domain events written to the outbox: `booking.created`,
+// `booking.confirmed`, `booking.cancelled`, `booking.expired` (each with the booking id,
+// org, event, code, status, buyer, currency, total, quantity and positions) and
+// `quota.capacity_raised`. See `docs/ticketing.md` for the inventory model.
+pub mod domain;
+pub mod http;
+pub mod model;
+pub mod service;
+mod store;
+
+pub use domain::{BookingId, BookingStatus, QuotaId, TicketId, TicketTypeId, VoucherId};
+pub use http::router;
+pub use model::*;
+pub use service::{EXPIRE_HOLD_JOB, TicketingService};

@@ -1,0 +1,196 @@
+//! Group commit of new bookings.
+//!
+//! During a rush every booking of an event takes seats from the same quota row. On SQLite
+//! the single writer serializes all transactions; on PostgreSQL the quota's row lock does,
+//! from a transaction's update of it until its commit (including the WAL flush). Either way
+//! a transaction's fixed costs — `BEGIN`, `COMMIT` and its flush, a round trip per
+//! statement — cap the rush. The writer task takes every booking that queued up while it
+//! was writing and writes them in one transaction, then answers each buyer after the one
+//! commit.
+//!
+//! Correctness is the same as one transaction per booking: every seat is still taken by a
+//! conditional update that sees all earlier ones; a booking that finds no room gives back,
+//! in the same transaction, what it took before, and gets no rows; a booking's rows and its
+//! inventory commit together. Inventory is taken in stages — buyer counters, then vouchers,
+//! then quotas, each in key order — which is the lock order of every other transaction that
+//! changes inventory (cancel, expiry, late payment), so batches of several nodes and
+//! concurrent cancellations wait for each other but never deadlock. If anything unexpected
+//! fails, the batch is rolled back and each booking is written again in a transaction of
+//! its own, so one bad booking cannot fail the others.
+
+use std::sync::Weak;
+
+use kernel::time::{Timestamp, now};
+use kernel::{AppError, AppResult, Backend, Db, Kernel, Tx};
+use secrecy::ExposeSecret;
+use tokio::sync::{mpsc, oneshot};
+
+use super::TicketingService;
+use super::bookings::{NewBooking, Shortfall};
+use crate::domain::{self, QuotaId, VoucherId};
+use crate::store::{self, BookingRecord};
+
+/// Connections of the writer's own PostgreSQL pool.
+const WRITER_CONNECTIONS: u32 = 2;
+/// Most bookings in one transaction.
+const MAX_BATCH: usize = 128;
+/// Bookings waiting for the writer before callers wait to enqueue.
+const QUEUE: usize = 4096;
+
+pub(super) struct Job {
+    new: NewBooking,
+    reply: oneshot::Sender<AppResult<Option<Shortfall>>>,
+}
+
+/// The queue into the writer.
+pub(super) struct Writer(mpsc::Sender<Job>);
+
+impl Writer {
+    /// Starts the writer; it ends when the service is dropped.
+    ///
+    /// On PostgreSQL it runs on a thread of its own with its own connections, so the replies
+    /// to its statements are not read by a reactor busy with every request of the rush (on a
+    /// loaded node that delay, not the database, set the pace: 1.3 ms per booking instead of
+    /// 0.7). SQLite's connection already has a thread of its own and one writer, which the
+    /// writer task shares from the request runtime (a separate thread measured slower there).
+    pub(super) fn start(service: Weak<TicketingService>, kernel: &Kernel) -> anyhow::Result<Writer> {
+        let (tx, rx) = mpsc::channel::<Job>(QUEUE);
+        let shared = kernel.db.clone();
+        if shared.backend() == Backend::Sqlite {
+            tokio::spawn(run(service, rx, shared));
+            return Ok(Writer(tx));
+        }
+        let url = kernel.config.database.url.expose_secret().to_string();
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+        std::thread::Builder::new().name("booking-writer".into()).spawn(move || {
+            runtime.block_on(async move {
+                let db = match Db::connect(&url, WRITER_CONNECTIONS).await {
+                    Ok(db) => db,
+                    Err(e) => {
+                        tracing::error!(error = %e, "booking writer cannot connect; sharing the main pool");
+                        shared
+                    }
+                };
+                run(service, rx, db.clone()).await;
+                db.close().await;
+            })
+        })?;
+        Ok(Writer(tx))
+    }
+}
+
+/// Writes queued bookings, a batch at a time, until the queue closes.
+async fn run(service: Weak<TicketingService>, mut rx: mpsc::Receiver<Job>, db: Db) {
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        let Some(svc) = service.upgrade() else { break };
+        svc.write_batch(&db, &mut batch).await;
+    }
+}
+
+impl TicketingService {
+    /// Writes a new booking: through the group-commit writer on SQLite, in a transaction of
+    /// its own on PostgreSQL. `Some(shortfall)`: nothing was written.
+    pub(super) async fn commit_booking(&self, new: &NewBooking) -> AppResult<Option<Shortfall>> {
+        let Some(Writer(queue)) = &self.writer else { return self.write_booking(self.db(), new).await };
+        let (reply, answer) = oneshot::channel();
+        let job = Job { new: new.clone(), reply };
+        if queue.send(job).await.is_err() {
+            return self.write_booking(self.db(), new).await;
+        }
+        answer.await.map_err(|_| AppError::internal("the booking writer stopped"))?
+    }
+
+    async fn write_batch(&self, db: &Db, jobs: &mut Vec<Job>) {
+        if jobs.len() > 1 {
+            match self.try_batch(db, jobs).await {
+                Ok(results) => {
+                    for (job, result) in jobs.drain(..).zip(results) {
+                        let _ = job.reply.send(Ok(result));
+                    }
+                    return;
+                }
+                Err(e) => tracing::debug!(error = %e, bookings = jobs.len(), "booking batch failed; writing one by one"),
+            }
+        }
+        for job in jobs.drain(..) {
+            let result = self.write_booking(db, &job.new).await;
+            let _ = job.reply.send(result);
+        }
+    }
+
+    /// One transaction for the whole batch: every booking's inventory in stages (buyer
+    /// counters, vouchers, quotas — each stage in key order, the same lock order as every
+    /// other inventory transaction, so batches on several nodes and concurrent
+    /// cancellations cannot deadlock), then the rows of the bookings that got theirs.
+    async fn try_batch(&self, db: &Db, jobs: &[Job]) -> AppResult<Vec<Option<Shortfall>>> {
+        let at = now();
+        let mut tx = db.begin().await?;
+        let n = jobs.len();
+        let bookings: Vec<&BookingRecord> = jobs.iter().map(|j| &j.new.booking).collect();
+        let buyers: Vec<String> = bookings.iter().map(|b| domain::buyer_key(&b.buyer_email)).collect();
+        let mut short: Vec<Option<Shortfall>> = vec![None; n];
+        let mut seats: Vec<Vec<(QuotaId, i64)>> = vec![Vec::new(); n];
+
+        // Gives back what booking `i` took so far (rows this transaction has locked already).
+        async fn undo(
+            tx: &mut Tx,
+            b: &BookingRecord,
+            buyer: &str,
+            voucher: bool,
+            seats: &[(QuotaId, i64)],
+            at: Timestamp,
+        ) -> AppResult<()> {
+            for (q, n) in seats {
+                store::release_seats(tx, *q, *n, at).await?;
+            }
+            if voucher && let Some(v) = b.voucher_id {
+                store::release_voucher(tx, v, at).await?;
+            }
+            store::uncount_buyer(tx, b.event_id, buyer, b.quantity, at).await?;
+            Ok(())
+        }
+
+        let mut order: Vec<usize> = (0..n).collect();
+        order.sort_by(|&a, &b| (bookings[a].event_id, &buyers[a]).cmp(&(bookings[b].event_id, &buyers[b])));
+        for &i in &order {
+            let (b, max) = (bookings[i], jobs[i].new.max_per_buyer.unwrap_or(i64::MAX));
+            if store::count_buyer(&mut tx, b.org_id, b.event_id, &buyers[i], b.quantity, max, at).await? == 0 {
+                short[i] = Some(Shortfall::Buyer);
+            }
+        }
+        let mut with_voucher: Vec<(VoucherId, usize)> =
+            (0..n).filter(|&i| short[i].is_none()).filter_map(|i| bookings[i].voucher_id.map(|v| (v, i))).collect();
+        with_voucher.sort();
+        for (v, i) in with_voucher {
+            if store::use_voucher(&mut tx, v, at).await? == 0 {
+                short[i] = Some(Shortfall::Voucher);
+                undo(&mut tx, bookings[i], &buyers[i], false, &[], at).await?;
+            }
+        }
+        let mut takes: Vec<(QuotaId, usize, i64)> = (0..n)
+            .filter(|&i| short[i].is_none())
+            .flat_map(|i| bookings[i].allocations.0.iter().map(move |a| (a.quota_id, i, a.quantity)))
+            .collect();
+        takes.sort();
+        for (q, i, qty) in takes {
+            if short[i].is_some() {
+                continue;
+            }
+            if store::take_seats(&mut tx, q, qty, at).await? == 0 {
+                short[i] = Some(Shortfall::Quota(q));
+                undo(&mut tx, bookings[i], &buyers[i], true, &seats[i], at).await?;
+            } else {
+                seats[i].push((q, qty));
+            }
+        }
+
+        for (job, s) in jobs.iter().zip(&short) {
+            if s.is_none() {
+                self.insert_booking_rows(&mut tx, &job.new).await?;
+            }
+        }
+        self.kernel.commit(tx).await?;
+        Ok(short)
+    }
+}
