@@ -140,7 +140,11 @@ async fn idempotency_keys_replay_and_conflict() {
     assert_eq!(send("k-2", "Second Org").await.unwrap().status(), StatusCode::CREATED);
 }
 
-async fn platform_admin(app: &TestApp, email: &str) -> String {
+/// Creates a platform administrator with the CLI (`backline admin create-user`), as an
+/// operator would during maintenance: the app is stopped, the command runs against its
+/// database, and the app starts again.
+async fn platform_admin(mut app: TestApp, email: &str) -> (TestApp, String) {
+    app.stop().await;
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_backline"))
         .args(["admin", "create-user", "--email", email, "--name", "Operator"])
         .env("DATABASE_URL", &app.database_url)
@@ -150,9 +154,11 @@ async fn platform_admin(app: &TestApp, email: &str) -> String {
         .output()
         .expect("run backline admin create-user");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let app = app.restart(json!({})).await;
     let (s, body) = app.post("/api/auth/login", None, json!({"email": email, "password": "operator password 1"})).await;
     assert_eq!(s, StatusCode::OK, "{body}");
-    body["access_token"].as_str().unwrap().to_string()
+    let token = body["access_token"].as_str().unwrap().to_string();
+    (app, token)
 }
 
 async fn wait_for_jobs(app: &TestApp, token: &str, status: &str, n: usize) -> Value {
@@ -171,7 +177,7 @@ async fn wait_for_jobs(app: &TestApp, token: &str, status: &str, n: usize) -> Va
 async fn failing_jobs_retry_with_backoff_then_dead_letter_and_can_be_retried() {
     // An SMTP server that refuses connections: every mail job fails.
     let app = TestApp::spawn_with(json!({"mail": {"smtp_url": "smtp://127.0.0.1:1"}, "jobs": {"max_attempts": 3}})).await;
-    let admin = platform_admin(&app, "ops@example.org").await;
+    let (app, admin) = platform_admin(app, "ops@example.org").await;
     let (user, _) = app.register("fan@example.org").await;
     assert_eq!(app.get("/api/admin/jobs", Some(&user)).await.0, StatusCode::FORBIDDEN);
 

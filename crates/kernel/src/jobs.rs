@@ -279,6 +279,20 @@ impl Jobs {
         let at = now();
         let until = at + TimeDelta::seconds(LOCK_SECS);
         let limit = self.config.workers as i64;
+        // Look before claiming: the claim is a write, and an idle node must not take the
+        // (SQLite: database-wide) write lock every poll interval.
+        let due: Option<(i64,)> =
+            read!(&self.db, |c| {
+                sqlx::query_as(
+            "SELECT 1 FROM jobs WHERE (status = 'queued' AND run_at <= $1) OR (status = 'running' AND locked_until < $1) LIMIT 1"
+        )
+        .bind(at)
+        .fetch_optional(c)
+        .await
+            })?;
+        if due.is_none() {
+            return Ok(0);
+        }
         let claimed: Vec<Claimed> = match self.db.backend() {
             Backend::Postgres => {
                 let Db::Postgres(pool) = &self.db else { unreachable!() };
