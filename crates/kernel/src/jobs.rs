@@ -35,7 +35,7 @@ use crate::{read, tx};
 const LOCK_SECS: i64 = 300;
 /// Is any job due (or abandoned by a dead worker)?
 const DUE_JOB: &str =
-    "SELECT 1 FROM jobs WHERE (status = 'queued' AND run_at <= $1) OR (status = 'running' AND locked_until < $1) LIMIT 1";
+    "SELECT id FROM jobs WHERE (status = 'queued' AND run_at <= $1) OR (status = 'running' AND locked_until < $1) LIMIT 1";
 /// Outbox rows and finished jobs older than this are pruned.
 const RETENTION_DAYS: i64 = 7;
 
@@ -284,7 +284,7 @@ impl Jobs {
         let limit = self.config.workers as i64;
         // Look before claiming: the claim is a write, and an idle node must not take the
         // (SQLite: database-wide) write lock every poll interval.
-        let due: Option<(i64,)> = read!(&self.db, |c| sqlx::query_as(DUE_JOB).bind(at).fetch_optional(c).await)?;
+        let due: Option<(JobId,)> = read!(&self.db, |c| sqlx::query_as(DUE_JOB).bind(at).fetch_optional(c).await)?;
         if due.is_none() {
             return Ok(0);
         }
