@@ -166,7 +166,7 @@ async fn catalog_and_booking_lifecycle() {
     assert_eq!(tickets[2]["ticket_type_id"], id(&vip));
     for t in tickets {
         let code = t["code"].as_str().unwrap();
-        assert_eq!(code.len(), 26);
+        assert_eq!(code.len(), 16);
         assert_eq!(t["status"], "valid");
     }
     let (s, again) = app.post(&format!("/api/bookings/{bid}/mark-paid"), Some(&staff), json!({})).await;

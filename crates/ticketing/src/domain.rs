@@ -63,6 +63,11 @@ pub const WAITLIST_OFFER_HOURS_DEFAULT: i64 = 24;
 pub const WAITLIST_OFFER_HOURS_MAX: i64 = 24 * 14;
 pub const WAITLIST_TIERS_MAX: usize = 10;
 pub const SORT_ORDER_MAX: i64 = 1_000_000;
+/// Longest text a check-in accepts (a signed QR payload is about 200 characters).
+pub const SCAN_TEXT_MAX: usize = 1_024;
+pub const SCAN_ID_MAX: usize = 100;
+pub const GATE_MAX: usize = 100;
+pub const CHECKIN_BATCH_MAX: usize = 500;
 
 /// Who may see and book a ticket type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
@@ -173,6 +178,145 @@ impl TryFrom<String> for TicketStatus {
             _ => Err(format!("unknown ticket status {s}")),
         }
     }
+}
+
+kernel::typed_id!(
+    /// A door's list: which tickets it admits, and from when to when.
+    CheckinListId
+);
+kernel::typed_id!(
+    /// One scan at a door, whatever it found.
+    CheckinId
+);
+kernel::typed_id!(
+    /// One of an organization's ticket-signing keys.
+    SigningKeyId
+);
+
+/// What a scan found. Only `valid` admits; every result is recorded under its scan id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CheckinResult {
+    /// Admitted now.
+    Valid,
+    /// Admitted before on this list (`previous` says when and where).
+    AlreadyCheckedIn,
+    /// A ticket of another event (or of another organization).
+    WrongEvent,
+    /// A ticket of this event whose type this list does not admit.
+    WrongTicketType,
+    /// The ticket was cancelled (its booking cancelled, expired or refunded).
+    Cancelled,
+    /// Before the list opens, or before the ticket's `valid_from`.
+    NotYetValid,
+    /// After the list closed.
+    Closed,
+    /// No ticket has this code.
+    Unknown,
+    /// A QR payload that is malformed or whose signature does not verify: forged or damaged.
+    Invalid,
+}
+
+impl CheckinResult {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CheckinResult::Valid => "valid",
+            CheckinResult::AlreadyCheckedIn => "already_checked_in",
+            CheckinResult::WrongEvent => "wrong_event",
+            CheckinResult::WrongTicketType => "wrong_ticket_type",
+            CheckinResult::Cancelled => "cancelled",
+            CheckinResult::NotYetValid => "not_yet_valid",
+            CheckinResult::Closed => "closed",
+            CheckinResult::Unknown => "unknown",
+            CheckinResult::Invalid => "invalid",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<CheckinResult> {
+        use CheckinResult::*;
+        [Valid, AlreadyCheckedIn, WrongEvent, WrongTicketType, Cancelled, NotYetValid, Closed, Unknown, Invalid]
+            .into_iter()
+            .find(|r| r.as_str() == s)
+    }
+}
+
+impl TryFrom<String> for CheckinResult {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        CheckinResult::parse(&s).ok_or_else(|| format!("unknown check-in result {s}"))
+    }
+}
+
+/// Where a booking's ticket PDF is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum DocumentStatus {
+    /// Asked for; the rendering job has not finished yet.
+    Pending,
+    /// Rendered and stored: download it from `url`.
+    Ready,
+    /// The job gave up (`error` says why); ask again to retry.
+    Failed,
+}
+
+impl DocumentStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DocumentStatus::Pending => "pending",
+            DocumentStatus::Ready => "ready",
+            DocumentStatus::Failed => "failed",
+        }
+    }
+}
+
+impl TryFrom<String> for DocumentStatus {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        match s.as_str() {
+            "pending" => Ok(DocumentStatus::Pending),
+            "ready" => Ok(DocumentStatus::Ready),
+            "failed" => Ok(DocumentStatus::Failed),
+            _ => Err(format!("unknown document status {s}")),
+        }
+    }
+}
+
+/// What a scanner sent, normalized: a signed QR payload as is; a code typed in by hand in
+/// upper case without spaces or dashes (Crockford base32 reads `O` as `0` and `I`/`L` as `1`).
+pub fn scanned_text(field: &str, raw: &str) -> Result<String, AppError> {
+    let t = raw.trim();
+    if t.is_empty() {
+        return Err(AppError::validation(field, "must not be empty"));
+    }
+    if t.len() > SCAN_TEXT_MAX {
+        return Err(AppError::validation(field, format!("at most {SCAN_TEXT_MAX} characters")));
+    }
+    if t.starts_with("BL1.") {
+        return Ok(t.to_string());
+    }
+    let code: String = t
+        .chars()
+        .filter(|c| !matches!(c, ' ' | '-'))
+        .map(|c| match c.to_ascii_uppercase() {
+            'O' => '0',
+            'I' | 'L' => '1',
+            c => c,
+        })
+        .collect();
+    if code.is_empty() || !code.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        return Err(AppError::validation(field, "must be a ticket code or a scanned ticket QR payload"));
+    }
+    Ok(code)
+}
+
+/// A scanner's id for one scan (so uploading it twice counts once): 1–100 printable ASCII
+/// characters.
+pub fn scan_id(field: &str, raw: &str) -> Result<String, AppError> {
+    let t = raw.trim();
+    if t.is_empty() || t.len() > SCAN_ID_MAX || !t.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(AppError::validation(field, format!("must be 1 to {SCAN_ID_MAX} printable ASCII characters")));
+    }
+    Ok(t.to_string())
 }
 
 // ---- fields -----------------------------------------------------------------------------
@@ -437,10 +581,12 @@ pub fn booking_code() -> String {
     base32(&random_bytes::<7>(), 10)
 }
 
-/// A ticket's code: 26 Crockford base32 characters carrying 128 random bits, so it cannot be
-/// guessed or enumerated.
+/// A ticket's code: 16 Crockford base32 characters carrying 80 random bits, so it cannot be
+/// guessed or enumerated (a scanner checks a few per second; guessing one valid code among a
+/// million tickets would take ~10^18 tries), and short enough that the signed QR payload
+/// stays near 200 characters (a version-10 QR code at error-correction level M).
 pub fn ticket_code() -> String {
-    base32(&random_bytes::<16>(), 26)
+    base32(&random_bytes::<10>(), 16)
 }
 
 /// The secret an anonymous buyer uses to reach their booking (`?token=`); only its hash is
@@ -568,7 +714,7 @@ mod tests {
     #[test]
     fn codes_and_tokens() {
         let c = ticket_code();
-        assert_eq!(c.len(), 26);
+        assert_eq!(c.len(), 16);
         assert!(c.bytes().all(|b| CROCKFORD.contains(&b)));
         assert_ne!(c, ticket_code());
         assert_eq!(booking_code().len(), 10);
@@ -577,6 +723,24 @@ mod tests {
         assert!(t.len() >= 43);
         assert!(same_hash(&hash_token(&t), &hash_token(&t)));
         assert!(!same_hash(&hash_token(&t), &hash_token("other")));
+    }
+
+    #[test]
+    fn scanned_text_normalizes_typed_codes_and_keeps_qr_payloads() {
+        assert_eq!(scanned_text("code", " ab0-1oil ").unwrap(), "AB01011");
+        assert_eq!(scanned_text("code", "BL1.abc.def").unwrap(), "BL1.abc.def");
+        for bad in ["", "   ", "a b!c", "-- --"] {
+            let e = scanned_text("code", bad).unwrap_err();
+            assert!(matches!(e, AppError::Validation { ref field, .. } if field == "code"), "{bad}: {e}");
+        }
+        assert!(scanned_text("code", &"A".repeat(SCAN_TEXT_MAX + 1)).is_err());
+        assert_eq!(scan_id("scan_id", " dev1-0001 ").unwrap(), "dev1-0001");
+        assert!(scan_id("scan_id", "two words").is_err());
+        assert!(scan_id("scan_id", &"x".repeat(SCAN_ID_MAX + 1)).is_err());
+        for r in ["valid", "already_checked_in", "wrong_event", "wrong_ticket_type", "cancelled", "not_yet_valid", "closed"] {
+            assert_eq!(CheckinResult::parse(r).unwrap().as_str(), r);
+        }
+        assert_eq!(CheckinResult::parse("nope"), None);
     }
 
     #[test]

@@ -10,14 +10,14 @@ pub mod signing;
 // [`router`] (the REST routes). Domain events written to the outbox: `booking.created`,
 // `booking.confirmed`, `booking.cancelled`, `booking.expired` (each with the booking id,
 // org, event, code, status, buyer, currency, total, quantity and positions) and
-// `quota.capacity_raised`. See `docs/ticketing.md` for the inventory model.
+// `quota.capacity_raised`, `ticket.checked_in`, `ticket.checkin_undone`. See `docs/ticketing.md` for the inventory model.
 pub mod domain;
 pub mod http;
 pub mod model;
 pub mod service;
 mod store;
 
-pub use domain::{BookingId, BookingStatus, QuotaId, TicketId, TicketTypeId, VoucherId};
+pub use domain::{BookingId, BookingStatus, CheckinId, CheckinListId, CheckinResult, QuotaId, TicketId, TicketTypeId, VoucherId};
 pub use http::router;
 pub use model::*;
-pub use service::{EXPIRE_HOLD_JOB, TicketingService};
+pub use service::{EXPIRE_HOLD_JOB, RENDER_TICKETS_JOB, TicketingService};

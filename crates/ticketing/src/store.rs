@@ -1,6 +1,7 @@
 //! SQL for the ticketing context's own tables: `ticketing_settings`, `ticket_types`,
 //! `quotas`, `quota_ticket_types`, `vouchers`, `bookings`, `booking_positions`, `tickets`,
-//! `buyer_counters`. One SQL text serves both backends.
+//! `buyer_counters` (and in [`checkin`]: signing keys, ticket documents, check-in lists and
+//! scans). One SQL text serves both backends.
 //!
 //! The inventory statements are the heart of the context: [`take_seats`], [`use_voucher`]
 //! and [`count_buyer`] are conditional updates whose `rows_affected` says whether there was
@@ -20,6 +21,8 @@ use sqlx::types::Json;
 
 use crate::domain::{BookingId, BookingStatus, QuotaId, TicketId, TicketStatus, TicketTypeId, Visibility, VoucherId};
 use crate::model::{Attendee, Position};
+
+pub(crate) mod checkin;
 
 // ---- records ------------------------------------------------------------------------------
 

@@ -73,7 +73,7 @@ pub(super) fn summary(b: &BookingRecord) -> BookingSummary {
     }
 }
 
-fn ticket_view(t: TicketRecord) -> Ticket {
+pub(super) fn ticket_view(t: TicketRecord, qr: Option<String>) -> Ticket {
     Ticket {
         id: t.id,
         booking_id: t.booking_id,
@@ -86,6 +86,7 @@ fn ticket_view(t: TicketRecord) -> Ticket {
         status: t.status,
         checked_in_at: t.checked_in_at,
         created_at: t.created_at,
+        qr,
     }
 }
 
@@ -144,7 +145,7 @@ fn validate_attendees(field: &str, raw: &[Attendee], quantity: i64) -> AppResult
 
 /// Who an audit record names: the principal, an anonymous buyer (a request without one), or
 /// `system` (a job).
-fn actor_of(p: Option<&Principal>) -> String {
+pub(super) fn actor_of(p: Option<&Principal>) -> String {
     match p {
         Some(p) => p.actor(),
         None if RequestContext::current().is_some() => "anonymous".to_string(),
@@ -373,13 +374,9 @@ impl TicketingService {
             }
         }
         let NewBooking { booking, positions, tickets, .. } = new;
+        let tickets = self.ticket_views(booking.org_id, tickets).await?;
         Ok(BookingCreated {
-            booking: Booking {
-                summary: summary(&booking),
-                attendees: booking.attendees.0.clone(),
-                positions,
-                tickets: tickets.into_iter().map(ticket_view).collect(),
-            },
+            booking: Booking { summary: summary(&booking), attendees: booking.attendees.0.clone(), positions, tickets },
             booking_token: token,
         })
     }
@@ -556,12 +553,8 @@ impl TicketingService {
     async fn view(&self, b: BookingRecord) -> AppResult<Booking> {
         let positions = store::positions(self.db(), b.id).await?;
         let tickets = store::tickets(self.db(), b.id).await?;
-        Ok(Booking {
-            summary: summary(&b),
-            attendees: b.attendees.0,
-            positions,
-            tickets: tickets.into_iter().map(ticket_view).collect(),
-        })
+        let tickets = self.ticket_views(b.org_id, tickets).await?;
+        Ok(Booking { summary: summary(&b), attendees: b.attendees.0, positions, tickets })
     }
 
     /// A booking with its positions and tickets (its buyer, or members).

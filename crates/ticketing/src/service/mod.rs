@@ -13,8 +13,12 @@
 
 mod bookings;
 mod catalog;
+mod checkin;
 mod reports;
+mod tickets;
 mod writer;
+
+pub use tickets::RENDER_TICKETS_JOB;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -56,6 +60,8 @@ pub struct TicketingService {
     catalogs: Option<moka::sync::Cache<EventId, Arc<Catalog>>>,
     /// Bumped by every invalidation, so a read that raced a change is not cached.
     generation: AtomicU64,
+    /// Organizations' ticket-signing keys (see [`tickets`]), read again after a minute.
+    keys: moka::sync::Cache<OrgId, Arc<tickets::OrgKeys>>,
 }
 
 /// An event's catalog as booking uses it.
@@ -67,7 +73,8 @@ pub(crate) struct Catalog {
 }
 
 impl TicketingService {
-    /// Builds the service, registers its job handler (`ticketing.expire_hold`) and starts
+    /// Builds the service, registers its job handlers (`ticketing.expire_hold`,
+    /// `ticketing.render_tickets`) and starts
     /// its booking writer.
     pub fn new(
         kernel: Arc<Kernel>,
@@ -80,8 +87,10 @@ impl TicketingService {
         let mut started = Ok(());
         let svc = Arc::new_cyclic(|me: &Weak<TicketingService>| {
             kernel.jobs.register(EXPIRE_HOLD_JOB, Arc::new(ExpireHoldJob(me.clone())));
+            kernel.jobs.register(RENDER_TICKETS_JOB, Arc::new(tickets::RenderTicketsJob(me.clone())));
             let writer = writer::Writer::start(me.clone(), &kernel).map_err(|e| started = Err(e)).ok();
-            TicketingService { kernel, access, events, writer, catalogs, generation: AtomicU64::new(0) }
+            let keys = moka::sync::Cache::builder().max_capacity(10_000).time_to_live(tickets::KEYS_TTL).build();
+            TicketingService { kernel, access, events, writer, catalogs, generation: AtomicU64::new(0), keys }
         });
         started.map(|()| svc)
     }
