@@ -71,6 +71,32 @@ pub async fn publish(tx: &mut Tx, topic: &str, data: &impl Serialize) -> AppResu
     Ok(id)
 }
 
+/// Writes two domain events about the same change (in this order) in the caller's
+/// transaction with one statement — a hot path writes them for every sale.
+pub async fn publish_two(
+    tx: &mut Tx,
+    first: (&str, &impl Serialize),
+    second: (&str, &impl Serialize),
+) -> AppResult<(Uuid, Uuid)> {
+    let (a, b) = (Uuid::now_v7(), Uuid::now_v7());
+    let (first_data, second_data) = (Json(serde_json::to_value(first.1)?), Json(serde_json::to_value(second.1)?));
+    let at = now();
+    tx!(tx, |c| sqlx::query(
+        "INSERT INTO outbox (id, topic, payload, created_at, updated_at) VALUES ($1, $2, $3, $7, $7), ($4, $5, $6, $7, $7)"
+    )
+    .bind(a)
+    .bind(first.0)
+    .bind(&first_data)
+    .bind(b)
+    .bind(second.0)
+    .bind(&second_data)
+    .bind(at)
+    .execute(c)
+    .await
+    .map(|r| r.rows_affected()))?;
+    Ok((a, b))
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum JobStatus {

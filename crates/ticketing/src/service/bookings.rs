@@ -14,7 +14,7 @@ use events::EventStatus;
 use kernel::audit::{self, AuditEntry};
 use kernel::auth::{Principal, Role};
 use kernel::context::RequestContext;
-use kernel::jobs::publish;
+use kernel::jobs::{publish, publish_two};
 use kernel::time::{Timestamp, now};
 use kernel::{AppError, AppResult, Tx};
 use serde_json::json;
@@ -441,9 +441,10 @@ impl TicketingService {
             None => audit::record_as(tx, &new.actor, entry).await?,
         }
         let payload = booking_event(b, &new.positions);
-        publish(tx, "booking.created", &payload).await?;
         if b.status == BookingStatus::Confirmed {
-            publish(tx, "booking.confirmed", &payload).await?;
+            publish_two(tx, ("booking.created", &payload), ("booking.confirmed", &payload)).await?;
+        } else {
+            publish(tx, "booking.created", &payload).await?;
         }
         Ok(())
     }
