@@ -35,27 +35,46 @@ pub async fn record(tx: &mut Tx, entry: AuditEntry<'_>) -> AppResult<()> {
 /// e.g. a user who just registered or signed in).
 pub async fn record_as(tx: &mut Tx, actor: &str, entry: AuditEntry<'_>) -> AppResult<()> {
     let ctx = RequestContext::current();
-    let request_id = ctx.as_ref().map(|c| c.request_id.clone());
-    let ip = ctx.as_ref().and_then(|c| c.ip).map(|ip| ip.to_string());
+    record_many(tx, &[AuditRow { actor, context: ctx.as_ref(), entry }]).await
+}
+
+/// One record of a [`record_many`] batch: its actor and the request it came from.
+pub struct AuditRow<'a> {
+    pub actor: &'a str,
+    pub context: Option<&'a RequestContext>,
+    pub entry: AuditEntry<'a>,
+}
+
+/// Records several entries with one statement per hundred (a booking writer records every
+/// booking of a batch this way), each with its own actor and request.
+pub async fn record_many(tx: &mut Tx, rows: &[AuditRow<'_>]) -> AppResult<()> {
+    const COLUMNS: usize = 11;
     let at = now();
-    tx!(tx, |c| {
-        sqlx::query(
-        "INSERT INTO audit_logs (id, org_id, actor, action, resource_type, resource_id, request_id, ip, changes, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10)"
-    )
-    .bind(Uuid::now_v7())
-    .bind(entry.org_id)
-    .bind(actor)
-    .bind(entry.action)
-    .bind(entry.resource_type)
-    .bind(&entry.resource_id)
-    .bind(request_id)
-    .bind(ip)
-    .bind(Json(&entry.changes))
-    .bind(at)
-    .execute(c)
-    .await.map(|r| r.rows_affected())
-    })?;
+    for chunk in rows.chunks(100) {
+        let sql = format!(
+            "INSERT INTO audit_logs (id, org_id, actor, action, resource_type, resource_id, request_id, ip, changes, created_at, \
+             updated_at) VALUES {}",
+            crate::db::values_list(COLUMNS, chunk.len())
+        );
+        tx!(tx, |c| {
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.clone()));
+            for row in chunk {
+                q = q
+                    .bind(Uuid::now_v7())
+                    .bind(row.entry.org_id)
+                    .bind(row.actor)
+                    .bind(row.entry.action)
+                    .bind(row.entry.resource_type)
+                    .bind(row.entry.resource_id.as_str())
+                    .bind(row.context.map(|c| c.request_id.as_str()))
+                    .bind(row.context.and_then(|c| c.ip).map(|ip| ip.to_string()))
+                    .bind(Json(&row.entry.changes))
+                    .bind(at)
+                    .bind(at);
+            }
+            q.execute(c).await.map(|r| r.rows_affected())
+        })?;
+    }
     Ok(())
 }
 

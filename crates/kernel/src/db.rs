@@ -66,6 +66,22 @@ macro_rules! tx {
     };
 }
 
+/// The `VALUES` list of a multi-row insert: `rows` tuples of `columns` numbered placeholders,
+/// `($1, $2), ($3, $4)` — placeholders only, never data, so the text is safe to build. Both
+/// backends accept it; keep `columns × rows` under SQLite's 32,766 bound parameters.
+pub fn values_list(columns: usize, rows: usize) -> String {
+    use std::fmt::Write;
+    let mut out = String::with_capacity(rows * columns * 5);
+    for r in 0..rows {
+        out.push_str(if r == 0 { "(" } else { ", (" });
+        for c in 0..columns {
+            let _ = write!(out, "{}${}", if c == 0 { "" } else { ", " }, r * columns + c + 1);
+        }
+        out.push(')');
+    }
+    out
+}
+
 impl Db {
     /// Connects to `url` (`sqlite://…` or `postgres://…`); creates the SQLite file if missing.
     pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<Db> {
@@ -170,5 +186,17 @@ impl Tx {
             Tx::Sqlite(_) => Backend::Sqlite,
             Tx::Postgres(_) => Backend::Postgres,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::values_list;
+
+    #[test]
+    fn values_lists_number_placeholders_row_by_row() {
+        assert_eq!(values_list(3, 1), "($1, $2, $3)");
+        assert_eq!(values_list(2, 3), "($1, $2), ($3, $4), ($5, $6)");
+        assert_eq!(values_list(1, 0), "");
     }
 }

@@ -57,44 +57,30 @@ pub struct Envelope {
 
 /// Writes a domain event in the caller's transaction.
 pub async fn publish(tx: &mut Tx, topic: &str, data: &impl Serialize) -> AppResult<Uuid> {
-    let id = Uuid::now_v7();
-    let data = Json(serde_json::to_value(data)?);
-    let at = now();
-    tx!(tx, |c| sqlx::query("INSERT INTO outbox (id, topic, payload, created_at, updated_at) VALUES ($1, $2, $3, $4, $4)")
-        .bind(id)
-        .bind(topic)
-        .bind(&data)
-        .bind(at)
-        .execute(c)
-        .await
-        .map(|r| r.rows_affected()))?;
-    Ok(id)
+    let data = serde_json::to_value(data)?;
+    Ok(publish_many(tx, &[(topic, data)]).await?[0])
 }
 
-/// Writes two domain events about the same change (in this order) in the caller's
-/// transaction with one statement — a hot path writes them for every sale.
-pub async fn publish_two(
-    tx: &mut Tx,
-    first: (&str, &impl Serialize),
-    second: (&str, &impl Serialize),
-) -> AppResult<(Uuid, Uuid)> {
-    let (a, b) = (Uuid::now_v7(), Uuid::now_v7());
-    let (first_data, second_data) = (Json(serde_json::to_value(first.1)?), Json(serde_json::to_value(second.1)?));
+/// Writes several domain events, in this order, in the caller's transaction with one
+/// statement per hundred (a booking writer publishes every booking of a batch this way).
+pub async fn publish_many(tx: &mut Tx, events: &[(&str, serde_json::Value)]) -> AppResult<Vec<Uuid>> {
+    const COLUMNS: usize = 5;
     let at = now();
-    tx!(tx, |c| sqlx::query(
-        "INSERT INTO outbox (id, topic, payload, created_at, updated_at) VALUES ($1, $2, $3, $7, $7), ($4, $5, $6, $7, $7)"
-    )
-    .bind(a)
-    .bind(first.0)
-    .bind(&first_data)
-    .bind(b)
-    .bind(second.0)
-    .bind(&second_data)
-    .bind(at)
-    .execute(c)
-    .await
-    .map(|r| r.rows_affected()))?;
-    Ok((a, b))
+    let ids: Vec<Uuid> = events.iter().map(|_| Uuid::now_v7()).collect();
+    for (chunk, chunk_ids) in events.chunks(100).zip(ids.chunks(100)) {
+        let sql = format!(
+            "INSERT INTO outbox (id, topic, payload, created_at, updated_at) VALUES {}",
+            crate::db::values_list(COLUMNS, chunk.len())
+        );
+        tx!(tx, |c| {
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.clone()));
+            for ((topic, data), id) in chunk.iter().zip(chunk_ids) {
+                q = q.bind(*id).bind(*topic).bind(Json(data)).bind(at).bind(at);
+            }
+            q.execute(c).await.map(|r| r.rows_affected())
+        })?;
+    }
+    Ok(ids)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]

@@ -14,6 +14,7 @@
 use chrono::{DateTime, Utc};
 use events::{EventId, EventSessionId};
 use futures::TryStreamExt;
+use kernel::db::values_list;
 use kernel::id::{OrgId, UserId};
 use kernel::{Db, Tx, read, tx};
 use serde::{Deserialize, Serialize};
@@ -695,6 +696,32 @@ pub(crate) async fn count_buyer(
     })
 }
 
+/// Adds tickets to buyers' counts without a cap (the event sets none), one statement per 200
+/// buyers. Each `(event, buyer)` must appear once; pass them in key order (lock order).
+pub(crate) async fn count_buyers_uncapped(
+    tx: &mut Tx,
+    counts: &[(OrgId, EventId, &str, i64)],
+    at: DateTime<Utc>,
+) -> Result<u64, sqlx::Error> {
+    let mut written = 0;
+    for chunk in counts.chunks(200) {
+        let sql = format!(
+            "INSERT INTO buyer_counters (event_id, buyer_email, org_id, tickets, created_at, updated_at) VALUES {} \
+             ON CONFLICT (event_id, buyer_email) DO UPDATE SET tickets = buyer_counters.tickets + excluded.tickets, \
+             updated_at = excluded.updated_at",
+            values_list(6, chunk.len())
+        );
+        written += tx!(tx, |c| {
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.clone()));
+            for (org, event, buyer, n) in chunk {
+                q = q.bind(*event).bind(*buyer).bind(*org).bind(*n).bind(at).bind(at);
+            }
+            q.execute(c).await.map(|r| r.rows_affected())
+        })?;
+    }
+    Ok(written)
+}
+
 pub(crate) async fn uncount_buyer(
     tx: &mut Tx,
     event: EventId,
@@ -718,90 +745,108 @@ pub(crate) async fn uncount_buyer(
 
 // ---- bookings -----------------------------------------------------------------------------
 
-pub(crate) async fn insert_booking(tx: &mut Tx, b: &BookingRecord) -> Result<u64, sqlx::Error> {
-    tx!(tx, |c| sqlx::query(concat!(
-        "INSERT INTO bookings (",
-        booking_columns!(),
-        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, \
-         $24, $25)"
-    ))
-    .bind(b.id)
-    .bind(b.org_id)
-    .bind(b.event_id)
-    .bind(&b.code)
-    .bind(b.status.as_str())
-    .bind(&b.buyer_email)
-    .bind(&b.buyer_name)
-    .bind(b.user_id)
-    .bind(b.voucher_id)
-    .bind(&b.voucher_code)
-    .bind(&b.currency)
-    .bind(b.subtotal)
-    .bind(b.discount)
-    .bind(b.total)
-    .bind(b.quantity)
-    .bind(&b.attendees)
-    .bind(&b.allocations)
-    .bind(&b.token_hash)
-    .bind(b.hold_expires_at)
-    .bind(b.confirmed_at)
-    .bind(b.cancelled_at)
-    .bind(b.expired_at)
-    .bind(&b.paid_reference)
-    .bind(b.created_at)
-    .bind(b.updated_at)
-    .execute(c)
-    .await
-    .map(|r| r.rows_affected()))
+/// Inserts bookings with one statement per 100 (the group-commit writer's batches).
+pub(crate) async fn insert_bookings(tx: &mut Tx, bookings: &[&BookingRecord]) -> Result<u64, sqlx::Error> {
+    let mut written = 0;
+    for chunk in bookings.chunks(100) {
+        let sql = format!(concat!("INSERT INTO bookings (", booking_columns!(), ") VALUES {}"), values_list(25, chunk.len()));
+        written += tx!(tx, |c| {
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.clone()));
+            for b in chunk {
+                q = q
+                    .bind(b.id)
+                    .bind(b.org_id)
+                    .bind(b.event_id)
+                    .bind(&b.code)
+                    .bind(b.status.as_str())
+                    .bind(&b.buyer_email)
+                    .bind(&b.buyer_name)
+                    .bind(b.user_id)
+                    .bind(b.voucher_id)
+                    .bind(&b.voucher_code)
+                    .bind(&b.currency)
+                    .bind(b.subtotal)
+                    .bind(b.discount)
+                    .bind(b.total)
+                    .bind(b.quantity)
+                    .bind(&b.attendees)
+                    .bind(&b.allocations)
+                    .bind(&b.token_hash)
+                    .bind(b.hold_expires_at)
+                    .bind(b.confirmed_at)
+                    .bind(b.cancelled_at)
+                    .bind(b.expired_at)
+                    .bind(&b.paid_reference)
+                    .bind(b.created_at)
+                    .bind(b.updated_at);
+            }
+            q.execute(c).await.map(|r| r.rows_affected())
+        })?;
+    }
+    Ok(written)
 }
 
-pub(crate) async fn insert_position(tx: &mut Tx, p: &NewPosition<'_>) -> Result<u64, sqlx::Error> {
-    let pos = p.position;
-    tx!(tx, |c| {
-        sqlx::query(
-        "INSERT INTO booking_positions (id, org_id, event_id, booking_id, ticket_type_id, ticket_type_name, quantity, unit_price, \
-         discount, currency, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11)"
-    )
-    .bind(pos.id)
-    .bind(p.org_id)
-    .bind(p.event_id)
-    .bind(p.booking_id)
-    .bind(pos.ticket_type_id)
-    .bind(&pos.ticket_type_name)
-    .bind(pos.quantity)
-    .bind(pos.unit_price)
-    .bind(pos.discount)
-    .bind(&pos.currency)
-    .bind(p.at)
-    .execute(c)
-    .await
-    .map(|r| r.rows_affected())
-    })
+/// Inserts positions with one statement per 200.
+pub(crate) async fn insert_positions(tx: &mut Tx, positions: &[NewPosition<'_>]) -> Result<u64, sqlx::Error> {
+    let mut written = 0;
+    for chunk in positions.chunks(200) {
+        let sql = format!(
+            "INSERT INTO booking_positions (id, org_id, event_id, booking_id, ticket_type_id, ticket_type_name, quantity, \
+             unit_price, discount, currency, created_at, updated_at) VALUES {}",
+            values_list(12, chunk.len())
+        );
+        written += tx!(tx, |c| {
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.clone()));
+            for p in chunk {
+                let pos = p.position;
+                q = q
+                    .bind(pos.id)
+                    .bind(p.org_id)
+                    .bind(p.event_id)
+                    .bind(p.booking_id)
+                    .bind(pos.ticket_type_id)
+                    .bind(&pos.ticket_type_name)
+                    .bind(pos.quantity)
+                    .bind(pos.unit_price)
+                    .bind(pos.discount)
+                    .bind(&pos.currency)
+                    .bind(p.at)
+                    .bind(p.at);
+            }
+            q.execute(c).await.map(|r| r.rows_affected())
+        })?;
+    }
+    Ok(written)
 }
 
-pub(crate) async fn insert_ticket(tx: &mut Tx, t: &TicketRecord) -> Result<u64, sqlx::Error> {
-    tx!(tx, |c| sqlx::query(concat!(
-        "INSERT INTO tickets (",
-        ticket_columns!(),
-        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
-    ))
-    .bind(t.id)
-    .bind(t.org_id)
-    .bind(t.event_id)
-    .bind(t.booking_id)
-    .bind(t.ticket_type_id)
-    .bind(t.seq)
-    .bind(&t.attendee_name)
-    .bind(&t.attendee_email)
-    .bind(&t.code)
-    .bind(t.status.as_str())
-    .bind(t.checked_in_at)
-    .bind(t.cancelled_at)
-    .bind(t.created_at)
-    .bind(t.updated_at)
-    .execute(c)
-    .await
-    .map(|r| r.rows_affected()))
+/// Inserts tickets with one statement per 200.
+pub(crate) async fn insert_tickets(tx: &mut Tx, tickets: &[&TicketRecord]) -> Result<u64, sqlx::Error> {
+    let mut written = 0;
+    for chunk in tickets.chunks(200) {
+        let sql = format!(concat!("INSERT INTO tickets (", ticket_columns!(), ") VALUES {}"), values_list(14, chunk.len()));
+        written += tx!(tx, |c| {
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.clone()));
+            for t in chunk {
+                q = q
+                    .bind(t.id)
+                    .bind(t.org_id)
+                    .bind(t.event_id)
+                    .bind(t.booking_id)
+                    .bind(t.ticket_type_id)
+                    .bind(t.seq)
+                    .bind(&t.attendee_name)
+                    .bind(&t.attendee_email)
+                    .bind(&t.code)
+                    .bind(t.status.as_str())
+                    .bind(t.checked_in_at)
+                    .bind(t.cancelled_at)
+                    .bind(t.created_at)
+                    .bind(t.updated_at);
+            }
+            q.execute(c).await.map(|r| r.rows_affected())
+        })?;
+    }
+    Ok(written)
 }
 
 /// Finds a booking by id alone, to learn its event, organization and buyer.

@@ -11,10 +11,10 @@
 
 use chrono::TimeDelta;
 use events::EventStatus;
-use kernel::audit::{self, AuditEntry};
+use kernel::audit::{self, AuditEntry, AuditRow};
 use kernel::auth::{Principal, Role};
 use kernel::context::RequestContext;
-use kernel::jobs::{publish, publish_two};
+use kernel::jobs::{publish, publish_many};
 use kernel::time::{Timestamp, now};
 use kernel::{AppError, AppResult, Tx};
 use serde_json::json;
@@ -411,41 +411,71 @@ impl TicketingService {
     /// The rows of a new booking: the booking, its positions and tickets, its hold-expiry
     /// job, its audit record and its `booking.created` (and `booking.confirmed`) events.
     pub(super) async fn insert_booking_rows(&self, tx: &mut Tx, new: &NewBooking) -> AppResult<()> {
-        let b = &new.booking;
-        store::insert_booking(tx, b).await?;
-        for pos in &new.positions {
-            let row =
-                store::NewPosition { position: pos, org_id: b.org_id, event_id: b.event_id, booking_id: b.id, at: b.created_at };
-            store::insert_position(tx, &row).await?;
+        self.insert_bookings_rows(tx, &[new]).await
+    }
+
+    /// The rows of several new bookings, each kind with one statement for all of them (the
+    /// group-commit writer's batches): bookings, positions, tickets, audit records, events.
+    pub(super) async fn insert_bookings_rows(&self, tx: &mut Tx, news: &[&NewBooking]) -> AppResult<()> {
+        let bookings: Vec<&BookingRecord> = news.iter().map(|n| &n.booking).collect();
+        store::insert_bookings(tx, &bookings).await?;
+        let positions: Vec<store::NewPosition> = news
+            .iter()
+            .flat_map(|n| {
+                let b = &n.booking;
+                n.positions.iter().map(|position| store::NewPosition {
+                    position,
+                    org_id: b.org_id,
+                    event_id: b.event_id,
+                    booking_id: b.id,
+                    at: b.created_at,
+                })
+            })
+            .collect();
+        store::insert_positions(tx, &positions).await?;
+        let tickets: Vec<&TicketRecord> = news.iter().flat_map(|n| &n.tickets).collect();
+        if !tickets.is_empty() {
+            store::insert_tickets(tx, &tickets).await?;
         }
-        for t in &new.tickets {
-            store::insert_ticket(tx, t).await?;
+        for b in &bookings {
+            if let Some(expiry) = b.hold_expires_at {
+                self.kernel.jobs.enqueue_at(tx, EXPIRE_HOLD_JOB, &json!({ "booking_id": b.id }), expiry).await?;
+            }
         }
-        if let Some(expiry) = b.hold_expires_at {
-            self.kernel.jobs.enqueue_at(tx, EXPIRE_HOLD_JOB, &json!({ "booking_id": b.id }), expiry).await?;
+        // The request's id and IP go into each record even when a writer task runs this.
+        let audits: Vec<AuditRow> = news
+            .iter()
+            .map(|n| {
+                let b = &n.booking;
+                let changes = json!({
+                    "event_id": b.event_id, "code": b.code, "status": b.status, "quantity": b.quantity, "total": b.total,
+                    "currency": b.currency, "voucher_code": b.voucher_code,
+                });
+                AuditRow {
+                    actor: &n.actor,
+                    context: n.context.as_ref(),
+                    entry: AuditEntry {
+                        org_id: Some(b.org_id),
+                        action: "booking.created",
+                        resource_type: "booking",
+                        resource_id: b.id.to_string(),
+                        changes,
+                    },
+                }
+            })
+            .collect();
+        audit::record_many(tx, &audits).await?;
+        let mut events = Vec::with_capacity(news.len() * 2);
+        for n in news {
+            let payload = booking_event(&n.booking, &n.positions);
+            if n.booking.status == BookingStatus::Confirmed {
+                events.push(("booking.created", payload.clone()));
+                events.push(("booking.confirmed", payload));
+            } else {
+                events.push(("booking.created", payload));
+            }
         }
-        let changes = json!({
-            "event_id": b.event_id, "code": b.code, "status": b.status, "quantity": b.quantity, "total": b.total,
-            "currency": b.currency, "voucher_code": b.voucher_code,
-        });
-        let entry = AuditEntry {
-            org_id: Some(b.org_id),
-            action: "booking.created",
-            resource_type: "booking",
-            resource_id: b.id.to_string(),
-            changes,
-        };
-        // The request's id and IP go into the record even when a writer task runs this.
-        match &new.context {
-            Some(ctx) => ctx.clone().scope(audit::record_as(tx, &new.actor, entry)).await?,
-            None => audit::record_as(tx, &new.actor, entry).await?,
-        }
-        let payload = booking_event(b, &new.positions);
-        if b.status == BookingStatus::Confirmed {
-            publish_two(tx, ("booking.created", &payload), ("booking.confirmed", &payload)).await?;
-        } else {
-            publish(tx, "booking.created", &payload).await?;
-        }
+        publish_many(tx, &events).await?;
         Ok(())
     }
 
@@ -706,9 +736,8 @@ impl TicketingService {
             return Err(AppError::conflict("invalid_transition", "the booking changed meanwhile; read it again"));
         };
         let positions = store::positions_tx(&mut tx, id).await?;
-        for t in issue_tickets(&confirmed, &positions, at) {
-            store::insert_ticket(&mut tx, &t).await?;
-        }
+        let tickets = issue_tickets(&confirmed, &positions, at);
+        store::insert_tickets(&mut tx, &tickets.iter().collect::<Vec<_>>()).await?;
         let changes = json!({ "status": "confirmed", "from": cur.status, "paid_reference": reference });
         audit_booking(&mut tx, Some(p), &confirmed, "booking.confirmed", changes).await?;
         publish(&mut tx, "booking.confirmed", &booking_event(&confirmed, &positions)).await?;

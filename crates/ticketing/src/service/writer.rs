@@ -9,9 +9,13 @@
 //! commit.
 //!
 //! Correctness is the same as one transaction per booking: every seat is still taken by a
-//! conditional update that sees all earlier ones; a booking that finds no room gives back,
-//! in the same transaction, what it took before, and gets no rows; a booking's rows and its
-//! inventory commit together. Inventory is taken in stages — buyer counters, then vouchers,
+//! conditional update that sees all earlier ones — for each quota, first one update for
+//! everything the batch wants from it (`taken + total <= capacity`), and only if that does
+//! not fit, one per booking; a booking that finds no room gives back, in the same
+//! transaction, what it took before, and gets no rows; a booking's rows and its inventory
+//! commit together. The rows themselves are written kind by kind with multi-row inserts
+//! (bookings, positions, tickets, audit records, outbox events), so a batch costs a handful
+//! of statements rather than a handful per booking. Inventory is taken in stages — buyer counters, then vouchers,
 //! then quotas, each in key order — which is the lock order of every other transaction that
 //! changes inventory (cancel, expiry, late payment), so batches of several nodes and
 //! concurrent cancellations wait for each other but never deadlock. If anything unexpected
@@ -27,6 +31,9 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::TicketingService;
 use super::bookings::{NewBooking, Shortfall};
+use events::EventId;
+use kernel::id::OrgId;
+
 use crate::domain::{self, QuotaId, VoucherId};
 use crate::store::{self, BookingRecord};
 
@@ -151,12 +158,26 @@ impl TicketingService {
             Ok(())
         }
 
+        // Buyer counts: without a cap (the usual case) one statement adds every buyer's
+        // tickets; with one, each booking is a conditional upsert of its own.
         let mut order: Vec<usize> = (0..n).collect();
         order.sort_by(|&a, &b| (bookings[a].event_id, &buyers[a]).cmp(&(bookings[b].event_id, &buyers[b])));
-        for &i in &order {
-            let (b, max) = (bookings[i], jobs[i].new.max_per_buyer.unwrap_or(i64::MAX));
-            if store::count_buyer(&mut tx, b.org_id, b.event_id, &buyers[i], b.quantity, max, at).await? == 0 {
-                short[i] = Some(Shortfall::Buyer);
+        if jobs.iter().all(|j| j.new.max_per_buyer.is_none()) {
+            let mut counts: Vec<(OrgId, EventId, &str, i64)> = Vec::with_capacity(n);
+            for &i in &order {
+                let b = bookings[i];
+                match counts.last_mut() {
+                    Some(last) if last.1 == b.event_id && last.2 == buyers[i] => last.3 += b.quantity,
+                    _ => counts.push((b.org_id, b.event_id, buyers[i].as_str(), b.quantity)),
+                }
+            }
+            store::count_buyers_uncapped(&mut tx, &counts, at).await?;
+        } else {
+            for &i in &order {
+                let (b, max) = (bookings[i], jobs[i].new.max_per_buyer.unwrap_or(i64::MAX));
+                if store::count_buyer(&mut tx, b.org_id, b.event_id, &buyers[i], b.quantity, max, at).await? == 0 {
+                    short[i] = Some(Shortfall::Buyer);
+                }
             }
         }
         let mut with_voucher: Vec<(VoucherId, usize)> =
@@ -168,27 +189,38 @@ impl TicketingService {
                 undo(&mut tx, bookings[i], &buyers[i], false, &[], at).await?;
             }
         }
+        // Seats, quota by quota in id order: first everything the batch wants from the quota
+        // in one conditional update; if that does not fit, booking by booking, so the
+        // remaining seats go to the earliest bookings that fit.
         let mut takes: Vec<(QuotaId, usize, i64)> = (0..n)
             .filter(|&i| short[i].is_none())
             .flat_map(|i| bookings[i].allocations.0.iter().map(move |a| (a.quota_id, i, a.quantity)))
             .collect();
         takes.sort();
-        for (q, i, qty) in takes {
-            if short[i].is_some() {
+        for group in takes.chunk_by(|a, b| a.0 == b.0) {
+            let q = group[0].0;
+            let wanted: Vec<(usize, i64)> =
+                group.iter().filter(|(_, i, _)| short[*i].is_none()).map(|&(_, i, qty)| (i, qty)).collect();
+            let total: i64 = wanted.iter().map(|(_, qty)| qty).sum();
+            if wanted.len() > 1 && store::take_seats(&mut tx, q, total, at).await? == 1 {
+                for (i, qty) in wanted {
+                    seats[i].push((q, qty));
+                }
                 continue;
             }
-            if store::take_seats(&mut tx, q, qty, at).await? == 0 {
-                short[i] = Some(Shortfall::Quota(q));
-                undo(&mut tx, bookings[i], &buyers[i], true, &seats[i], at).await?;
-            } else {
-                seats[i].push((q, qty));
+            for (i, qty) in wanted {
+                if store::take_seats(&mut tx, q, qty, at).await? == 0 {
+                    short[i] = Some(Shortfall::Quota(q));
+                    undo(&mut tx, bookings[i], &buyers[i], true, &seats[i], at).await?;
+                } else {
+                    seats[i].push((q, qty));
+                }
             }
         }
 
-        for (job, s) in jobs.iter().zip(&short) {
-            if s.is_none() {
-                self.insert_booking_rows(&mut tx, &job.new).await?;
-            }
+        let written: Vec<&NewBooking> = jobs.iter().zip(&short).filter(|(_, s)| s.is_none()).map(|(j, _)| &j.new).collect();
+        if !written.is_empty() {
+            self.insert_bookings_rows(&mut tx, &written).await?;
         }
         self.kernel.commit(tx).await?;
         Ok(short)
