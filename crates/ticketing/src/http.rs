@@ -21,6 +21,8 @@ use crate::domain::{BookingId, QuotaId, TicketTypeId, VoucherId};
 use crate::model::*;
 use crate::service::TicketingService;
 
+mod waitlist;
+
 type Svc = State<Arc<TicketingService>>;
 
 // ---- ticket types ---------------------------------------------------------------------------
@@ -347,5 +349,6 @@ pub fn router(svc: Arc<TicketingService>) -> OpenApiRouter {
         .routes(routes!(get_booking, update_booking, cancel_booking))
         .routes(routes!(mark_paid))
         .routes(routes!(event_bookings))
+        .merge(waitlist::router())
         .with_state(svc)
 }
