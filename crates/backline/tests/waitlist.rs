@@ -142,13 +142,12 @@ async fn waitlist(app: &TestApp, token: &str, event: &str, status: &str) -> Vec<
 /// Outbox payloads of `topic`, read straight from the app's database.
 async fn outbox(app: &TestApp, topic: &str) -> Vec<Value> {
     let db = kernel::Db::connect(&app.database_url, 2).await.unwrap();
-    let rows: Vec<(sqlx::types::Json<Value>,)> = kernel::read!(&db, |c| sqlx::query_as(
-        "SELECT payload FROM outbox WHERE topic = $1 ORDER BY id"
-    )
-    .bind(topic)
-    .fetch_all(c)
-    .await)
-    .unwrap();
+    let rows: Vec<(sqlx::types::Json<Value>,)> =
+        kernel::read!(&db, |c| sqlx::query_as("SELECT payload FROM outbox WHERE topic = $1 ORDER BY id")
+            .bind(topic)
+            .fetch_all(c)
+            .await)
+        .unwrap();
     db.close().await;
     rows.into_iter().map(|r| r.0.0).collect()
 }
@@ -161,8 +160,13 @@ async fn joining_validates_input_tiers_and_tenancy() {
     let viewer = app.member(&owner, &org, "viewer@wl-join.org", "viewer").await;
     let draft = new_event(&app, &owner, &org, "draft").await;
     let other_event = new_event(&app, &owner, &org, "published").await;
-    let ga = ticket_type(&app, &owner, &event, json!({"name": "GA", "price": 0, "currency": "EUR", "capacity": 2, "max_per_order": 4}))
-        .await;
+    let ga = ticket_type(
+        &app,
+        &owner,
+        &event,
+        json!({"name": "GA", "price": 0, "currency": "EUR", "capacity": 2, "max_per_order": 4}),
+    )
+    .await;
     let elsewhere =
         ticket_type(&app, &owner, &other_event, json!({"name": "Else", "price": 0, "currency": "EUR", "capacity": 0})).await;
     let ga_id = id(&ga);
@@ -197,13 +201,22 @@ async fn joining_validates_input_tiers_and_tenancy() {
         app.post(&path, Some(&staff), json!({"ticket_type_id": ga_id, "email": "a@fans.org", "name": "A", "tier": "gold"})).await;
     assert_eq!((s, p["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("tier")), "{p}");
     let unknown = format!("/api/events/{nil}/waitlist");
-    assert_eq!(app.post(&unknown, None, json!({"ticket_type_id": ga_id, "email": "a@fans.org", "name": "A"})).await.0, StatusCode::NOT_FOUND);
-    let (s, _) =
-        app.post(&format!("/api/events/{draft}/waitlist"), None, json!({"ticket_type_id": ga_id, "email": "a@fans.org", "name": "A"})).await;
+    assert_eq!(
+        app.post(&unknown, None, json!({"ticket_type_id": ga_id, "email": "a@fans.org", "name": "A"})).await.0,
+        StatusCode::NOT_FOUND
+    );
+    let (s, _) = app
+        .post(
+            &format!("/api/events/{draft}/waitlist"),
+            None,
+            json!({"ticket_type_id": ga_id, "email": "a@fans.org", "name": "A"}),
+        )
+        .await;
     assert_eq!(s, StatusCode::NOT_FOUND);
 
     // The public joins the last tier, anonymously with a token.
-    let (s, a) = app.post(&path, None, json!({"ticket_type_id": ga_id, "email": "Ann@Fans.org", "name": "Ann", "quantity": 2})).await;
+    let (s, a) =
+        app.post(&path, None, json!({"ticket_type_id": ga_id, "email": "Ann@Fans.org", "name": "Ann", "quantity": 2})).await;
     assert_eq!(s, StatusCode::CREATED, "{a}");
     assert_eq!((a["status"].as_str(), a["tier"].as_str(), a["position"].as_i64()), (Some("waiting"), Some("standard"), Some(1)));
     assert_eq!(a["email"], "ann@fans.org");
@@ -214,14 +227,16 @@ async fn joining_validates_input_tiers_and_tenancy() {
     assert_eq!((s, p["code"].as_str()), (StatusCode::CONFLICT, Some("already_waiting")), "{p}");
     // Naming the last tier is fine; a signed-in fan is the entry's owner, without a token.
     let (fan, _) = app.register("fan@wl-join.org").await;
-    let (s, b) =
-        app.post(&path, Some(&fan), json!({"ticket_type_id": ga_id, "email": "fan@wl-join.org", "name": "Fan", "tier": "Standard"})).await;
+    let (s, b) = app
+        .post(&path, Some(&fan), json!({"ticket_type_id": ga_id, "email": "fan@wl-join.org", "name": "Fan", "tier": "Standard"}))
+        .await;
     assert_eq!(s, StatusCode::CREATED, "{b}");
     assert!(b.get("waitlist_token").is_none() && b["user_id"].is_string(), "{b}");
     assert_eq!(b["position"], 2);
     // Staff place someone in a tier, on their behalf.
-    let (s, c) =
-        app.post(&path, Some(&staff), json!({"ticket_type_id": ga_id, "email": "vip@fans.org", "name": "Vip", "tier": "vip"})).await;
+    let (s, c) = app
+        .post(&path, Some(&staff), json!({"ticket_type_id": ga_id, "email": "vip@fans.org", "name": "Vip", "tier": "vip"}))
+        .await;
     assert_eq!(s, StatusCode::CREATED, "{c}");
     assert_eq!((c["tier"].as_str(), c["position"].as_i64()), (Some("vip"), Some(1)));
     assert!(c["user_id"].is_null() && c["waitlist_token"].is_string(), "{c}");
@@ -229,8 +244,12 @@ async fn joining_validates_input_tiers_and_tenancy() {
     // Queue order: tier, then join order; positions follow.
     let (s, list) = app.get(&path, Some(&viewer)).await;
     assert_eq!(s, StatusCode::OK, "{list}");
-    let order: Vec<(&str, i64)> =
-        list["items"].as_array().unwrap().iter().map(|e| (e["name"].as_str().unwrap(), e["position"].as_i64().unwrap())).collect();
+    let order: Vec<(&str, i64)> = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["name"].as_str().unwrap(), e["position"].as_i64().unwrap()))
+        .collect();
     assert_eq!(order, [("Vip", 1), ("Ann", 2), ("Fan", 3)]);
     assert!(list["items"][0].get("token_hash").is_none());
     let (s, p) = app.get(&format!("{path}?limit=0"), Some(&owner)).await;
@@ -450,7 +469,11 @@ async fn priced_offers_wait_for_payment_and_leaving_with_an_offer_passes_it_on()
     let (w1, w1_token) = join(&app, &event, json!({"ticket_type_id": ga, "email": "w1@fans.org", "name": "W1"})).await;
     let (fan, _) = app.register("w2@fans.org").await;
     let (s, w2) = app
-        .post(&format!("/api/events/{event}/waitlist"), Some(&fan), json!({"ticket_type_id": ga, "email": "w2@fans.org", "name": "W2"}))
+        .post(
+            &format!("/api/events/{event}/waitlist"),
+            Some(&fan),
+            json!({"ticket_type_id": ga, "email": "w2@fans.org", "name": "W2"}),
+        )
         .await;
     assert_eq!(s, StatusCode::CREATED, "{w2}");
     let w2 = id(&w2);
@@ -531,7 +554,9 @@ async fn raised_capacity_is_offered_in_strict_order_and_sessions_have_waitlists(
         json!({"name": "Late set", "price": 0, "currency": "EUR", "capacity": 1, "session_id": sid}),
     )
     .await;
-    let (s, p) = app.post(&format!("/api/events/{event}/waitlist"), None, json!({"session_id": sid, "email": "s@fans.org", "name": "S"})).await;
+    let (s, p) = app
+        .post(&format!("/api/events/{event}/waitlist"), None, json!({"session_id": sid, "email": "s@fans.org", "name": "S"}))
+        .await;
     assert_eq!((s, p["code"].as_str()), (StatusCode::CONFLICT, Some("tickets_available")), "{p}");
     let sold = book(&app, &event, &id(&late), "y@fans.org", 1).await;
     let (ws, _) = join(&app, &event, json!({"session_id": sid, "email": "s@fans.org", "name": "S"})).await;
@@ -566,7 +591,8 @@ async fn offers_racing_cancellations_a_capacity_raise_and_buyers_never_oversell(
     // 10 cancellations and a capacity raise (10 → 15) race 20 public buyers.
     let mut tasks = Vec::new();
     for b in &sold {
-        let (client, url) = (app.client.clone(), app.url(&format!("/api/bookings/{}?token={}", id(b), b["booking_token"].as_str().unwrap())));
+        let (client, url) =
+            (app.client.clone(), app.url(&format!("/api/bookings/{}?token={}", id(b), b["booking_token"].as_str().unwrap())));
         tasks.push(tokio::spawn(async move { ("cancel", client.delete(url).send().await.unwrap().status()) }));
     }
     {

@@ -455,7 +455,12 @@ impl TicketingService {
     /// that order — the lock order of every transaction that changes inventory, hottest rows
     /// last so PostgreSQL holds a quota's row lock only from its update to the commit.
     /// `Some(shortfall)` when one had no room; the caller drops the transaction.
-    pub(super) async fn take_inventory(&self, tx: &mut Tx, b: &BookingRecord, max_per_buyer: Option<i64>) -> AppResult<Option<Shortfall>> {
+    pub(super) async fn take_inventory(
+        &self,
+        tx: &mut Tx,
+        b: &BookingRecord,
+        max_per_buyer: Option<i64>,
+    ) -> AppResult<Option<Shortfall>> {
         let at = now();
         let max = max_per_buyer.unwrap_or(i64::MAX);
         if store::count_buyer(tx, b.org_id, b.event_id, &domain::buyer_key(&b.buyer_email), b.quantity, max, at).await? == 0 {

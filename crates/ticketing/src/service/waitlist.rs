@@ -231,7 +231,9 @@ impl TicketingService {
         let (e, member) = self.visible_event(p, event).await?;
         let target = match (req.ticket_type_id, req.session_id) {
             (Some(_), Some(_)) => return Err(AppError::validation("session_id", "give ticket_type_id or session_id, not both")),
-            (None, None) => return Err(AppError::validation("ticket_type_id", "give the ticket type (or session_id) to wait for")),
+            (None, None) => {
+                return Err(AppError::validation("ticket_type_id", "give the ticket type (or session_id) to wait for"));
+            }
             (Some(t), None) => Target::Type(t),
             (None, Some(s)) => Target::Session(s),
         };
@@ -252,7 +254,10 @@ impl TicketingService {
             }
             Some(t) if t == last => (last, false),
             Some(_) => {
-                return Err(AppError::validation("tier", format!("only the organizer places people in a tier; everyone joins {last}")));
+                return Err(AppError::validation(
+                    "tier",
+                    format!("only the organizer places people in a tier; everyone joins {last}"),
+                ));
             }
         };
         if e.status != EventStatus::Published {
@@ -267,7 +272,10 @@ impl TicketingService {
                     return Err(AppError::validation("ticket_type_id", "no such ticket type in this event"));
                 };
                 if quotas.is_empty() {
-                    return Err(AppError::validation("ticket_type_id", format!("{} is not on sale yet (it is in no quota)", tt.name)));
+                    return Err(AppError::validation(
+                        "ticket_type_id",
+                        format!("{} is not on sale yet (it is in no quota)", tt.name),
+                    ));
                 }
                 if let Err(why) = domain::sales_open(at, tt.sales_start, tt.sales_end, e.ends_at) {
                     return Err(AppError::conflict("sales_closed", format!("{}: {why}", tt.name)));
@@ -669,13 +677,7 @@ impl TicketingService {
     /// One offer in one transaction: the booking's rows, the entry's `waiting → offered`,
     /// the booking's inventory, the `waitlist.offered` event and the offer mail — all or
     /// nothing.
-    async fn try_offer(
-        &self,
-        c: &Catalog,
-        entry: &EntryRecord,
-        t: &TicketTypeRecord,
-        quotas: &[QuotaId],
-    ) -> AppResult<Attempt> {
+    async fn try_offer(&self, c: &Catalog, entry: &EntryRecord, t: &TicketTypeRecord, quotas: &[QuotaId]) -> AppResult<Attempt> {
         let at = now();
         let expires = at + TimeDelta::seconds(c.settings.waitlist_offer_seconds);
         let token = domain::booking_token();
@@ -752,7 +754,8 @@ impl TicketingService {
         offered.offered_at = Some(at);
         offered.offer_expires_at = Some(expires);
         offered.updated_at = at;
-        let changes = json!({ "status": "offered", "booking_id": new.booking.id, "ticket_type_id": t.id, "offer_expires_at": expires });
+        let changes =
+            json!({ "status": "offered", "booking_id": new.booking.id, "ticket_type_id": t.id, "offer_expires_at": expires });
         audit_entry(&mut tx, "system", &offered, "waitlist_entry.offered", changes).await?;
         let mut payload = entry_event(&offered);
         payload["ticket_type_id"] = json!(t.id);

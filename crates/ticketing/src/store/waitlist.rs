@@ -230,7 +230,12 @@ pub(crate) async fn waiting_targets(
 
 /// Replaces the token of a waitlist offer's booking (accepting with the entry's own token
 /// hands the person a fresh booking token; only its hash is stored).
-pub(crate) async fn set_booking_token(tx: &mut Tx, booking: BookingId, hash: &str, at: DateTime<Utc>) -> Result<u64, sqlx::Error> {
+pub(crate) async fn set_booking_token(
+    tx: &mut Tx,
+    booking: BookingId,
+    hash: &str,
+    at: DateTime<Utc>,
+) -> Result<u64, sqlx::Error> {
     tx!(tx, |c| sqlx::query("UPDATE bookings SET token_hash = $2, updated_at = $3 WHERE id = $1")
         .bind(booking)
         .bind(hash)
