@@ -32,6 +32,8 @@ CREATE TABLE waitlist_entries (
 -- in the query from the event's settings.
 CREATE INDEX waitlist_entries_queue ON waitlist_entries (event_id, status, id);
 CREATE INDEX waitlist_entries_booking ON waitlist_entries (booking_id);
+-- The sweep for offers whose booking moved on (paid before accepting, or a lost job).
+CREATE INDEX waitlist_entries_offered ON waitlist_entries (id) WHERE status = 'offered';
 CREATE INDEX waitlist_entries_user ON waitlist_entries (user_id, id);
 -- One live entry per person (lower-cased email) and ticket type or session.
 CREATE UNIQUE INDEX waitlist_entries_live_type ON waitlist_entries (ticket_type_id, email)

@@ -502,6 +502,24 @@ async fn priced_offers_wait_for_payment_and_leaving_with_an_offer_passes_it_on()
     assert_eq!(paid["tickets"].as_array().unwrap().len(), 1);
     let q = t["quota_ids"][0].as_str().unwrap().to_string();
     assert_eq!(quota(&app, &owner, &event, &q).await["taken"], 1);
+
+    // The organizer cancels it; the next offer is paid before its person accepts (the offer
+    // booking went through the payment path): accepting records it.
+    let (w3, w3_token) = join(&app, &event, json!({"ticket_type_id": ga, "email": "w3@fans.org", "name": "W3"})).await;
+    assert_eq!(app.delete(&format!("/api/bookings/{bid}"), Some(&owner)).await.0, StatusCode::OK);
+    let o3 = wait_status(&app, &owner, &w3, "offered").await;
+    let b3 = o3["booking_id"].as_str().unwrap();
+    let (s, paid) = app.post(&format!("/api/bookings/{b3}/mark-paid"), Some(&owner), json!({})).await;
+    assert_eq!((s, paid["status"].as_str()), (StatusCode::OK, Some("confirmed")), "{paid}");
+    let (s, acc) = app.post(&format!("/api/waitlist/{w3}/accept?token={w3_token}"), None, json!({})).await;
+    assert_eq!(s, StatusCode::OK, "{acc}");
+    assert_eq!((acc["entry"]["status"].as_str(), acc["booking"]["status"].as_str()), (Some("accepted"), Some("confirmed")));
+    assert_eq!(acc["booking"]["tickets"].as_array().unwrap().len(), 1);
+    // Accepting with the entry's own token hands over a fresh booking token.
+    let bt = acc["booking_token"].as_str().unwrap();
+    assert_eq!(app.get(&format!("/api/bookings/{b3}?token={bt}"), None).await.0, StatusCode::OK);
+    assert_eq!(entry(&app, &owner, &w2).await["status"], "accepted");
+    assert_eq!(quota(&app, &owner, &event, &q).await["taken"], 1);
 }
 
 #[tokio::test]
@@ -569,18 +587,53 @@ async fn raised_capacity_is_offered_in_strict_order_and_sessions_have_waitlists(
 #[tokio::test]
 async fn offers_racing_cancellations_a_capacity_raise_and_buyers_never_oversell() {
     let app = TestApp::spawn().await;
-    let (owner, _, event) = published_event(&app, "o@wl-race.org").await;
-    let t = ticket_type(&app, &owner, &event, json!({"name": "GA", "price": 0, "currency": "EUR", "capacity": 10})).await;
+    race(&app, std::slice::from_ref(&app.base)).await;
+}
+
+#[tokio::test]
+async fn two_instances_on_one_postgres_database_offer_each_seat_once() {
+    if !common::is_postgres() {
+        eprintln!("TEST_DATABASE_URL not set: the two-instance waitlist race runs in the PostgreSQL pass");
+        return;
+    }
+    let app = TestApp::spawn().await;
+    // A second Backline process-equivalent on the same database: both run waitlist jobs.
+    let config = kernel::Config::from_overrides(json!({
+        "data_dir": app.dir.path().join("second"),
+        "database": { "url": app.database_url, "max_connections": 8 },
+        "auth": { "argon2_memory_kib": 64, "jwt_keys": [{ "kid": "test-1", "secret": "test-secret-that-is-long-enough-0123456789" }] },
+        "jobs": { "poll_interval_ms": 25 },
+        "rate_limit": { "per_ip_per_min": 100000, "per_user_per_min": 100000 },
+        "log": { "level": "warn" },
+    }))
+    .unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let second = format!("http://{}", listener.local_addr().unwrap());
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let server = tokio::spawn(backline::run(config, listener, shutdown.clone()));
+    eventually("the second instance", || async { app.client.get(format!("{second}/healthz")).send().await.is_ok() }).await;
+    race(&app, &[app.base.clone(), second]).await;
+    shutdown.cancel();
+    server.await.unwrap().unwrap();
+}
+
+/// Sold out (10), 30 waiting; then 10 cancellations and a capacity raise (→ 15) race 20
+/// public buyers, spread over the app instances at `bases`. Afterwards: never oversold,
+/// every seat with a buyer or an offer, no entry offered twice, offers in queue order.
+async fn race(app: &TestApp, bases: &[String]) {
+    let url = |i: usize, path: &str| format!("{}{path}", bases[i % bases.len()]);
+    let (owner, _, event) = published_event(app, "o@wl-race.org").await;
+    let t = ticket_type(app, &owner, &event, json!({"name": "GA", "price": 0, "currency": "EUR", "capacity": 10})).await;
     let q = t["quota_ids"][0].as_str().unwrap().to_string();
     let ga = id(&t);
     let mut sold = Vec::new();
     for i in 0..10 {
-        sold.push(book(&app, &event, &ga, &format!("early{i}@race.org"), 1).await);
+        sold.push(book(app, &event, &ga, &format!("early{i}@race.org"), 1).await);
     }
     // 30 waiters, joining concurrently.
     let mut joins = Vec::new();
     for i in 0..30 {
-        let (client, url) = (app.client.clone(), app.url(&format!("/api/events/{event}/waitlist")));
+        let (client, url) = (app.client.clone(), url(i, &format!("/api/events/{event}/waitlist")));
         let body = json!({"ticket_type_id": ga, "email": format!("w{i}@race.org"), "name": format!("W{i}")});
         joins.push(tokio::spawn(async move { client.post(url).json(&body).send().await.unwrap().status() }));
     }
@@ -590,19 +643,19 @@ async fn offers_racing_cancellations_a_capacity_raise_and_buyers_never_oversell(
 
     // 10 cancellations and a capacity raise (10 → 15) race 20 public buyers.
     let mut tasks = Vec::new();
-    for b in &sold {
+    for (i, b) in sold.iter().enumerate() {
         let (client, url) =
-            (app.client.clone(), app.url(&format!("/api/bookings/{}?token={}", id(b), b["booking_token"].as_str().unwrap())));
+            (app.client.clone(), url(i, &format!("/api/bookings/{}?token={}", id(b), b["booking_token"].as_str().unwrap())));
         tasks.push(tokio::spawn(async move { ("cancel", client.delete(url).send().await.unwrap().status()) }));
     }
     {
-        let (client, url, owner) = (app.client.clone(), app.url(&format!("/api/quotas/{q}")), owner.clone());
+        let (client, url, owner) = (app.client.clone(), url(1, &format!("/api/quotas/{q}")), owner.clone());
         tasks.push(tokio::spawn(async move {
             ("raise", client.put(url).bearer_auth(owner).json(&json!({"capacity": 15})).send().await.unwrap().status())
         }));
     }
     for i in 0..20 {
-        let (client, url) = (app.client.clone(), app.url("/api/bookings"));
+        let (client, url) = (app.client.clone(), url(i, "/api/bookings"));
         let body = json!({"event_id": event, "positions": [{"ticket_type_id": ga, "quantity": 1}],
                           "buyer_email": format!("buyer{i}@race.org"), "buyer_name": "Buyer"});
         tasks.push(tokio::spawn(async move {
@@ -627,18 +680,18 @@ async fn offers_racing_cancellations_a_capacity_raise_and_buyers_never_oversell(
     // Every freed seat ends up with a buyer or an offer; wait until that settles.
     let last = std::cell::Cell::new((-1, -1));
     eventually("offers to settle", || async {
-        let taken = quota(&app, &owner, &event, &q).await["taken"].as_i64().unwrap();
-        let offered = waitlist(&app, &owner, &event, "offered").await.len() as i64;
+        let taken = quota(app, &owner, &event, &q).await["taken"].as_i64().unwrap();
+        let offered = waitlist(app, &owner, &event, "offered").await.len() as i64;
         let settled = taken == 15 && (taken, offered) == last.get();
         last.set((taken, offered));
         settled
     })
     .await;
 
-    let quota = quota(&app, &owner, &event, &q).await;
+    let quota = quota(app, &owner, &event, &q).await;
     assert_eq!(quota["capacity"], 15);
     assert!(quota["taken"].as_i64().unwrap() <= 15);
-    let bookings = all_bookings(&app, &owner, &event).await;
+    let bookings = all_bookings(app, &owner, &event).await;
     let live: Vec<&Value> = bookings.iter().filter(|b| b["status"] == "pending_payment" || b["status"] == "confirmed").collect();
     let live_seats: i64 = live.iter().map(|b| b["quantity"].as_i64().unwrap()).sum();
     assert_eq!(live_seats, quota["taken"].as_i64().unwrap(), "live bookings hold exactly the seats taken");
@@ -649,8 +702,8 @@ async fn offers_racing_cancellations_a_capacity_raise_and_buyers_never_oversell(
     for b in &bookings {
         *per_buyer.entry(b["buyer_email"].as_str().unwrap()).or_default() += 1;
     }
-    let offered = waitlist(&app, &owner, &event, "offered").await;
-    let waiting = waitlist(&app, &owner, &event, "waiting").await;
+    let offered = waitlist(app, &owner, &event, "offered").await;
+    let waiting = waitlist(app, &owner, &event, "waiting").await;
     assert_eq!(offered.len() + waiting.len(), 30);
     let by_id: HashMap<&str, &Value> = bookings.iter().map(|b| (b["id"].as_str().unwrap(), b)).collect();
     let mut offer_bookings = HashSet::new();
@@ -676,5 +729,5 @@ async fn offers_racing_cancellations_a_capacity_raise_and_buyers_never_oversell(
     {
         assert!(last_offered < first_waiting, "offers follow the queue");
     }
-    assert_eq!(outbox(&app, "waitlist.offered").await.len(), offered.len());
+    assert_eq!(outbox(app, "waitlist.offered").await.len(), offered.len());
 }

@@ -91,7 +91,8 @@ impl TicketingService {
     }
 
     /// Starts the periodic sweep for holds past their expiry (a safety net behind the
-    /// per-booking job); it stops when `shutdown` is cancelled.
+    /// per-booking job), and for waitlist offers whose booking moved on; it stops when
+    /// `shutdown` is cancelled.
     pub fn start(self: &Arc<Self>, shutdown: CancellationToken) {
         let me = Arc::downgrade(self);
         tokio::spawn(async move {
@@ -106,6 +107,11 @@ impl TicketingService {
                             Ok(0) => {}
                             Ok(n) => tracing::info!(expired = n, "hold sweep expired bookings"),
                             Err(e) => tracing::warn!(error = %e, "hold sweep failed"),
+                        }
+                        match svc.sweep_waitlist().await {
+                            Ok(0) => {}
+                            Ok(n) => tracing::info!(entries = n, "waitlist sweep closed offers"),
+                            Err(e) => tracing::warn!(error = %e, "waitlist sweep failed"),
                         }
                     }
                 }

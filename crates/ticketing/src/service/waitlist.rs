@@ -22,7 +22,8 @@
 //! tiers last), then join order, making offers; an offer that fails for lack of seats stops
 //! the walk for that ticket type or session (strict order: a later, smaller request does not
 //! jump the queue) while entries for other types and sessions go on. A decline (and leaving
-//! with an open offer) advances at once too.
+//! with an open offer) advances at once too. Every node's periodic sweep is the safety net:
+//! offered entries whose booking moved on (paid before accepting, or a lost job) follow it.
 //!
 //! Access follows bookings: an entry is reachable by its person (the signed-in user who
 //! joined, or whoever holds its `waitlist_token` or the offer's token) and by members of the
@@ -535,10 +536,13 @@ impl TicketingService {
             return Err(AppError::conflict("invalid_transition", "the entry changed meanwhile; read it again"));
         };
         let Some(cur) = store::lock_booking(&mut tx, booking_id).await? else { return Err(AppError::not_found("booking")) };
-        if cur.status != BookingStatus::PendingPayment || cur.hold_expires_at.is_some_and(|t| t <= at) {
+        let pending = cur.status == BookingStatus::PendingPayment && cur.hold_expires_at.is_none_or(|t| t > at);
+        // Paid already (the offer booking went through the payment path before the person
+        // accepted): accepting just records it.
+        if !pending && cur.status != BookingStatus::Confirmed {
             return Err(AppError::conflict("offer_expired", "the offer has expired"));
         }
-        let booking = if cur.total == 0 {
+        let booking = if cur.total == 0 && pending {
             let Some(confirmed) = store::confirm(&mut tx, booking_id, BookingStatus::PendingPayment, None, at).await? else {
                 return Err(AppError::conflict("offer_expired", "the offer has expired"));
             };
@@ -817,19 +821,51 @@ impl TicketingService {
     /// accordingly. Then the event's waitlist advances.
     async fn booking_closed(&self, booking: BookingId, expired: bool) -> AppResult<()> {
         let Some(entry) = wstore::entry_by_booking(self.db(), booking).await? else { return Ok(()) };
-        let (from, to, topic, action) = if expired {
-            ([Offered, Accepted], Expired, "waitlist.expired", "waitlist_entry.expired")
-        } else {
-            ([Offered, Offered], Declined, "waitlist.declined", "waitlist_entry.declined")
+        let status = if expired { BookingStatus::Expired } else { BookingStatus::Cancelled };
+        self.follow_booking(&entry, status).await.map(|_| ())
+    }
+
+    /// Brings an entry in line with its offer booking's status: confirmed → `accepted`,
+    /// expired → `expired`, cancelled or refunded while offered → `declined`. `true` when
+    /// the entry changed.
+    async fn follow_booking(&self, entry: &EntryRecord, booking: BookingStatus) -> AppResult<bool> {
+        let (from, to, topic, action) = match booking {
+            BookingStatus::PendingPayment => return Ok(false),
+            BookingStatus::Confirmed => ([Offered, Offered], Accepted, "waitlist.accepted", "waitlist_entry.accepted"),
+            BookingStatus::Expired => ([Offered, Accepted], Expired, "waitlist.expired", "waitlist_entry.expired"),
+            BookingStatus::Cancelled | BookingStatus::Refunded => {
+                ([Offered, Offered], Declined, "waitlist.declined", "waitlist_entry.declined")
+            }
         };
         let mut tx = self.db().begin().await?;
-        if let Some(closed) = wstore::transition(&mut tx, entry.id, from, to, now()).await? {
-            let changes = json!({ "status": to, "from": entry.status, "booking_id": booking });
-            audit_entry(&mut tx, "system", &closed, action, changes).await?;
-            publish(&mut tx, topic, &entry_event(&closed)).await?;
-            self.kernel.commit(tx).await?;
+        let Some(closed) = wstore::transition(&mut tx, entry.id, from, to, now()).await? else { return Ok(false) };
+        let changes = json!({ "status": to, "from": entry.status, "booking_id": entry.booking_id, "booking_status": booking });
+        audit_entry(&mut tx, "system", &closed, action, changes).await?;
+        publish(&mut tx, topic, &entry_event(&closed)).await?;
+        self.kernel.commit(tx).await?;
+        Ok(true)
+    }
+
+    /// The safety net behind the job (run by every node's periodic sweep): offered entries
+    /// whose booking is no longer pending — paid before the person accepted, or closed while
+    /// a job was lost — follow their booking, and their events advance. Returns how many
+    /// entries changed.
+    pub async fn sweep_waitlist(&self) -> AppResult<usize> {
+        let mut changed = 0;
+        let mut events = HashSet::new();
+        for (id, status) in wstore::stale_offers(self.db(), 500).await? {
+            let Some(entry) = wstore::entry(self.db(), id).await? else { continue };
+            if self.follow_booking(&entry, status).await? {
+                changed += 1;
+            }
+            if status != BookingStatus::Confirmed {
+                events.insert(entry.event_id);
+            }
         }
-        Ok(())
+        for event in events {
+            self.advance_waitlist(event).await?;
+        }
+        Ok(changed)
     }
 }
 

@@ -12,7 +12,7 @@ use events::{EventId, EventSessionId};
 use kernel::id::{OrgId, UserId};
 use kernel::{Db, Tx, read, tx};
 
-use crate::domain::{BookingId, TicketTypeId, WAITLIST_TIERS_MAX, WaitlistEntryId, WaitlistStatus};
+use crate::domain::{BookingId, BookingStatus, TicketTypeId, WAITLIST_TIERS_MAX, WaitlistEntryId, WaitlistStatus};
 
 /// A `waitlist_entries` row.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -243,4 +243,17 @@ pub(crate) async fn set_booking_token(
         .execute(c)
         .await
         .map(|r| r.rows_affected()))
+}
+
+/// Offered entries whose offer booking is no longer pending (see the waitlist sweep), with
+/// that booking's status.
+pub(crate) async fn stale_offers(db: &Db, limit: i64) -> Result<Vec<(WaitlistEntryId, BookingStatus)>, sqlx::Error> {
+    let rows: Vec<(WaitlistEntryId, String)> = read!(db, |c| sqlx::query_as(
+        "SELECT e.id, b.status FROM waitlist_entries e JOIN bookings b ON b.id = e.booking_id \
+         WHERE e.status = 'offered' AND b.status <> 'pending_payment' ORDER BY e.id LIMIT $1"
+    )
+    .bind(limit)
+    .fetch_all(c)
+    .await)?;
+    Ok(rows.into_iter().filter_map(|(id, s)| BookingStatus::parse(&s).map(|s| (id, s))).collect())
 }
