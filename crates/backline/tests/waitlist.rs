@@ -511,6 +511,8 @@ async fn priced_offers_wait_for_payment_and_leaving_with_an_offer_passes_it_on()
     let b3 = o3["booking_id"].as_str().unwrap();
     let (s, paid) = app.post(&format!("/api/bookings/{b3}/mark-paid"), Some(&owner), json!({})).await;
     assert_eq!((s, paid["status"].as_str()), (StatusCode::OK, Some("confirmed")), "{paid}");
+    let (s, p) = app.post(&format!("/api/waitlist/{w3}/decline?token={w3_token}"), None, json!({})).await;
+    assert_eq!((s, p["code"].as_str()), (StatusCode::CONFLICT, Some("already_paid")), "{p}");
     let (s, acc) = app.post(&format!("/api/waitlist/{w3}/accept?token={w3_token}"), None, json!({})).await;
     assert_eq!(s, StatusCode::OK, "{acc}");
     assert_eq!((acc["entry"]["status"].as_str(), acc["booking"]["status"].as_str()), (Some("accepted"), Some("confirmed")));

@@ -83,7 +83,7 @@ async fn update_entry(
 /// offer is cancelled and goes to the next in line.
 #[utoipa::path(delete, path = "/api/waitlist/{id}", tag = "waitlist", params(("id" = String, Path, description = "Waitlist entry id"), WaitlistTokenQuery),
     responses((status = 200, body = WaitlistEntry), (status = 403, body = Problem), (status = 404, body = Problem),
-    (status = 409, description = "Already closed", body = Problem)), security((), ("bearer" = [])))]
+    (status = 409, description = "Already closed, or its offer was paid (`already_paid`)", body = Problem)), security((), ("bearer" = [])))]
 async fn leave(
     State(svc): Svc,
     auth: MaybeAuth,
@@ -113,7 +113,7 @@ async fn accept(
 /// the next in line.
 #[utoipa::path(post, path = "/api/waitlist/{id}/decline", tag = "waitlist", params(("id" = String, Path, description = "Waitlist entry id"), WaitlistTokenQuery),
     responses((status = 200, body = WaitlistEntry), (status = 403, body = Problem), (status = 404, body = Problem),
-    (status = 409, description = "No open offer", body = Problem)), security((), ("bearer" = [])))]
+    (status = 409, description = "No open offer (`no_offer`), or it was paid (`already_paid`)", body = Problem)), security((), ("bearer" = [])))]
 async fn decline(
     State(svc): Svc,
     auth: MaybeAuth,

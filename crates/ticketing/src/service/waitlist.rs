@@ -540,7 +540,7 @@ impl TicketingService {
         // Paid already (the offer booking went through the payment path before the person
         // accepted): accepting just records it.
         if !pending && cur.status != BookingStatus::Confirmed {
-            return Err(AppError::conflict("offer_expired", "the offer has expired"));
+            return Err(AppError::conflict("offer_expired", "the offer is no longer open (expired or cancelled)"));
         }
         let booking = if cur.total == 0 && pending {
             let Some(confirmed) = store::confirm(&mut tx, booking_id, BookingStatus::PendingPayment, None, at).await? else {
@@ -610,9 +610,15 @@ impl TicketingService {
     }
 
     /// Cancels a pending offer booking in `tx`, releasing its seats (`false`: it was no
-    /// longer pending — expired or confirmed meanwhile).
+    /// longer pending — expired or cancelled meanwhile). An offer that has been paid is not
+    /// given up this way: `409 already_paid` (its booking is cancelled like any other).
     async fn cancel_offer(&self, tx: &mut Tx, p: Option<&Principal>, booking: BookingId) -> AppResult<bool> {
-        let Some(cancelled) = store::cancel(tx, booking, BookingStatus::PendingPayment, now()).await? else { return Ok(false) };
+        let Some(cancelled) = store::cancel(tx, booking, BookingStatus::PendingPayment, now()).await? else {
+            if store::lock_booking(tx, booking).await?.is_some_and(|b| b.status == BookingStatus::Confirmed) {
+                return Err(AppError::conflict("already_paid", "the offer has been paid; cancel its booking instead"));
+            }
+            return Ok(false);
+        };
         self.release_inventory(tx, &cancelled).await?;
         let positions = store::positions_tx(tx, booking).await?;
         let changes = json!({ "status": "cancelled", "from": "pending_payment", "reason": "waitlist offer declined" });
