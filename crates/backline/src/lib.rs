@@ -35,6 +35,7 @@ pub use kernel::Config;
         (name = "venues", description = "Venues"),
         (name = "ticketing", description = "Ticket types, quotas, vouchers, ticketing settings"),
         (name = "bookings", description = "Bookings (orders), holds, offline payment, tickets, sales statistics"),
+        (name = "waitlist", description = "Waitlists of sold-out ticket types and sessions, tiers, offers"),
         (name = "audit", description = "Audit trail"),
         (name = "files", description = "Signed file downloads (ticket PDFs, exports)"),
         (name = "admin", description = "Operator endpoints"),

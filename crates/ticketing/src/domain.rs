@@ -43,6 +43,9 @@ kernel::typed_id!(
     VoucherId
 );
 
+mod waitlist;
+pub use waitlist::*;
+
 pub const NAME_MAX: usize = 200;
 pub const DESCRIPTION_MAX: usize = 5_000;
 pub const EMAIL_MAX: usize = 254;

@@ -22,6 +22,8 @@ use crate::domain::{BookingId, CheckinId, CheckinListId, QuotaId, TicketTypeId, 
 use crate::model::*;
 use crate::service::TicketingService;
 
+mod waitlist;
+
 type Svc = State<Arc<TicketingService>>;
 
 // ---- ticket types ---------------------------------------------------------------------------
@@ -515,5 +517,6 @@ pub fn router(svc: Arc<TicketingService>) -> OpenApiRouter {
         .routes(routes!(check_in_batch))
         .routes(routes!(get_checkin))
         .routes(routes!(undo_checkin))
+        .merge(waitlist::router())
         .with_state(svc)
 }

@@ -16,6 +16,9 @@ use crate::domain::{
 };
 use crate::signing::PublicJwk;
 
+mod waitlist;
+pub use waitlist::*;
+
 /// Reads a present field (even `null`) as `Some`, so `Option<Option<T>>` tells an absent
 /// field (`None`) from an explicit `null` (`Some(None)`).
 fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<T>, D::Error> {
@@ -253,8 +256,10 @@ pub struct TicketingSettings {
     /// Most tickets one buyer (by email) may hold in live bookings of the event; absent:
     /// no cap beyond 100 per booking.
     pub max_tickets_per_buyer: Option<i64>,
-    /// How long a waitlist offer stays open (default 24).
+    /// How long a waitlist offer stays open (default 24), in whole hours.
     pub waitlist_offer_hours: i64,
+    /// How long a waitlist offer stays open, in seconds (default 86400).
+    pub waitlist_offer_seconds: i64,
     /// Waitlist tiers in priority order (default `["vip", "standard"]`).
     pub waitlist_tiers: Vec<String>,
 }
@@ -269,8 +274,10 @@ pub struct UpdateTicketingSettings {
     #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<i64>, nullable)]
     pub max_tickets_per_buyer: Option<Option<i64>>,
-    /// 1–336.
+    /// 1–336; not with `waitlist_offer_seconds`.
     pub waitlist_offer_hours: Option<i64>,
+    /// 1–1209600, for offers shorter than an hour; not with `waitlist_offer_hours`.
+    pub waitlist_offer_seconds: Option<i64>,
     pub waitlist_tiers: Option<Vec<String>>,
 }
 

@@ -36,6 +36,7 @@ pub(crate) struct SettingsRecord {
     pub max_tickets_per_buyer: Option<i64>,
     pub waitlist_offer_hours: i64,
     pub waitlist_tiers: Json<Vec<String>>,
+    pub waitlist_offer_seconds: i64,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -222,8 +223,8 @@ macro_rules! ticket_columns {
 
 pub(crate) async fn settings(db: &Db, event: EventId) -> Result<Option<SettingsRecord>, sqlx::Error> {
     read!(db, |c| sqlx::query_as(
-        "SELECT event_id, org_id, hold_seconds, max_tickets_per_buyer, waitlist_offer_hours, waitlist_tiers, created_at, \
-         updated_at FROM ticketing_settings WHERE event_id = $1"
+        "SELECT event_id, org_id, hold_seconds, max_tickets_per_buyer, waitlist_offer_hours, waitlist_tiers, \
+         waitlist_offer_seconds, created_at, updated_at FROM ticketing_settings WHERE event_id = $1"
     )
     .bind(event)
     .fetch_optional(c)
@@ -233,10 +234,11 @@ pub(crate) async fn settings(db: &Db, event: EventId) -> Result<Option<SettingsR
 pub(crate) async fn save_settings(tx: &mut Tx, s: &SettingsRecord) -> Result<u64, sqlx::Error> {
     tx!(tx, |c| sqlx::query(
         "INSERT INTO ticketing_settings (event_id, org_id, hold_seconds, max_tickets_per_buyer, waitlist_offer_hours, \
-         waitlist_tiers, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+         waitlist_tiers, created_at, updated_at, waitlist_offer_seconds) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
          ON CONFLICT (event_id) DO UPDATE SET hold_seconds = excluded.hold_seconds, \
          max_tickets_per_buyer = excluded.max_tickets_per_buyer, waitlist_offer_hours = excluded.waitlist_offer_hours, \
-         waitlist_tiers = excluded.waitlist_tiers, updated_at = excluded.updated_at"
+         waitlist_tiers = excluded.waitlist_tiers, waitlist_offer_seconds = excluded.waitlist_offer_seconds, \
+         updated_at = excluded.updated_at"
     )
     .bind(s.event_id)
     .bind(s.org_id)
@@ -246,6 +248,7 @@ pub(crate) async fn save_settings(tx: &mut Tx, s: &SettingsRecord) -> Result<u64
     .bind(&s.waitlist_tiers)
     .bind(s.created_at)
     .bind(s.updated_at)
+    .bind(s.waitlist_offer_seconds)
     .execute(c)
     .await
     .map(|r| r.rows_affected()))
@@ -1205,3 +1208,6 @@ where
         Ok::<(), sqlx::Error>(())
     })
 }
+
+// Waitlist tables (in a file of their own; it uses the column macros above).
+pub(crate) mod waitlist;

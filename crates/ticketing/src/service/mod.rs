@@ -16,6 +16,7 @@ mod catalog;
 mod checkin;
 mod reports;
 mod tickets;
+mod waitlist;
 mod writer;
 
 pub use tickets::RENDER_TICKETS_JOB;
@@ -38,6 +39,8 @@ use tokio_util::sync::CancellationToken;
 use crate::domain::{self, BookingId, QuotaId, TicketTypeId};
 use crate::model::{TicketingSettings, UpdateTicketingSettings};
 use crate::store::{self, SettingsRecord, TicketTypeRecord};
+
+pub use waitlist::WAITLIST_JOB;
 
 /// Job kind that expires one booking's hold when it runs out.
 pub const EXPIRE_HOLD_JOB: &str = "ticketing.expire_hold";
@@ -74,7 +77,7 @@ pub(crate) struct Catalog {
 
 impl TicketingService {
     /// Builds the service, registers its job handlers (`ticketing.expire_hold`,
-    /// `ticketing.render_tickets`) and starts
+    /// `ticketing.render_tickets`, and `ticketing.waitlist` with its subscriptions) and starts
     /// its booking writer.
     pub fn new(
         kernel: Arc<Kernel>,
@@ -88,6 +91,7 @@ impl TicketingService {
         let svc = Arc::new_cyclic(|me: &Weak<TicketingService>| {
             kernel.jobs.register(EXPIRE_HOLD_JOB, Arc::new(ExpireHoldJob(me.clone())));
             kernel.jobs.register(RENDER_TICKETS_JOB, Arc::new(tickets::RenderTicketsJob(me.clone())));
+            waitlist::register(&kernel, me.clone());
             let writer = writer::Writer::start(me.clone(), &kernel).map_err(|e| started = Err(e)).ok();
             let keys = moka::sync::Cache::builder().max_capacity(10_000).time_to_live(tickets::KEYS_TTL).build();
             TicketingService { kernel, access, events, writer, catalogs, generation: AtomicU64::new(0), keys }
@@ -96,7 +100,8 @@ impl TicketingService {
     }
 
     /// Starts the periodic sweep for holds past their expiry (a safety net behind the
-    /// per-booking job); it stops when `shutdown` is cancelled.
+    /// per-booking job), and for waitlist offers whose booking moved on; it stops when
+    /// `shutdown` is cancelled.
     pub fn start(self: &Arc<Self>, shutdown: CancellationToken) {
         let me = Arc::downgrade(self);
         tokio::spawn(async move {
@@ -111,6 +116,11 @@ impl TicketingService {
                             Ok(0) => {}
                             Ok(n) => tracing::info!(expired = n, "hold sweep expired bookings"),
                             Err(e) => tracing::warn!(error = %e, "hold sweep failed"),
+                        }
+                        match svc.sweep_waitlist().await {
+                            Ok(0) => {}
+                            Ok(n) => tracing::info!(entries = n, "waitlist sweep closed offers"),
+                            Err(e) => tracing::warn!(error = %e, "waitlist sweep failed"),
                         }
                     }
                 }
@@ -268,8 +278,23 @@ impl TicketingService {
         if let Some(max) = req.max_tickets_per_buyer {
             s.max_tickets_per_buyer = max.map(|m| domain::within("max_tickets_per_buyer", m, 1..=10_000)).transpose()?;
         }
-        if let Some(h) = req.waitlist_offer_hours {
-            s.waitlist_offer_hours = domain::within("waitlist_offer_hours", h, 1..=domain::WAITLIST_OFFER_HOURS_MAX)?;
+        match (req.waitlist_offer_hours, req.waitlist_offer_seconds) {
+            (Some(_), Some(_)) => {
+                return Err(AppError::validation(
+                    "waitlist_offer_seconds",
+                    "give waitlist_offer_hours or waitlist_offer_seconds, not both",
+                ));
+            }
+            (Some(h), None) => {
+                s.waitlist_offer_hours = domain::within("waitlist_offer_hours", h, 1..=domain::WAITLIST_OFFER_HOURS_MAX)?;
+                s.waitlist_offer_seconds = s.waitlist_offer_hours * 3600;
+            }
+            (None, Some(secs)) => {
+                s.waitlist_offer_seconds =
+                    domain::within("waitlist_offer_seconds", secs, 1..=domain::WAITLIST_OFFER_SECONDS_MAX)?;
+                s.waitlist_offer_hours = s.waitlist_offer_seconds / 3600;
+            }
+            (None, None) => {}
         }
         if let Some(t) = &req.waitlist_tiers {
             s.waitlist_tiers = Json(domain::tiers("waitlist_tiers", t)?);
@@ -297,6 +322,7 @@ fn default_settings(event_id: EventId, org_id: OrgId) -> SettingsRecord {
         max_tickets_per_buyer: None,
         waitlist_offer_hours: domain::WAITLIST_OFFER_HOURS_DEFAULT,
         waitlist_tiers: Json(vec!["vip".to_string(), "standard".to_string()]),
+        waitlist_offer_seconds: domain::WAITLIST_OFFER_HOURS_DEFAULT * 3600,
         created_at: at,
         updated_at: at,
     }
@@ -309,6 +335,7 @@ fn settings_view(s: &SettingsRecord) -> TicketingSettings {
         hold_minutes: s.hold_seconds / 60,
         max_tickets_per_buyer: s.max_tickets_per_buyer,
         waitlist_offer_hours: s.waitlist_offer_hours,
+        waitlist_offer_seconds: s.waitlist_offer_seconds,
         waitlist_tiers: s.waitlist_tiers.0.clone(),
     }
 }
