@@ -90,7 +90,7 @@ fn ticket_view(t: TicketRecord) -> Ticket {
 }
 
 /// One ticket per admission, in position order, named after the booking's attendees.
-fn issue_tickets(b: &BookingRecord, positions: &[Position], at: Timestamp) -> Vec<TicketRecord> {
+pub(super) fn issue_tickets(b: &BookingRecord, positions: &[Position], at: Timestamp) -> Vec<TicketRecord> {
     let mut tickets = Vec::with_capacity(b.quantity as usize);
     for p in positions {
         for _ in 0..p.quantity {
@@ -118,7 +118,7 @@ fn issue_tickets(b: &BookingRecord, positions: &[Position], at: Timestamp) -> Ve
 }
 
 /// The payload of every `booking.*` event.
-fn booking_event(b: &BookingRecord, positions: &[Position]) -> serde_json::Value {
+pub(super) fn booking_event(b: &BookingRecord, positions: &[Position]) -> serde_json::Value {
     json!({
         "booking_id": b.id, "org_id": b.org_id, "event_id": b.event_id, "code": b.code, "status": b.status,
         "buyer_email": b.buyer_email, "buyer_name": b.buyer_name, "user_id": b.user_id,
@@ -153,7 +153,7 @@ fn actor_of(p: Option<&Principal>) -> String {
 }
 
 /// Records a booking change for the acting principal, or for an anonymous buyer.
-async fn audit_booking(
+pub(super) async fn audit_booking(
     tx: &mut Tx,
     p: Option<&Principal>,
     b: &BookingRecord,
@@ -455,7 +455,12 @@ impl TicketingService {
     /// that order — the lock order of every transaction that changes inventory, hottest rows
     /// last so PostgreSQL holds a quota's row lock only from its update to the commit.
     /// `Some(shortfall)` when one had no room; the caller drops the transaction.
-    async fn take_inventory(&self, tx: &mut Tx, b: &BookingRecord, max_per_buyer: Option<i64>) -> AppResult<Option<Shortfall>> {
+    pub(super) async fn take_inventory(
+        &self,
+        tx: &mut Tx,
+        b: &BookingRecord,
+        max_per_buyer: Option<i64>,
+    ) -> AppResult<Option<Shortfall>> {
         let at = now();
         let max = max_per_buyer.unwrap_or(i64::MAX);
         if store::count_buyer(tx, b.org_id, b.event_id, &domain::buyer_key(&b.buyer_email), b.quantity, max, at).await? == 0 {
@@ -479,7 +484,7 @@ impl TicketingService {
     /// Gives back what [`Self::take_inventory`] took, in the same lock order. Runs only
     /// after a conditional state change from a live status affected the booking's row, so
     /// once per booking.
-    async fn release_inventory(&self, tx: &mut Tx, b: &BookingRecord) -> AppResult<()> {
+    pub(super) async fn release_inventory(&self, tx: &mut Tx, b: &BookingRecord) -> AppResult<()> {
         let at = now();
         store::uncount_buyer(tx, b.event_id, &domain::buyer_key(&b.buyer_email), b.quantity, at).await?;
         if let Some(v) = b.voucher_id {

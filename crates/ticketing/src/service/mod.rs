@@ -13,6 +13,7 @@
 
 mod bookings;
 mod catalog;
+mod payable;
 mod reports;
 mod writer;
 
