@@ -1116,6 +1116,7 @@ async fn localstripe_subscription_create_and_cancel() {
         .await
         .unwrap();
     assert_eq!(remote["status"], "canceled", "{remote}");
+    assert_ledger_balances(&app, &shop.owner, &shop.org).await;
 }
 
 #[tokio::test]
@@ -1148,4 +1149,30 @@ async fn test_provider_subscriptions_create_and_cancel() {
         )
         .await;
     assert_eq!((s, d["code"].as_str()), (StatusCode::CONFLICT, Some("card_declined")), "{d}");
+    assert_ledger_balances(&app, &shop.owner, &shop.org).await;
+}
+
+#[tokio::test]
+async fn concurrent_payments_for_one_booking_charge_once() {
+    let app = TestApp::spawn().await;
+    let shop = shop(&app, "o@race.org", 3000, 5).await;
+    let (bid, token) = book(&app, &shop, 1, "fan@race.org").await;
+    let body = json!({"reference": format!("booking:{bid}"), "token": token, "payment_method": "4242424242424242"});
+    let results = futures::future::join_all((0..8).map(|i| {
+        let body = body.clone();
+        let app = &app;
+        async move { process(app, None, &format!("race-{i}"), body).await }
+    }))
+    .await;
+    let ok: Vec<_> = results.iter().filter(|(s, p)| *s == StatusCode::CREATED && p["status"] == "succeeded").collect();
+    assert_eq!(ok.len(), 1, "{results:?}");
+    assert!(
+        results.iter().filter(|(s, _)| *s != StatusCode::CREATED).all(|(s, p)| *s == StatusCode::CONFLICT
+            && ["already_paid", "payment_in_progress"].contains(&p["code"].as_str().unwrap_or_default())),
+        "{results:?}"
+    );
+    let b = wait_booking_status(&app, &bid, &token, "confirmed").await;
+    assert_eq!(b["tickets"].as_array().unwrap().len(), 1);
+    let ledger = assert_ledger_balances(&app, &shop.owner, &shop.org).await;
+    assert_eq!(ledger.iter().filter(|t| t["kind"] == "charge").count(), 1);
 }
