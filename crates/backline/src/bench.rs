@@ -197,8 +197,37 @@ pub struct OnsaleReport {
     pub raw_conditional_update: Option<RawFigures>,
     /// confirmed orders/s ÷ raw transactions/s.
     pub ratio: Option<f64>,
+    /// The paid variant in the same run: hold → pay (test provider) → confirmed.
+    pub paid: PaidFigures,
+    /// paid confirmed orders/s ÷ free confirmed orders/s.
+    pub paid_to_free_ratio: f64,
     /// Peak resident memory of this process (VmHWM), MiB; with `--url`, the load generator's.
     pub peak_rss_mib: f64,
+}
+
+/// The paid variant: each buyer books one priced ticket (a hold), pays it through the
+/// `test` provider (`POST /api/payments/process`, card 4242…), and the booking is confirmed
+/// by ticketing's `payment.succeeded` listener. Timed until the last confirmation.
+#[derive(Debug, Serialize)]
+pub struct PaidFigures {
+    /// Payments answered `succeeded`.
+    pub paid: u64,
+    /// Tickets of the paid type in confirmed bookings at the end (must equal `paid`).
+    pub confirmed: i64,
+    pub sold_out_answers: u64,
+    /// Anything else (must be 0).
+    pub errors: u64,
+    /// From the first hold to the last confirmation.
+    pub seconds: f64,
+    pub confirmed_orders_per_s: f64,
+    /// Latency of hold + pay per order (the confirmation itself is asynchronous).
+    pub p50_ms: f64,
+    pub p95_ms: f64,
+    pub p99_ms: f64,
+    /// Seats taken in the paid type's quota (must equal `confirmed`).
+    pub quota_taken: i64,
+    /// Every paid order got its ticket, every seat taken is a ticket sold.
+    pub consistent: bool,
 }
 
 /// Peak resident set size of this process (VmHWM), from /proc (Linux); 0 elsewhere.
@@ -381,6 +410,149 @@ async fn onsale_rush(client: &reqwest::Client, base: &str, event: &str, ticket_t
     }
 }
 
+/// Tickets sold of `ticket_type` and seats taken in `quota`, from the event's statistics.
+async fn sold_and_taken(
+    client: &reqwest::Client,
+    base: &str,
+    token: &str,
+    event: &str,
+    ticket_type: &str,
+    quota: &str,
+) -> anyhow::Result<(i64, i64)> {
+    let stats = call(
+        client,
+        reqwest::Method::GET,
+        format!("{base}/api/bookings/stats?event_id={event}"),
+        Some(token),
+        serde_json::Value::Null,
+    )
+    .await?;
+    let sold = stats["ticket_types"]
+        .as_array()
+        .and_then(|ts| ts.iter().find(|t| t["ticket_type_id"] == ticket_type))
+        .and_then(|t| t["sold"].as_i64())
+        .unwrap_or(0);
+    let taken = stats["quotas"]
+        .as_array()
+        .and_then(|qs| qs.iter().find(|q| q["quota_id"] == quota))
+        .and_then(|q| q["taken"].as_i64())
+        .unwrap_or(-1);
+    Ok((sold, taken))
+}
+
+/// The paid variant: a priced ticket type with its own quota of `tickets`; `buyers`
+/// clients each hold one ticket and pay it until sold out, then wait for the last
+/// confirmation.
+async fn paid_rush(
+    client: &reqwest::Client,
+    base: &str,
+    token: &str,
+    event: &str,
+    tickets: i64,
+    buyers: usize,
+) -> anyhow::Result<PaidFigures> {
+    let ty = call(
+        client,
+        reqwest::Method::POST,
+        format!("{base}/api/events/{event}/ticket-types"),
+        Some(token),
+        serde_json::json!({"name": "Paid GA", "price": 2500, "currency": "EUR", "capacity": tickets}),
+    )
+    .await?;
+    let ticket_type = ty["id"].as_str().unwrap_or_default().to_string();
+    let quota = ty["quota_ids"][0].as_str().unwrap_or_default().to_string();
+    let started = Instant::now();
+    let mut tasks = Vec::with_capacity(buyers);
+    for b in 0..buyers {
+        let client = client.clone();
+        let (base, event, ticket_type) = (base.to_string(), event.to_string(), ticket_type.clone());
+        tasks.push(tokio::spawn(async move {
+            let (mut latencies, mut sold_out, mut errors) = (Vec::new(), 0u64, 0u64);
+            for n in 0u64.. {
+                if errors > 100 {
+                    break;
+                }
+                let t = Instant::now();
+                let body = serde_json::json!({
+                    "event_id": event, "positions": [{"ticket_type_id": ticket_type, "quantity": 1}],
+                    "buyer_email": format!("payer{b}-{n}@bench.invalid"), "buyer_name": "Bench Payer",
+                });
+                let hold = match client.post(format!("{base}/api/bookings")).json(&body).send().await {
+                    Ok(resp) if resp.status() == reqwest::StatusCode::CREATED => {
+                        resp.json::<serde_json::Value>().await.unwrap_or_default()
+                    }
+                    Ok(resp) if resp.status() == reqwest::StatusCode::CONFLICT => {
+                        let body: serde_json::Value = resp.json().await.unwrap_or_default();
+                        if body["code"] == "sold_out" {
+                            sold_out += 1;
+                            break;
+                        }
+                        errors += 1;
+                        continue;
+                    }
+                    _ => {
+                        errors += 1;
+                        continue;
+                    }
+                };
+                let pay = serde_json::json!({
+                    "reference": format!("booking:{}", hold["id"].as_str().unwrap_or_default()),
+                    "token": hold["booking_token"], "payment_method": "4242424242424242",
+                });
+                let resp = client
+                    .post(format!("{base}/api/payments/process"))
+                    .header("idempotency-key", format!("bench-{b}-{n}"))
+                    .json(&pay)
+                    .send()
+                    .await;
+                match resp {
+                    Ok(r) if r.status() == reqwest::StatusCode::CREATED => {
+                        let p: serde_json::Value = r.json().await.unwrap_or_default();
+                        if p["status"] == "succeeded" {
+                            latencies.push(t.elapsed().as_micros() as u64);
+                        } else {
+                            errors += 1;
+                        }
+                    }
+                    _ => errors += 1,
+                }
+            }
+            (latencies, sold_out, errors)
+        }));
+    }
+    let (mut all, mut sold_out, mut errors) = (Vec::new(), 0, 0);
+    for t in tasks {
+        if let Ok((l, s, e)) = t.await {
+            all.extend(l);
+            sold_out += s;
+            errors += e;
+        }
+    }
+    let paid = all.len() as i64;
+    // Confirmation is asynchronous (outbox → ticketing's listener): wait for the last one.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let (mut confirmed, mut taken) = sold_and_taken(client, base, token, event, &ticket_type, &quota).await?;
+    while confirmed < paid && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        (confirmed, taken) = sold_and_taken(client, base, token, event, &ticket_type, &quota).await?;
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    all.sort_unstable();
+    Ok(PaidFigures {
+        paid: paid as u64,
+        confirmed,
+        sold_out_answers: sold_out,
+        errors,
+        seconds: round(seconds, 3),
+        confirmed_orders_per_s: (confirmed as f64 / seconds).round(),
+        p50_ms: percentile(&all, 0.50),
+        p95_ms: percentile(&all, 0.95),
+        p99_ms: percentile(&all, 0.99),
+        quota_taken: taken,
+        consistent: confirmed == paid && taken == confirmed,
+    })
+}
+
 /// The baseline: `buyers` tasks run bare conditional-update transactions on the scratch
 /// quota until it is full.
 async fn raw_conditional_updates(db: &kernel::Db, quota: uuid::Uuid, buyers: usize) -> anyhow::Result<RawFigures> {
@@ -483,8 +655,11 @@ pub async fn onsale(opts: OnsaleOptions) -> anyhow::Result<OnsaleReport> {
             serde_json::Value::Null,
         )
         .await?;
-        let sold: i64 =
-            stats["ticket_types"].as_array().map(|ts| ts.iter().filter_map(|t| t["sold"].as_i64()).sum()).unwrap_or(0);
+        let sold: i64 = stats["ticket_types"]
+            .as_array()
+            .and_then(|ts| ts.iter().find(|t| t["ticket_type_id"] == ticket_type.as_str()))
+            .and_then(|t| t["sold"].as_i64())
+            .unwrap_or(0);
         let quota_taken = stats["quotas"]
             .as_array()
             .and_then(|qs| qs.iter().find(|q| q["quota_id"] == main_quota.as_str()))
@@ -495,18 +670,29 @@ pub async fn onsale(opts: OnsaleOptions) -> anyhow::Result<OnsaleReport> {
             None => None,
         };
         let ratio = raw.as_ref().filter(|r| r.tx_per_s > 0.0).map(|r| round(onsale.confirmed_orders_per_s / r.tx_per_s, 3));
+        let paid = paid_rush(&client, &base, &token, &event, opts.tickets, opts.buyers).await?;
+        let paid_to_free_ratio = if onsale.confirmed_orders_per_s > 0.0 {
+            round(paid.confirmed_orders_per_s / onsale.confirmed_orders_per_s, 3)
+        } else {
+            0.0
+        };
         Ok::<_, anyhow::Error>(OnsaleReport {
             target: opts.url.clone().unwrap_or_else(|| "in-process".into()),
             database,
             tickets: opts.tickets,
             buyers: opts.buyers,
-            oversold: sold > opts.tickets || quota_taken > opts.tickets,
+            oversold: sold > opts.tickets
+                || quota_taken > opts.tickets
+                || paid.confirmed > opts.tickets
+                || paid.quota_taken > opts.tickets,
             consistent: sold == onsale.confirmed as i64 && quota_taken == sold,
             sold,
             quota_taken,
             onsale,
             raw_conditional_update: raw,
             ratio,
+            paid,
+            paid_to_free_ratio,
             peak_rss_mib: round(peak_rss_mib(), 1),
         })
     }

@@ -36,6 +36,9 @@ pub use kernel::Config;
         (name = "ticketing", description = "Ticket types, quotas, vouchers, ticketing settings"),
         (name = "bookings", description = "Bookings (orders), holds, offline payment, tickets, sales statistics"),
         (name = "waitlist", description = "Waitlists of sold-out ticket types and sessions, tiers, offers"),
+        (name = "tickets", description = "Ticket PDFs and the organizations' ticket-signing keys"),
+        (name = "check-in", description = "Check-in lists, scans (single and offline batches), undo"),
+        (name = "payments", description = "Payments against a reference, refunds, history, subscriptions, Stripe webhook, ledger, settlement"),
         (name = "audit", description = "Audit trail"),
         (name = "files", description = "Signed file downloads (ticket PDFs, exports)"),
         (name = "admin", description = "Operator endpoints"),
@@ -69,6 +72,7 @@ pub struct App {
     pub identity: Arc<identity::IdentityService>,
     pub events: Arc<events::EventsService>,
     pub ticketing: Arc<ticketing::TicketingService>,
+    pub payments: Arc<payments::PaymentsService>,
     pub openapi: utoipa::openapi::OpenApi,
 }
 
@@ -80,6 +84,8 @@ pub async fn build(config: Config) -> anyhow::Result<App> {
     let authenticator: Arc<dyn Authenticator> = identity.clone();
     let events = events::EventsService::new(kernel.clone(), access.clone());
     let ticketing = ticketing::TicketingService::new(kernel.clone(), access.clone(), events.clone())?;
+    let payments = payments::PaymentsService::new(kernel.clone(), access.clone())?;
+    ticketing.connect_payments(&payments);
     let audit = audit::AuditService::new(kernel.clone(), access.clone());
     let spec_cell: Arc<OnceLock<String>> = Arc::default();
 
@@ -90,12 +96,13 @@ pub async fn build(config: Config) -> anyhow::Result<App> {
         .merge(identity::router(identity.clone()))
         .merge(events::router(events.clone()))
         .merge(ticketing::router(ticketing.clone()))
+        .merge(payments::router(payments.clone()))
         .merge(audit::router(audit))
         .merge(OpenApiRouter::new().routes(routes!(openapi_json)).with_state(spec_cell.clone()))
         .split_for_parts();
     let _ = spec_cell.set(serde_json::to_string(&openapi)?);
     let router = kernel::http::apply_edge(router, kernel.clone(), authenticator);
-    Ok(App { router, kernel, identity, events, ticketing, openapi })
+    Ok(App { router, kernel, identity, events, ticketing, payments, openapi })
 }
 
 /// Serves the app on `listener` until `shutdown` is cancelled, then lets in-flight requests
@@ -111,6 +118,7 @@ pub async fn serve(app: App, listener: TcpListener, shutdown: CancellationToken)
     let workers = kernel.config.jobs.enabled.then(|| kernel.jobs.start(shutdown.clone()));
     if kernel.config.jobs.enabled {
         app.ticketing.start(shutdown.clone());
+        app.payments.start(shutdown.clone());
     }
     kernel.start_maintenance(shutdown.clone());
     let grace = std::time::Duration::from_secs(kernel.config.server.shutdown_grace_secs);

@@ -184,6 +184,18 @@ impl Jobs {
     }
 
     pub async fn enqueue_at(&self, tx: &mut Tx, kind: &str, payload: &impl Serialize, run_at: Timestamp) -> AppResult<JobId> {
+        self.enqueue_with(tx, kind, payload, run_at, self.config.max_attempts).await
+    }
+
+    /// Enqueues a job with its own attempt budget (instead of `jobs.max_attempts`).
+    pub async fn enqueue_with(
+        &self,
+        tx: &mut Tx,
+        kind: &str,
+        payload: &impl Serialize,
+        run_at: Timestamp,
+        max_attempts: i64,
+    ) -> AppResult<JobId> {
         let id = JobId::new();
         let payload = Json(serde_json::to_value(payload)?);
         let at = now();
@@ -194,7 +206,7 @@ impl Jobs {
         .bind(id)
         .bind(kind)
         .bind(&payload)
-        .bind(self.config.max_attempts)
+        .bind(max_attempts.max(1))
         .bind(run_at)
         .bind(at)
         .execute(c)

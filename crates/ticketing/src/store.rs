@@ -1008,6 +1008,26 @@ pub(crate) async fn cancel_tickets(tx: &mut Tx, booking: BookingId, at: DateTime
     .map(|r| r.rows_affected()))
 }
 
+/// Marks a booking refunded (its payment was refunded in full) from `from`. `None`: it is
+/// no longer in `from`.
+pub(crate) async fn refund_booking(
+    tx: &mut Tx,
+    id: BookingId,
+    from: BookingStatus,
+    at: DateTime<Utc>,
+) -> Result<Option<BookingRecord>, sqlx::Error> {
+    tx!(tx, |c| sqlx::query_as(concat!(
+        "UPDATE bookings SET status = 'refunded', cancelled_at = $3, hold_expires_at = NULL, updated_at = $3 \
+         WHERE id = $1 AND status = $2 RETURNING ",
+        booking_columns!()
+    ))
+    .bind(id)
+    .bind(from.as_str())
+    .bind(at)
+    .fetch_optional(c)
+    .await)
+}
+
 /// Pending bookings whose hold ran out by `at` (the safety sweep; the per-booking job
 /// normally gets there first).
 pub(crate) async fn due_holds(db: &Db, at: DateTime<Utc>, limit: i64) -> Result<Vec<BookingId>, sqlx::Error> {

@@ -737,17 +737,36 @@ impl TicketingService {
             BookingStatus::Confirmed => return Err(AppError::conflict("already_confirmed", "the booking is already confirmed")),
             s => return Err(AppError::conflict("invalid_transition", format!("the booking is {}", s.as_str()))),
         }
-        let Some(confirmed) = store::confirm(&mut tx, id, cur.status, reference.as_deref(), at).await? else {
+        let changes = json!({ "status": "confirmed", "from": cur.status, "paid_reference": reference });
+        let Some(confirmed) = self.confirm_in(&mut tx, Some(p), id, cur.status, reference.as_deref(), changes, at).await? else {
             return Err(AppError::conflict("invalid_transition", "the booking changed meanwhile; read it again"));
         };
-        let positions = store::positions_tx(&mut tx, id).await?;
-        let tickets = issue_tickets(&confirmed, &positions, at);
-        store::insert_tickets(&mut tx, &tickets.iter().collect::<Vec<_>>()).await?;
-        let changes = json!({ "status": "confirmed", "from": cur.status, "paid_reference": reference });
-        audit_booking(&mut tx, Some(p), &confirmed, "booking.confirmed", changes).await?;
-        publish(&mut tx, "booking.confirmed", &booking_event(&confirmed, &positions)).await?;
         self.kernel.commit(tx).await?;
         self.view(confirmed).await
+    }
+
+    /// Confirms a booking inside `tx` if it is still `from`: its tickets are issued, the
+    /// change (`changes`) audited and `booking.confirmed` published. `None` if it changed
+    /// meanwhile. Every path to `confirmed` after creation goes through here (offline
+    /// payment, payment providers, waitlist offers).
+    #[allow(clippy::too_many_arguments)]
+    pub(super) async fn confirm_in(
+        &self,
+        tx: &mut Tx,
+        p: Option<&Principal>,
+        id: BookingId,
+        from: BookingStatus,
+        reference: Option<&str>,
+        changes: serde_json::Value,
+        at: Timestamp,
+    ) -> AppResult<Option<BookingRecord>> {
+        let Some(confirmed) = store::confirm(tx, id, from, reference, at).await? else { return Ok(None) };
+        let positions = store::positions_tx(tx, id).await?;
+        let tickets = issue_tickets(&confirmed, &positions, at);
+        store::insert_tickets(tx, &tickets.iter().collect::<Vec<_>>()).await?;
+        audit_booking(tx, p, &confirmed, "booking.confirmed", changes).await?;
+        publish(tx, "booking.confirmed", &booking_event(&confirmed, &positions)).await?;
+        Ok(Some(confirmed))
     }
 
     /// Expires a pending booking whose hold has run out, releasing what it held. `false`

@@ -14,6 +14,7 @@
 mod bookings;
 mod catalog;
 mod checkin;
+mod payable;
 mod reports;
 mod tickets;
 mod waitlist;

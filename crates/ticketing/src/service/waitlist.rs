@@ -58,7 +58,7 @@ use kernel::{AppError, AppResult, Kernel, Tx};
 use serde_json::json;
 use sqlx::types::Json;
 
-use super::bookings::{NewBooking, Shortfall, actor_of, audit_booking, booking_event, issue_tickets};
+use super::bookings::{NewBooking, Shortfall, actor_of, audit_booking, booking_event};
 use super::{Catalog, TicketingService};
 use crate::domain::{
     self, BookingId, BookingStatus, PositionId, QuotaId, TicketTypeId, Visibility, WaitlistEntryId, WaitlistStatus,
@@ -543,15 +543,11 @@ impl TicketingService {
             return Err(AppError::conflict("offer_expired", "the offer is no longer open (expired or cancelled)"));
         }
         let booking = if cur.total == 0 && pending {
-            let Some(confirmed) = store::confirm(&mut tx, booking_id, BookingStatus::PendingPayment, None, at).await? else {
+            let changes = json!({ "status": "confirmed", "from": cur.status, "waitlist_entry_id": id });
+            let confirmed = self.confirm_in(&mut tx, p, booking_id, BookingStatus::PendingPayment, None, changes, at).await?;
+            let Some(confirmed) = confirmed else {
                 return Err(AppError::conflict("offer_expired", "the offer has expired"));
             };
-            let positions = store::positions_tx(&mut tx, booking_id).await?;
-            let tickets = issue_tickets(&confirmed, &positions, at);
-            store::insert_tickets(&mut tx, &tickets.iter().collect::<Vec<_>>()).await?;
-            let changes = json!({ "status": "confirmed", "from": cur.status, "waitlist_entry_id": id });
-            audit_booking(&mut tx, p, &confirmed, "booking.confirmed", changes).await?;
-            publish(&mut tx, "booking.confirmed", &booking_event(&confirmed, &positions)).await?;
             confirmed
         } else {
             cur
