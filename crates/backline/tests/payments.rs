@@ -13,6 +13,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::TestApp;
+use common::sales::eventually;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -94,20 +95,6 @@ async fn booking(app: &TestApp, id: &str, token: &str) -> Value {
 async fn quota_taken(app: &TestApp, shop: &Shop) -> i64 {
     let (_, qs) = app.get(&format!("/api/events/{}/quotas", shop.event), Some(&shop.owner)).await;
     qs.as_array().unwrap().iter().find(|q| q["id"] == shop.quota.as_str()).unwrap()["taken"].as_i64().unwrap()
-}
-
-async fn eventually<F, Fut>(what: &str, mut f: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    for _ in 0..300 {
-        if f().await {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("timed out waiting for {what}");
 }
 
 async fn wait_booking_status(app: &TestApp, id: &str, token: &str, status: &str) -> Value {

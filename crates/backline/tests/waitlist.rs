@@ -8,38 +8,9 @@ use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use common::TestApp;
+use common::sales::{eventually, id, new_event, published_event, settings, ticket_type};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-
-/// An organization with a published event: (owner token, org id, event id).
-async fn published_event(app: &TestApp, email: &str) -> (String, String, String) {
-    let (token, org) = app.owner_with_org(email, &format!("Org of {email}")).await;
-    let event = new_event(app, &token, &org, "published").await;
-    (token, org, event)
-}
-
-async fn new_event(app: &TestApp, token: &str, org: &str, status: &str) -> String {
-    let (s, e) = app
-        .post(
-            "/api/events",
-            Some(token),
-            json!({"org_id": org, "name": "Sold Out Show", "time_zone": "Europe/Berlin", "status": status,
-                   "starts_at": "2030-06-01T18:00:00Z", "ends_at": "2030-06-01T23:00:00Z"}),
-        )
-        .await;
-    assert_eq!(s, StatusCode::CREATED, "{e}");
-    e["id"].as_str().unwrap().to_string()
-}
-
-async fn ticket_type(app: &TestApp, token: &str, event: &str, body: Value) -> Value {
-    let (s, t) = app.post(&format!("/api/events/{event}/ticket-types"), Some(token), body).await;
-    assert_eq!(s, StatusCode::CREATED, "{t}");
-    t
-}
-
-fn id(v: &Value) -> String {
-    v["id"].as_str().unwrap().to_string()
-}
 
 /// Books `quantity` of `ticket_type` anonymously; returns the booking (with its token).
 async fn book(app: &TestApp, event: &str, ticket_type: &str, email: &str, quantity: i64) -> Value {
@@ -63,12 +34,6 @@ async fn join(app: &TestApp, event: &str, body: Value) -> (String, String) {
     (id(&e), e["waitlist_token"].as_str().unwrap().to_string())
 }
 
-async fn settings(app: &TestApp, token: &str, event: &str, body: Value) -> Value {
-    let (s, v) = app.put(&format!("/api/events/{event}/ticketing-settings"), Some(token), body).await;
-    assert_eq!(s, StatusCode::OK, "{v}");
-    v
-}
-
 async fn quota(app: &TestApp, token: &str, event: &str, quota: &str) -> Value {
     let (s, qs) = app.get(&format!("/api/events/{event}/quotas"), Some(token)).await;
     assert_eq!(s, StatusCode::OK, "{qs}");
@@ -79,21 +44,6 @@ async fn entry(app: &TestApp, token: &str, entry: &str) -> Value {
     let (s, e) = app.get(&format!("/api/waitlist/{entry}"), Some(token)).await;
     assert_eq!(s, StatusCode::OK, "{e}");
     e
-}
-
-/// Polls (bounded) until `f` is true.
-async fn eventually<F, Fut>(what: &str, mut f: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    for _ in 0..300 {
-        if f().await {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("timed out waiting for {what}");
 }
 
 async fn wait_status(app: &TestApp, token: &str, e: &str, status: &str) -> Value {

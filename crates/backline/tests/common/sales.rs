@@ -68,13 +68,13 @@ pub async fn quota_taken(app: &TestApp, token: &str, event: &str, quota: &str) -
     qs.as_array().unwrap().iter().find(|q| q["id"] == quota).unwrap()["taken"].as_i64().unwrap()
 }
 
-/// Polls (bounded: 10 s) until `f` is true.
+/// Polls (bounded: 15 s) until `f` is true.
 pub async fn eventually<F, Fut>(what: &str, mut f: F)
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = bool>,
 {
-    for _ in 0..200 {
+    for _ in 0..300 {
         if f().await {
             return;
         }

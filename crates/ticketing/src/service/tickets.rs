@@ -55,19 +55,7 @@ impl TicketingService {
         }
         let mut rows = cstore::keys(self.db(), org).await?;
         if rows.first().is_none_or(|k| k.status != "active") {
-            let key = OrgSigningKey::generate();
-            let at = now();
-            let rec = KeyRecord {
-                id: SigningKeyId::new(),
-                org_id: org,
-                kid: key.key_id(),
-                public_key: key.public_key_b64(),
-                secret_key: key.to_bytes().to_vec(),
-                status: "active".into(),
-                retired_at: None,
-                created_at: at,
-                updated_at: at,
-            };
+            let rec = new_key(org, now());
             let mut tx = self.db().begin().await?;
             // Another request (or node) may create one at the same time: the partial unique
             // index keeps one active key, and both then read the same one.
@@ -132,19 +120,8 @@ impl TicketingService {
     /// from now on carry the new signature.
     pub async fn rotate_ticket_key(&self, p: &Principal, org: OrgId) -> AppResult<TicketKeys> {
         self.require(p, org, Role::Admin, "organization").await?;
-        let key = OrgSigningKey::generate();
         let at = now();
-        let rec = KeyRecord {
-            id: SigningKeyId::new(),
-            org_id: org,
-            kid: key.key_id(),
-            public_key: key.public_key_b64(),
-            secret_key: key.to_bytes().to_vec(),
-            status: "active".into(),
-            retired_at: None,
-            created_at: at,
-            updated_at: at,
-        };
+        let rec = new_key(org, at);
         let mut tx = self.db().begin().await?;
         cstore::retire_active_key(&mut tx, org, at).await?;
         cstore::insert_key(&mut tx, &rec).await?;
@@ -281,6 +258,22 @@ impl TicketingService {
         self.kernel.commit(tx).await?;
         tracing::info!(booking = %id, pages = count, bytes = size, "ticket PDF rendered");
         Ok(())
+    }
+}
+
+/// A fresh active signing key for `org`.
+fn new_key(org: OrgId, at: kernel::time::Timestamp) -> KeyRecord {
+    let key = OrgSigningKey::generate();
+    KeyRecord {
+        id: SigningKeyId::new(),
+        org_id: org,
+        kid: key.key_id(),
+        public_key: key.public_key_b64(),
+        secret_key: key.to_bytes().to_vec(),
+        status: "active".into(),
+        retired_at: None,
+        created_at: at,
+        updated_at: at,
     }
 }
 
