@@ -45,16 +45,16 @@ pub struct AuditRow<'a> {
     pub entry: AuditEntry<'a>,
 }
 
-/// Records several entries with one statement per hundred (a booking writer records every
+/// Records several entries with one statement per chunk of rows (a booking writer records every
 /// booking of a batch this way), each with its own actor and request.
 pub async fn record_many(tx: &mut Tx, rows: &[AuditRow<'_>]) -> AppResult<()> {
     const COLUMNS: usize = 11;
     let at = now();
-    for chunk in rows.chunks(100) {
+    for chunk in crate::db::insert_chunks(rows) {
         let sql = format!(
             "INSERT INTO audit_logs (id, org_id, actor, action, resource_type, resource_id, request_id, ip, changes, created_at, \
              updated_at) VALUES {}",
-            crate::db::values_list(COLUMNS, chunk.len())
+            crate::db::values_list(tx.backend(), COLUMNS, chunk.len())
         );
         tx!(tx, |c| {
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.clone()));

@@ -66,18 +66,42 @@ macro_rules! tx {
     };
 }
 
-/// The `VALUES` list of a multi-row insert: `rows` tuples of `columns` numbered placeholders,
-/// `($1, $2), ($3, $4)` — placeholders only, never data, so the text is safe to build. Both
-/// backends accept it; keep `columns × rows` under SQLite's 32,766 bound parameters.
-pub fn values_list(columns: usize, rows: usize) -> String {
+/// The `VALUES` list of a multi-row insert: `rows` tuples of `columns` placeholders —
+/// placeholders only, never data, so the text is safe to build. PostgreSQL gets numbered
+/// ones (`($1, $2), ($3, $4)`); SQLite gets anonymous `?` (bound in order), because looking a
+/// numbered parameter up by name is linear in SQLite, which makes binding a statement with
+/// thousands of them quadratic. Keep `columns × rows` under SQLite's 32,766 parameters.
+pub fn values_list(backend: Backend, columns: usize, rows: usize) -> String {
     use std::fmt::Write;
     let mut out = String::with_capacity(rows * columns * 5);
     for r in 0..rows {
         out.push_str(if r == 0 { "(" } else { ", (" });
         for c in 0..columns {
-            let _ = write!(out, "{}${}", if c == 0 { "" } else { ", " }, r * columns + c + 1);
+            out.push_str(if c == 0 { "" } else { ", " });
+            match backend {
+                Backend::Postgres => {
+                    let _ = write!(out, "${}", r * columns + c + 1);
+                }
+                Backend::Sqlite => out.push('?'),
+            }
         }
         out.push(')');
+    }
+    out
+}
+
+/// Splits rows for multi-row inserts into chunks of 64, 16, 4 and 1 rows (largest first), so
+/// each kind of insert has at most four statement texts, which stay prepared in the
+/// connection's statement cache, whatever the batch sizes.
+pub fn insert_chunks<T>(rows: &[T]) -> Vec<&[T]> {
+    let mut out = Vec::new();
+    let mut rest = rows;
+    for size in [64, 16, 4, 1] {
+        while rest.len() >= size {
+            let (chunk, tail) = rest.split_at(size);
+            out.push(chunk);
+            rest = tail;
+        }
     }
     out
 }
@@ -191,12 +215,22 @@ impl Tx {
 
 #[cfg(test)]
 mod tests {
-    use super::values_list;
+    use super::{Backend, insert_chunks, values_list};
+
+    #[test]
+    fn insert_chunks_use_four_sizes() {
+        let rows: Vec<u32> = (0..87).collect();
+        let sizes: Vec<usize> = insert_chunks(&rows).iter().map(|c| c.len()).collect();
+        assert_eq!(sizes, [64, 16, 4, 1, 1, 1]);
+        assert_eq!(insert_chunks(&rows).concat(), rows);
+        assert!(insert_chunks::<u32>(&[]).is_empty());
+    }
 
     #[test]
     fn values_lists_number_placeholders_row_by_row() {
-        assert_eq!(values_list(3, 1), "($1, $2, $3)");
-        assert_eq!(values_list(2, 3), "($1, $2), ($3, $4), ($5, $6)");
-        assert_eq!(values_list(1, 0), "");
+        assert_eq!(values_list(Backend::Postgres, 3, 1), "($1, $2, $3)");
+        assert_eq!(values_list(Backend::Postgres, 2, 3), "($1, $2), ($3, $4), ($5, $6)");
+        assert_eq!(values_list(Backend::Sqlite, 2, 2), "(?, ?), (?, ?)");
+        assert_eq!(values_list(Backend::Postgres, 1, 0), "");
     }
 }

@@ -62,20 +62,21 @@ pub async fn publish(tx: &mut Tx, topic: &str, data: &impl Serialize) -> AppResu
 }
 
 /// Writes several domain events, in this order, in the caller's transaction with one
-/// statement per hundred (a booking writer publishes every booking of a batch this way).
+/// statement per chunk of rows (a booking writer publishes every booking of a batch this way).
 pub async fn publish_many(tx: &mut Tx, events: &[(&str, serde_json::Value)]) -> AppResult<Vec<Uuid>> {
     const COLUMNS: usize = 5;
     let at = now();
     let ids: Vec<Uuid> = events.iter().map(|_| Uuid::now_v7()).collect();
-    for (chunk, chunk_ids) in events.chunks(100).zip(ids.chunks(100)) {
+    let rows: Vec<(&(&str, serde_json::Value), &Uuid)> = events.iter().zip(&ids).collect();
+    for chunk in crate::db::insert_chunks(&rows) {
         let sql = format!(
             "INSERT INTO outbox (id, topic, payload, created_at, updated_at) VALUES {}",
-            crate::db::values_list(COLUMNS, chunk.len())
+            crate::db::values_list(tx.backend(), COLUMNS, chunk.len())
         );
         tx!(tx, |c| {
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.clone()));
-            for ((topic, data), id) in chunk.iter().zip(chunk_ids) {
-                q = q.bind(*id).bind(*topic).bind(Json(data)).bind(at).bind(at);
+            for ((topic, data), id) in chunk {
+                q = q.bind(**id).bind(*topic).bind(Json(data)).bind(at).bind(at);
             }
             q.execute(c).await.map(|r| r.rows_affected())
         })?;

@@ -14,7 +14,7 @@
 use chrono::{DateTime, Utc};
 use events::{EventId, EventSessionId};
 use futures::TryStreamExt;
-use kernel::db::values_list;
+use kernel::db::{insert_chunks, values_list};
 use kernel::id::{OrgId, UserId};
 use kernel::{Db, Tx, read, tx};
 use serde::{Deserialize, Serialize};
@@ -699,20 +699,20 @@ pub(crate) async fn count_buyer(
     })
 }
 
-/// Adds tickets to buyers' counts without a cap (the event sets none), one statement per 200
-/// buyers. Each `(event, buyer)` must appear once; pass them in key order (lock order).
+/// Adds tickets to buyers' counts without a cap (the event sets none), one statement per
+/// chunk of buyers. Each `(event, buyer)` must appear once; pass them in key order (lock order).
 pub(crate) async fn count_buyers_uncapped(
     tx: &mut Tx,
     counts: &[(OrgId, EventId, &str, i64)],
     at: DateTime<Utc>,
 ) -> Result<u64, sqlx::Error> {
     let mut written = 0;
-    for chunk in counts.chunks(200) {
+    for chunk in insert_chunks(counts) {
         let sql = format!(
             "INSERT INTO buyer_counters (event_id, buyer_email, org_id, tickets, created_at, updated_at) VALUES {} \
              ON CONFLICT (event_id, buyer_email) DO UPDATE SET tickets = buyer_counters.tickets + excluded.tickets, \
              updated_at = excluded.updated_at",
-            values_list(6, chunk.len())
+            values_list(tx.backend(), 6, chunk.len())
         );
         written += tx!(tx, |c| {
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.clone()));
@@ -748,11 +748,14 @@ pub(crate) async fn uncount_buyer(
 
 // ---- bookings -----------------------------------------------------------------------------
 
-/// Inserts bookings with one statement per 100 (the group-commit writer's batches).
+/// Inserts bookings with a statement per chunk of rows (the group-commit writer's batches).
 pub(crate) async fn insert_bookings(tx: &mut Tx, bookings: &[&BookingRecord]) -> Result<u64, sqlx::Error> {
     let mut written = 0;
-    for chunk in bookings.chunks(100) {
-        let sql = format!(concat!("INSERT INTO bookings (", booking_columns!(), ") VALUES {}"), values_list(25, chunk.len()));
+    for chunk in insert_chunks(bookings) {
+        let sql = format!(
+            concat!("INSERT INTO bookings (", booking_columns!(), ") VALUES {}"),
+            values_list(tx.backend(), 25, chunk.len())
+        );
         written += tx!(tx, |c| {
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.clone()));
             for b in chunk {
@@ -789,14 +792,14 @@ pub(crate) async fn insert_bookings(tx: &mut Tx, bookings: &[&BookingRecord]) ->
     Ok(written)
 }
 
-/// Inserts positions with one statement per 200.
+/// Inserts positions with a statement per chunk of rows.
 pub(crate) async fn insert_positions(tx: &mut Tx, positions: &[NewPosition<'_>]) -> Result<u64, sqlx::Error> {
     let mut written = 0;
-    for chunk in positions.chunks(200) {
+    for chunk in insert_chunks(positions) {
         let sql = format!(
             "INSERT INTO booking_positions (id, org_id, event_id, booking_id, ticket_type_id, ticket_type_name, quantity, \
              unit_price, discount, currency, created_at, updated_at) VALUES {}",
-            values_list(12, chunk.len())
+            values_list(tx.backend(), 12, chunk.len())
         );
         written += tx!(tx, |c| {
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.clone()));
@@ -822,11 +825,14 @@ pub(crate) async fn insert_positions(tx: &mut Tx, positions: &[NewPosition<'_>])
     Ok(written)
 }
 
-/// Inserts tickets with one statement per 200.
+/// Inserts tickets with a statement per chunk of rows.
 pub(crate) async fn insert_tickets(tx: &mut Tx, tickets: &[&TicketRecord]) -> Result<u64, sqlx::Error> {
     let mut written = 0;
-    for chunk in tickets.chunks(200) {
-        let sql = format!(concat!("INSERT INTO tickets (", ticket_columns!(), ") VALUES {}"), values_list(14, chunk.len()));
+    for chunk in insert_chunks(tickets) {
+        let sql = format!(
+            concat!("INSERT INTO tickets (", ticket_columns!(), ") VALUES {}"),
+            values_list(tx.backend(), 14, chunk.len())
+        );
         written += tx!(tx, |c| {
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.clone()));
             for t in chunk {
