@@ -123,17 +123,19 @@ impl Db {
                 .synchronous(SqliteSynchronous::Normal)
                 .busy_timeout(Duration::from_secs(10))
                 .foreign_keys(true)
-                .pragma("cache_size", "-16000")
                 .pragma("temp_store", "memory");
+            // Page caches are per connection: the one writer gets 16 MiB (every write goes
+            // through it), each reader 4 MiB, so a large database and a full reader pool
+            // stay within ~80 MiB of cache.
             let writer = SqlitePoolOptions::new()
                 .max_connections(1)
                 .acquire_timeout(Duration::from_secs(30))
-                .connect_with(opts.clone())
+                .connect_with(opts.clone().pragma("cache_size", "-16384"))
                 .await?;
             let reader = SqlitePoolOptions::new()
                 .max_connections(max_connections.clamp(2, 16))
                 .acquire_timeout(Duration::from_secs(10))
-                .connect_with(opts.read_only(true))
+                .connect_with(opts.read_only(true).pragma("cache_size", "-4096"))
                 .await?;
             Ok(Db::Sqlite { writer, reader })
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
