@@ -161,6 +161,38 @@ async fn platform_admin(mut app: TestApp, email: &str) -> (TestApp, String) {
     (app, token)
 }
 
+/// `backline admin create-user` against the database of a running, busy server (on SQLite a
+/// second process sharing the file): every run succeeds, and the server sees the account at
+/// once.
+#[tokio::test]
+async fn admin_create_user_works_beside_a_running_busy_server() {
+    let app = std::sync::Arc::new(TestApp::spawn().await);
+    let (token, _) = app.register("busy@example.org").await;
+    let busy = {
+        let (app, token) = (app.clone(), token.clone());
+        tokio::spawn(async move {
+            for i in 0.. {
+                let (s, body) = app.post("/api/orgs", Some(&token), json!({"name": format!("Busy {i}")})).await;
+                assert_eq!(s, StatusCode::CREATED, "{body}");
+            }
+        })
+    };
+    for n in 0..3 {
+        let email = format!("ops{n}@example.org");
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_backline"));
+        cmd.args(["admin", "create-user", "--email", &email, "--name", "Operator"])
+            .env("DATABASE_URL", &app.database_url)
+            .env("BACKLINE_DATA_DIR", app.dir.path())
+            .env("BACKLINE_ADMIN_PASSWORD", "operator password 1")
+            .env("BACKLINE_LOG__LEVEL", "warn");
+        let out = tokio::task::spawn_blocking(move || cmd.output()).await.unwrap().expect("run backline admin create-user");
+        assert!(out.status.success(), "run {n}: {}", String::from_utf8_lossy(&out.stderr));
+        let (s, body) = app.post("/api/auth/login", None, json!({"email": email, "password": "operator password 1"})).await;
+        assert_eq!(s, StatusCode::OK, "{body}");
+    }
+    busy.abort();
+}
+
 async fn wait_for_jobs(app: &TestApp, token: &str, status: &str, n: usize) -> Value {
     for _ in 0..400 {
         let (s, page) = app.get(&format!("/api/admin/jobs?status={status}"), Some(token)).await;

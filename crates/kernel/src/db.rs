@@ -169,7 +169,11 @@ impl Db {
 
     pub async fn begin(&self) -> Result<Tx, sqlx::Error> {
         Ok(match self {
-            Db::Sqlite { writer, .. } => Tx::Sqlite(writer.begin().await?),
+            // IMMEDIATE takes the write lock at `BEGIN`, waiting for it under `busy_timeout`.
+            // A deferred transaction that reads first and writes later fails at once with
+            // `database is locked` when another process (say `backline admin` beside a running
+            // server) committed in between, since SQLite cannot upgrade its stale snapshot.
+            Db::Sqlite { writer, .. } => Tx::Sqlite(writer.begin_with("BEGIN IMMEDIATE").await?),
             Db::Postgres(pool) => Tx::Postgres(pool.begin().await?),
         })
     }
