@@ -298,8 +298,10 @@ pub fn verify_stripe_signature(
     if signatures.is_empty() {
         return Err(SignatureError::Malformed);
     }
-    if (now.timestamp() - t).abs() > tolerance_secs {
-        return Err(SignatureError::OutsideTolerance);
+    // Checked: a forged `t` near i64::MIN/MAX must be refused, not overflow.
+    match now.timestamp().checked_sub(t).map(i64::unsigned_abs) {
+        Some(skew) if skew <= tolerance_secs.unsigned_abs() => {}
+        _ => return Err(SignatureError::OutsideTolerance),
     }
     for secret in secrets {
         for sig in &signatures {
@@ -421,5 +423,13 @@ mod tests {
         assert_eq!(verify_stripe_signature(Some(&stale), body, &[b"whsec_new"], 300, now), Err(SignatureError::OutsideTolerance));
         assert_eq!(verify_stripe_signature(None, body, &[b"x"], 300, now), Err(SignatureError::Missing));
         assert_eq!(verify_stripe_signature(Some("garbage"), body, &[b"x"], 300, now), Err(SignatureError::Malformed));
+        // Timestamps at the ends of the range are refused, not overflowed.
+        for t in [i64::MIN, i64::MAX] {
+            let extreme = format!("t={t},v1={good}");
+            assert_eq!(
+                verify_stripe_signature(Some(&extreme), body, &[b"whsec_new"], 300, now),
+                Err(SignatureError::OutsideTolerance)
+            );
+        }
     }
 }
