@@ -257,7 +257,7 @@ impl TicketingService {
     pub async fn checkin_record(&self, p: &Principal, id: CheckinId) -> AppResult<Checkin> {
         let Some(k) = cstore::checkin(self.db(), id).await? else { return Err(AppError::not_found("checkin")) };
         self.require(p, k.org_id, Role::Viewer, "checkin").await?;
-        self.checkin_view(k, false).await
+        self.checkin_view(k, false, None).await
     }
 
     /// Undoes an admission (staff and above), e.g. a ticket scanned at the wrong door: the
@@ -281,7 +281,7 @@ impl TicketingService {
         self.audit(&mut tx, k.org_id, "checkin.undone", "checkin", id.to_string(), changes).await?;
         publish(&mut tx, "ticket.checkin_undone", &checkin_event(&undone)).await?;
         self.kernel.commit(tx).await?;
-        self.checkin_view(undone, false).await
+        self.checkin_view(undone, false, None).await
     }
 
     /// The list a scan is for: `list_id`, or `event_id`'s default list (created on first
@@ -356,7 +356,7 @@ impl TicketingService {
                 publish(&mut tx, "ticket.checked_in", &checkin_event(&rec)).await?;
             }
             self.kernel.commit(tx).await?;
-            return self.checkin_view(rec, false).await;
+            return self.checkin_view(rec, false, found.ticket).await;
         }
         drop(tx);
         // Nothing written: the scan id arrived meanwhile (a concurrent upload of the same
@@ -373,7 +373,7 @@ impl TicketingService {
         {
             return self.replay(seen, &scan).await;
         }
-        self.checkin_view(rec, false).await
+        self.checkin_view(rec, false, found.ticket).await
     }
 
     /// The first answer to a scan id, unless the id now comes with another code.
@@ -381,7 +381,7 @@ impl TicketingService {
         if seen.code != scan.text {
             return Err(AppError::conflict("scan_id_reused", format!("scan id {} was used for another code", scan.scan_id)));
         }
-        self.checkin_view(seen, true).await
+        self.checkin_view(seen, true, None).await
     }
 
     /// What the database says of a scan on `list` now.
@@ -425,10 +425,13 @@ impl TicketingService {
         Ok(Finding { result, ticket: Some((t, type_name)) })
     }
 
-    async fn checkin_view(&self, k: CheckinRecord, replayed: bool) -> AppResult<Checkin> {
-        let ticket = match k.ticket_id {
-            Some(id) => cstore::ticket_by_id(self.db(), id).await?.filter(|(t, _)| t.org_id == k.org_id),
-            None => None,
+    /// A scan as answered. `known`: its ticket as the scan just found it (saves reading it
+    /// again); otherwise it is read.
+    async fn checkin_view(&self, k: CheckinRecord, replayed: bool, known: Option<(TicketRecord, String)>) -> AppResult<Checkin> {
+        let ticket = match (known, k.ticket_id) {
+            (Some(found), _) => Some(found),
+            (None, Some(id)) => cstore::ticket_by_id(self.db(), id).await?.filter(|(t, _)| t.org_id == k.org_id),
+            (None, None) => None,
         };
         let previous = match (k.result, &ticket) {
             (CheckinResult::AlreadyCheckedIn, Some((t, _))) => cstore::admission(self.db(), k.list_id, t.id)

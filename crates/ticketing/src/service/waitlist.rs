@@ -489,23 +489,40 @@ impl TicketingService {
         if !e.status.is_live() {
             return Err(AppError::conflict("invalid_transition", format!("the entry is already {}", e.status.as_str())));
         }
+        // Only an offered entry has a booking; an accepted one is no longer live.
+        let (left, _) = self.close_entry(p, id, [Waiting, Offered], Left, json!({ "from": e.status })).await?;
+        Ok(entry_view(left, None))
+    }
+
+    /// Moves a live entry from one of `from` to `to` (`left` or `declined`), cancelling its
+    /// offer booking if it has one, with the audit record and the `waitlist.<to>` event;
+    /// when the offer's seats came free, the next in line gets them. Returns the entry and
+    /// whether an offer was cancelled.
+    async fn close_entry(
+        &self,
+        p: Option<&Principal>,
+        id: WaitlistEntryId,
+        from: [WaitlistStatus; 2],
+        to: WaitlistStatus,
+        mut changes: serde_json::Value,
+    ) -> AppResult<(EntryRecord, bool)> {
         let mut tx = self.db().begin().await?;
-        let Some(left) = wstore::transition(&mut tx, id, [Waiting, Offered], Left, now()).await? else {
+        let Some(closed) = wstore::transition(&mut tx, id, from, to, now()).await? else {
             return Err(AppError::conflict("invalid_transition", "the entry changed meanwhile; read it again"));
         };
-        // Only an offered entry has a booking; an accepted one is no longer live.
-        let released = match left.booking_id {
+        let released = match closed.booking_id {
             Some(b) => self.cancel_offer(&mut tx, p, b).await?,
             None => false,
         };
-        let changes = json!({ "status": "left", "from": e.status, "offer_cancelled": released });
-        audit_entry(&mut tx, &actor_of(p), &left, "waitlist_entry.left", changes).await?;
-        publish(&mut tx, "waitlist.left", &entry_event(&left)).await?;
+        changes["status"] = json!(to.as_str());
+        changes["offer_cancelled"] = json!(released);
+        audit_entry(&mut tx, &actor_of(p), &closed, &format!("waitlist_entry.{}", to.as_str()), changes).await?;
+        publish(&mut tx, &format!("waitlist.{}", to.as_str()), &entry_event(&closed)).await?;
         self.kernel.commit(tx).await?;
-        if released {
-            self.advance_after(left.event_id).await;
+        if released || to == Declined {
+            self.advance_after(closed.event_id).await;
         }
-        Ok(entry_view(left, None))
+        Ok((closed, released))
     }
 
     /// Accepts an offer (its person only). A free offer is confirmed at once with its
@@ -588,19 +605,7 @@ impl TicketingService {
         if e.status != Offered {
             return Err(AppError::conflict("no_offer", format!("the entry is {}, not offered", e.status.as_str())));
         }
-        let mut tx = self.db().begin().await?;
-        let Some(declined) = wstore::transition(&mut tx, id, [Offered, Offered], Declined, now()).await? else {
-            return Err(AppError::conflict("invalid_transition", "the entry changed meanwhile; read it again"));
-        };
-        let released = match declined.booking_id {
-            Some(b) => self.cancel_offer(&mut tx, p, b).await?,
-            None => false,
-        };
-        let changes = json!({ "status": "declined", "booking_id": declined.booking_id, "offer_cancelled": released });
-        audit_entry(&mut tx, &actor_of(p), &declined, "waitlist_entry.declined", changes).await?;
-        publish(&mut tx, "waitlist.declined", &entry_event(&declined)).await?;
-        self.kernel.commit(tx).await?;
-        self.advance_after(declined.event_id).await;
+        let (declined, _) = self.close_entry(p, id, [Offered, Offered], Declined, json!({ "booking_id": e.booking_id })).await?;
         Ok(entry_view(declined, None))
     }
 
