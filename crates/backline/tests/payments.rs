@@ -495,6 +495,111 @@ async fn partial_and_full_refunds_release_the_seats() {
 }
 
 #[tokio::test]
+async fn refunding_tickets_cancels_them_frees_their_seats_and_runs_the_waitlist() {
+    let app = TestApp::spawn().await;
+    let shop = shop(&app, "o@tickets-back.org", 4000, 3).await;
+    let staff = app.member(&shop.owner, &shop.org, "staff@tickets-back.org", "staff").await;
+    let (s, v) = app
+        .post(
+            &format!("/api/events/{}/vouchers", shop.event),
+            Some(&shop.owner),
+            json!({"code": "FIVE", "amount_off": 500, "currency": "EUR"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let (s, b) = app
+        .post(
+            "/api/bookings",
+            None,
+            json!({"event_id": shop.event, "positions": [{"ticket_type_id": shop.ticket_type, "quantity": 3}],
+                   "buyer_email": "fan@tickets-back.org", "buyer_name": "Fan", "voucher_code": "FIVE"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    assert_eq!(b["total"], 11500);
+    let (bid, token) = (b["id"].as_str().unwrap().to_string(), b["booking_token"].as_str().unwrap().to_string());
+    let (s, pay) = process(
+        &app,
+        None,
+        "tb-1",
+        json!({"reference": format!("booking:{bid}"), "token": token, "payment_method": "4242424242424242"}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{pay}");
+    let pid = pay["id"].as_str().unwrap().to_string();
+    let b = wait_booking_status(&app, &bid, &token, "confirmed").await;
+    let tickets: Vec<String> = b["tickets"].as_array().unwrap().iter().map(|t| t["id"].as_str().unwrap().to_string()).collect();
+    let first_code = b["tickets"][0]["code"].as_str().unwrap().to_string();
+    assert_eq!(tickets.len(), 3);
+    assert_eq!(quota_taken(&app, &shop).await, 3);
+
+    // Sold out: someone waits for a ticket.
+    let (s, w) = app
+        .post(
+            &format!("/api/events/{}/waitlist", shop.event),
+            None,
+            json!({"ticket_type_id": shop.ticket_type, "email": "next@tickets-back.org", "name": "Next"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{w}");
+    let entry = w["id"].as_str().unwrap().to_string();
+
+    // Bad item lists.
+    let refund = format!("/api/payments/{pid}/refund");
+    for (body, field) in [
+        (json!({"items": []}), "items"),
+        (json!({"items": ["not-a-ticket"]}), "items[0]"),
+        (json!({"items": [tickets[0], "00000000-0000-0000-0000-000000000000"]}), "items[1]"),
+        (json!({"items": [tickets[0], tickets[0]]}), "items"),
+        (json!({"items": [tickets[0]], "amount": 3834}), "amount"),
+    ] {
+        let (s, p) = app.post(&refund, Some(&staff), body.clone()).await;
+        assert_eq!((s, p["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some(field)), "{body}: {p}");
+    }
+
+    // One ticket back: worth its price less its share of the discount (4000 − 500 × 1/3).
+    let (s, r) = app.post(&refund, Some(&staff), json!({"items": [tickets[0]], "reason": "cannot come"})).await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{r}");
+    assert_eq!((r["amount"].as_i64(), r["items"].clone()), (Some(3833), json!([tickets[0]])));
+    let (s, e) = app.post(&refund, Some(&staff), json!({"items": [tickets[0]]})).await;
+    assert!(
+        (s == StatusCode::CONFLICT && e["code"] == "already_refunded")
+            || (s == StatusCode::UNPROCESSABLE_ENTITY && e["field"] == "items[0]"),
+        "a ticket is given back once: {s} {e}"
+    );
+    eventually("the ticket cancelled", || async { booking(&app, &bid, &token).await["quantity"] == 2 }).await;
+    let b = booking(&app, &bid, &token).await;
+    assert_eq!(b["status"], "confirmed");
+    assert_eq!(b["total"], 11500 - 3833);
+    assert_eq!(b["positions"][0]["quantity"], 2);
+    let states: Vec<&str> = b["tickets"].as_array().unwrap().iter().map(|t| t["status"].as_str().unwrap()).collect();
+    assert_eq!(states, ["cancelled", "valid", "valid"], "{b}");
+    let (s, scan) = app.post("/api/checkins", Some(&staff), json!({"event_id": shop.event, "code": first_code})).await;
+    assert_eq!((s, scan["result"].as_str()), (StatusCode::OK, Some("cancelled")), "{scan}");
+    // The freed seat went to the waitlist.
+    eventually("the waitlist offer", || async {
+        app.get(&format!("/api/waitlist/{entry}"), Some(&shop.owner)).await.1["status"] == "offered"
+    })
+    .await;
+    assert_eq!(quota_taken(&app, &shop).await, 3);
+    assert_eq!(payment(&app, &staff, &pid).await["status"], "partially_refunded");
+
+    // The last two back, keeping a fee: the booking is refunded and the fee stays kept.
+    let (s, r) = app.post(&refund, Some(&staff), json!({"items": [tickets[1], tickets[2]], "amount": 7000})).await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{r}");
+    let b = wait_booking_status(&app, &bid, &token, "refunded").await;
+    assert!(b["tickets"].as_array().unwrap().iter().all(|t| t["status"] == "cancelled"), "{b}");
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let p = payment(&app, &staff, &pid).await;
+    assert_eq!((p["status"].as_str(), p["refunded_amount"].as_i64()), (Some("partially_refunded"), Some(3833 + 7000)), "{p}");
+    assert_eq!(quota_taken(&app, &shop).await, 1, "only the waitlist offer holds a seat");
+    let ledger = assert_ledger_balances(&app, &shop.owner, &shop.org).await;
+    assert_eq!(ledger.iter().filter(|t| t["kind"] == "refund").count(), 2);
+    let (_, st) = app.get(&format!("/api/payments/settlement?org_id={}", shop.org), Some(&staff)).await;
+    assert_eq!((st["test_mode"][0]["gross"].as_i64(), st["test_mode"][0]["refunds"].as_i64()), (Some(11500), Some(10833)));
+}
+
+#[tokio::test]
 async fn staff_cancelling_a_paid_booking_refunds_it() {
     let app = TestApp::spawn().await;
     let shop = shop(&app, "o@cancel.org", 3000, 5).await;
@@ -621,6 +726,32 @@ async fn offline_payments_are_recorded_by_staff_and_booked_as_cash() {
     assert!(ledger[0]["lines"].as_array().unwrap().iter().any(|l| l["account"] == "cash"));
     let (_, st) = app.get(&format!("/api/payments/settlement?org_id={}", shop.org), Some(&shop.owner)).await;
     assert_eq!(st["revenue"][0]["gross"], 2000, "{st}");
+
+    // "Mark paid", ticketing's shortcut, records the same payment in the transaction that
+    // confirms the booking; its listener leaves it be.
+    let (bid3, token3) = book(&app, &shop, 2, "fan3@offline.org").await;
+    let (s, b) = app.post(&format!("/api/bookings/{bid3}/mark-paid"), Some(&shop.owner), json!({"reference": "SEPA-43"})).await;
+    assert_eq!((s, b["status"].as_str(), b["paid_reference"].as_str()), (StatusCode::OK, Some("confirmed"), Some("SEPA-43")));
+    let history = format!("/api/payments/history?org_id={}&reference=booking:{bid3}", shop.org);
+    let (_, h) = app.get(&history, Some(&shop.owner)).await;
+    let paid = &h["items"][0];
+    assert_eq!(h["items"].as_array().unwrap().len(), 1, "{h}");
+    assert_eq!((paid["provider"].as_str(), paid["status"].as_str()), (Some("offline"), Some("succeeded")));
+    assert_eq!((paid["amount"].as_i64(), paid["offline_reference"].as_str()), (Some(4000), Some("SEPA-43")));
+    let pid3 = paid["id"].as_str().unwrap().to_string();
+    let (_, st) = app.get(&format!("/api/payments/settlement?org_id={}", shop.org), Some(&shop.owner)).await;
+    assert_eq!(st["revenue"][0]["gross"], 6000, "{st}");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(payment(&app, &shop.owner, &pid3).await["status"], "succeeded", "not refunded as a second payment");
+    assert_eq!(booking(&app, &bid3, &token3).await["status"], "confirmed");
+    // Cancelling it gives the money back, in cash.
+    let (s, _) = app.delete(&format!("/api/bookings/{bid3}"), Some(&shop.owner)).await;
+    assert_eq!(s, StatusCode::OK);
+    eventually("the cash refund", || async { payment(&app, &shop.owner, &pid3).await["status"] == "refunded" }).await;
+    let ledger = assert_ledger_balances(&app, &shop.owner, &shop.org).await;
+    let refund = ledger.iter().find(|t| t["kind"] == "refund" && t["payment_id"] == pid3.as_str()).expect("the refund entry");
+    assert!(refund["lines"].as_array().unwrap().iter().any(|l| l["account"] == "cash" && l["amount"] == -4000), "{refund}");
+
     // Turned off: refused.
     let (s, _) =
         app.put(&format!("/api/orgs/{}/payment-settings", shop.org), Some(&shop.owner), json!({"offline_enabled": false})).await;
@@ -629,6 +760,8 @@ async fn offline_payments_are_recorded_by_staff_and_booked_as_cash() {
     let (s, p) =
         process(&app, Some(&shop.owner), "off-2", json!({"reference": format!("booking:{bid2}"), "provider": "offline"})).await;
     assert_eq!((s, p["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("provider")));
+    let (s, p) = app.post(&format!("/api/bookings/{bid2}/mark-paid"), Some(&shop.owner), json!({})).await;
+    assert_eq!((s, p["code"].as_str()), (StatusCode::CONFLICT, Some("offline_disabled")), "{p}");
 }
 
 // ---- order ↔ payment: late success after the hold expired -------------------------------------

@@ -29,6 +29,8 @@ kernel::typed_id!(
 pub const AMOUNT_MAX: i64 = 1_000_000_000;
 pub const REFERENCE_MAX: usize = 200;
 pub const TEXT_MAX: usize = 500;
+/// Most items one refund may name.
+pub const REFUND_ITEMS_MAX: usize = 500;
 
 /// Which provider moves the money.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]

@@ -47,6 +47,8 @@ pub struct Refund {
     pub currency: String,
     pub status: RefundStatus,
     pub reason: Option<String>,
+    /// What the refund gives back (ticket ids for a booking); empty for a money-only refund.
+    pub items: Vec<String>,
     pub provider_refund_id: Option<String>,
     pub attempts: i64,
     pub last_error: Option<String>,
@@ -95,9 +97,15 @@ pub struct Payment {
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateRefund {
-    /// Minor units; at most what is left to refund. Absent: everything left.
+    /// Minor units; at most what is left to refund. Absent: everything left, or with
+    /// `items` their price.
     pub amount: Option<i64>,
     pub reason: Option<String>,
+    /// What is given back, as the reference's owner names it: for a `booking:` reference,
+    /// ticket ids. Those tickets are cancelled and their seats freed once the refund went
+    /// through. `amount` defaults to their price and may be lower (keeping a fee), never
+    /// higher. Without items a partial refund is money only (goodwill, a price change).
+    pub items: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, IntoParams)]

@@ -79,6 +79,12 @@ pub trait Payables: Send + Sync {
     /// What is due for `id` (the part after `kind:`); `None` if there is no such thing or the
     /// caller may not see it.
     async fn resolve(&self, caller: Caller<'_>, id: &str) -> AppResult<Option<Payable>>;
+
+    /// The price of some items of `id` (for a booking: ticket ids) for a refund that gives
+    /// them back; a `422` naming `items` when one cannot be given back.
+    async fn price_items(&self, _id: &str, _items: &[String]) -> AppResult<i64> {
+        Err(AppError::validation("items", "this kind of reference has no items to give back"))
+    }
 }
 
 pub struct PaymentsService {
@@ -145,6 +151,7 @@ fn refund_view(r: RefundRecord) -> Refund {
         currency: r.currency,
         status: r.status,
         reason: r.reason,
+        items: r.items.0,
         provider_refund_id: r.provider_refund_id,
         attempts: r.attempts,
         last_error: r.last_error,
@@ -595,6 +602,85 @@ impl PaymentsService {
         Ok(payment_view(p, refunds))
     }
 
+    /// Money the owner of a reference took outside the system (ticketing's "mark paid": a
+    /// bank transfer, cash at the door), recorded **inside the owner's transaction** as it
+    /// settles the reference: an `offline` payment that succeeded, its `cash` ledger lines
+    /// and `payment.succeeded` (marked `owner_settled`). Staff and above; `409
+    /// offline_disabled` when the organization turned offline payments off, `409
+    /// payment_in_progress` when another payment of the reference is live. `None` for a
+    /// zero amount (nothing moved).
+    pub async fn record_offline_in(
+        &self,
+        tx: &mut Tx,
+        p: &Principal,
+        reference: &str,
+        payable: &Payable,
+        offline_reference: Option<&str>,
+    ) -> AppResult<Option<PaymentId>> {
+        self.require(p, payable.org_id, Role::Staff, "reference").await?;
+        if payable.amount == 0 {
+            return Ok(None);
+        }
+        let (_, offline_enabled, _) = self.org_provider(payable.org_id).await?;
+        if !offline_enabled {
+            return Err(AppError::conflict("offline_disabled", "offline payments are turned off for this organization"));
+        }
+        let at = now();
+        let record = PaymentRecord {
+            id: PaymentId::new(),
+            org_id: payable.org_id,
+            reference: reference.to_string(),
+            event_id: payable.event_id,
+            provider: ProviderKind::Offline,
+            flow: crate::provider::Flow::Intent.as_str().to_string(),
+            status: PaymentStatus::Processing,
+            amount: payable.amount,
+            currency: payable.currency.clone(),
+            refunded_amount: 0,
+            fee: 0,
+            test_mode: false,
+            description: payable.description.clone(),
+            buyer_email: payable.buyer_email.clone(),
+            payer: p.actor(),
+            payer_user_id: p.user_id(),
+            provider_payment_id: None,
+            checkout_url: None,
+            next_action: None,
+            failure_code: None,
+            failure_message: None,
+            offline_reference: offline_reference.map(str::to_string),
+            succeeded_at: None,
+            failed_at: None,
+            created_at: at,
+            updated_at: at,
+        };
+        if store::live_payment_tx(tx, reference).await?.is_some() {
+            return Err(AppError::conflict("payment_in_progress", "another payment for this reference is live"));
+        }
+        match store::insert_payment(tx, &record).await {
+            Ok(_) => {}
+            Err(e) if matches!(&e, sqlx::Error::Database(d) if d.is_unique_violation()) => {
+                return Err(AppError::conflict("payment_in_progress", "another payment for this reference is live"));
+            }
+            Err(e) => return Err(e.into()),
+        }
+        audit::record_as(
+            tx,
+            &record.payer,
+            AuditEntry {
+                org_id: Some(record.org_id),
+                action: "payment.created",
+                resource_type: "payment",
+                resource_id: record.id.to_string(),
+                changes: json!({ "reference": reference, "amount": record.amount, "currency": record.currency,
+                                 "provider": ProviderKind::Offline, "offline_reference": offline_reference }),
+            },
+        )
+        .await?;
+        self.settle_success_as(tx, record.id, None, 0, true).await?;
+        Ok(Some(record.id))
+    }
+
     /// Marks a payment succeeded once: its ledger lines (charge, fee) and `payment.processed`
     /// + `payment.succeeded`. `None` if it had succeeded already.
     async fn settle_success(
@@ -603,6 +689,19 @@ impl PaymentsService {
         id: PaymentId,
         provider_id: Option<&str>,
         fee: i64,
+    ) -> AppResult<Option<PaymentRecord>> {
+        self.settle_success_as(tx, id, provider_id, fee, false).await
+    }
+
+    /// [`Self::settle_success`]; `owner_settled`: the owner of the reference settled it in
+    /// this same transaction (its listener has nothing to do).
+    async fn settle_success_as(
+        &self,
+        tx: &mut Tx,
+        id: PaymentId,
+        provider_id: Option<&str>,
+        fee: i64,
+        owner_settled: bool,
     ) -> AppResult<Option<PaymentRecord>> {
         let at = now();
         let Some(p) = store::mark_succeeded(tx, id, provider_id, fee.max(0), at).await? else { return Ok(None) };
@@ -622,7 +721,10 @@ impl PaymentsService {
             },
         )
         .await?;
-        let payload = payment_event(&p);
+        let mut payload = payment_event(&p);
+        if owner_settled {
+            payload["owner_settled"] = json!(true);
+        }
         publish(tx, topics::PROCESSED, &payload).await?;
         publish(tx, topics::SUCCEEDED, &payload).await?;
         Ok(Some(p))
@@ -748,14 +850,47 @@ impl PaymentsService {
             domain::amount("amount", a)?;
         }
         let reason = domain::text("reason", req.reason.as_deref(), domain::TEXT_MAX)?;
-        self.request_refund(id, req.amount, reason, &p.actor()).await.map(refund_view)
+        let items = match req.items {
+            Some(items) if !items.is_empty() => {
+                let price = self.price_items(&pay.reference, &items).await?;
+                match req.amount {
+                    Some(a) if a > price => {
+                        return Err(AppError::validation("amount", format!("at most {price}, the price of the items")));
+                    }
+                    _ => Some((items, price)),
+                }
+            }
+            Some(_) => return Err(AppError::validation("items", "name at least one item, or leave items out")),
+            None => None,
+        };
+        let (amount, items) = match items {
+            Some((items, price)) => (Some(req.amount.unwrap_or(price)), items),
+            None => (req.amount, Vec::new()),
+        };
+        self.request_refund(id, amount, items, reason, &p.actor()).await.map(refund_view)
+    }
+
+    /// Asks the owner of `reference` what `items` cost.
+    async fn price_items(&self, reference: &str, items: &[String]) -> AppResult<i64> {
+        if items.len() > domain::REFUND_ITEMS_MAX {
+            return Err(AppError::validation("items", format!("at most {} items per refund", domain::REFUND_ITEMS_MAX)));
+        }
+        let mut seen = std::collections::HashSet::new();
+        if let Some(dup) = items.iter().find(|i| !seen.insert(i.as_str())) {
+            return Err(AppError::validation("items", format!("{dup} is named twice")));
+        }
+        let owner = domain::reference("reference", reference).and_then(|(kind, id)| Ok((self.payables_for(&kind)?, id)));
+        match owner {
+            Ok((o, id)) => o.price_items(&id, items).await,
+            Err(_) => Err(AppError::validation("items", "this kind of reference has no items to give back")),
+        }
     }
 
     /// Requests a refund on behalf of the system (ticketing: a paid order that cannot get
     /// its tickets, a paid booking cancelled). `amount` `None`: everything left.
     /// `Ok(None)`: nothing left to refund.
     pub async fn refund_for_system(&self, id: PaymentId, amount: Option<i64>, reason: &str) -> AppResult<Option<RefundId>> {
-        match self.request_refund(id, amount, Some(reason.to_string()), "system").await {
+        match self.request_refund(id, amount, Vec::new(), Some(reason.to_string()), "system").await {
             Ok(r) => Ok(Some(r.id)),
             Err(AppError::Conflict { code: "nothing_to_refund", .. }) => Ok(None),
             Err(e) => Err(e),
@@ -780,6 +915,7 @@ impl PaymentsService {
         &self,
         id: PaymentId,
         amount: Option<i64>,
+        items: Vec<String>,
         reason: Option<String>,
         actor: &str,
     ) -> AppResult<RefundRecord> {
@@ -801,6 +937,12 @@ impl PaymentsService {
         if amount > left {
             return Err(AppError::validation("amount", format!("at most {left} is left to refund")));
         }
+        if !items.is_empty() {
+            let given_back = store::refunded_items(&mut tx, id).await?;
+            if let Some(again) = items.iter().find(|i| given_back.contains(*i)) {
+                return Err(AppError::conflict("already_refunded", format!("{again} is already refunded or being refunded")));
+            }
+        }
         let r = RefundRecord {
             id: RefundId::new(),
             org_id: pay.org_id,
@@ -809,6 +951,7 @@ impl PaymentsService {
             currency: pay.currency.clone(),
             status: RefundStatus::Pending,
             reason,
+            items: Json(items),
             requested_by: actor.to_string(),
             provider_refund_id: None,
             attempts: 0,
@@ -828,7 +971,7 @@ impl PaymentsService {
                 action: "refund.requested",
                 resource_type: "payment",
                 resource_id: id.to_string(),
-                changes: json!({ "refund_id": r.id, "amount": amount, "reason": r.reason }),
+                changes: json!({ "refund_id": r.id, "amount": amount, "reason": r.reason, "items": r.items }),
             },
         )
         .await?;
@@ -926,6 +1069,7 @@ impl PaymentsService {
                     currency: pay.currency.clone(),
                     status: RefundStatus::Succeeded,
                     reason: Some("refunded at the provider".into()),
+                    items: Json(Vec::new()),
                     requested_by: "provider".into(),
                     provider_refund_id: Some(provider_refund_id.to_string()),
                     attempts: 0,
@@ -968,6 +1112,7 @@ impl PaymentsService {
         payload["refund_id"] = json!(record.id);
         payload["refund_amount"] = json!(record.amount);
         payload["fully_refunded"] = json!(updated.status == PaymentStatus::Refunded);
+        payload["items"] = json!(record.items.0);
         publish(tx, topics::REFUNDED, &payload).await?;
         Ok(true)
     }

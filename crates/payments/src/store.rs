@@ -61,6 +61,7 @@ pub(crate) struct RefundRecord {
     #[sqlx(try_from = "String")]
     pub status: RefundStatus,
     pub reason: Option<String>,
+    pub items: Json<Vec<String>>,
     pub requested_by: String,
     pub provider_refund_id: Option<String>,
     pub attempts: i64,
@@ -72,8 +73,8 @@ pub(crate) struct RefundRecord {
 
 macro_rules! refund_columns {
     () => {
-        "id, org_id, payment_id, amount, currency, status, reason, requested_by, provider_refund_id, attempts, last_error, \
-         succeeded_at, created_at, updated_at"
+        "id, org_id, payment_id, amount, currency, status, reason, items, requested_by, provider_refund_id, attempts, \
+         last_error, succeeded_at, created_at, updated_at"
     };
 }
 
@@ -232,16 +233,24 @@ pub(crate) async fn payment_id_by_provider_id(tx: &mut Tx, provider_id: &str) ->
 }
 
 /// The payment of a reference that is in flight or holds money, if any.
+macro_rules! live_payment_sql {
+    () => {
+        concat!(
+            "SELECT ",
+            payment_columns!(),
+            " FROM payments WHERE reference = $1 AND status IN ('processing', 'requires_action', 'succeeded', 'partially_refunded') \
+              AND flow <> 'subscription' ORDER BY id DESC LIMIT 1"
+        )
+    };
+}
+
 pub(crate) async fn live_payment(db: &Db, reference: &str) -> Result<Option<PaymentRecord>, sqlx::Error> {
-    read!(db, |c| sqlx::query_as(concat!(
-        "SELECT ",
-        payment_columns!(),
-        " FROM payments WHERE reference = $1 AND status IN ('processing', 'requires_action', 'succeeded', 'partially_refunded') \
-          ORDER BY id DESC LIMIT 1"
-    ))
-    .bind(reference)
-    .fetch_optional(c)
-    .await)
+    read!(db, |c| sqlx::query_as(live_payment_sql!()).bind(reference).fetch_optional(c).await)
+}
+
+/// [`live_payment`] inside a transaction.
+pub(crate) async fn live_payment_tx(tx: &mut Tx, reference: &str) -> Result<Option<PaymentRecord>, sqlx::Error> {
+    tx!(tx, |c| sqlx::query_as(live_payment_sql!()).bind(reference).fetch_optional(c).await)
 }
 
 /// Payments of a reference holding money (captured, not fully refunded).
@@ -434,7 +443,7 @@ pub(crate) async fn insert_refund(tx: &mut Tx, r: &RefundRecord) -> Result<u64, 
     tx!(tx, |c| sqlx::query(concat!(
         "INSERT INTO refunds (",
         refund_columns!(),
-        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
+        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
     ))
     .bind(r.id)
     .bind(r.org_id)
@@ -443,6 +452,7 @@ pub(crate) async fn insert_refund(tx: &mut Tx, r: &RefundRecord) -> Result<u64, 
     .bind(&r.currency)
     .bind(r.status.as_str())
     .bind(&r.reason)
+    .bind(&r.items)
     .bind(&r.requested_by)
     .bind(&r.provider_refund_id)
     .bind(r.attempts)
@@ -485,6 +495,16 @@ pub(crate) async fn pending_refunds(tx: &mut Tx, payment: PaymentId) -> Result<i
     .fetch_one(c)
     .await)?;
     Ok(n.unwrap_or(0))
+}
+
+/// Items already given back, or being given back, by a payment's refunds.
+pub(crate) async fn refunded_items(tx: &mut Tx, payment: PaymentId) -> Result<std::collections::HashSet<String>, sqlx::Error> {
+    let rows: Vec<(Json<Vec<String>>,)> =
+        tx!(tx, |c| sqlx::query_as("SELECT items FROM refunds WHERE payment_id = $1 AND status IN ('pending', 'succeeded')")
+            .bind(payment)
+            .fetch_all(c)
+            .await)?;
+    Ok(rows.into_iter().flat_map(|(Json(items),)| items).collect())
 }
 
 /// One more attempt at a refund; a failed refund being retried is pending again.

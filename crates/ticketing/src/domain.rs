@@ -535,6 +535,17 @@ pub fn price_booking(lines: &[Line], discount: Discount) -> Priced {
     Priced { line_discounts, subtotal, discount, total: (subtotal - discount).max(0) }
 }
 
+/// Giving back `n` of a position's `quantity` tickets (a refund that names them): what they
+/// are worth and the position's discount afterwards. The discount shrinks in proportion,
+/// rounded down, so giving back every ticket, in any number of steps, returns exactly what
+/// was paid for the position (`unit_price × quantity − discount`).
+pub fn give_back(unit_price: i64, quantity: i64, discount: i64, n: i64) -> (i64, i64) {
+    let n = n.clamp(0, quantity);
+    let left = quantity - n;
+    let discount_after = if quantity == 0 { 0 } else { discount * left / quantity };
+    (unit_price * n - (discount - discount_after), discount_after)
+}
+
 /// Seats to take per quota: every requested type takes its quantity from each quota it
 /// belongs to. Sorted by quota id, the order every transaction takes row locks in, so two
 /// bookings can never wait on each other in a cycle (PostgreSQL deadlocks).
@@ -703,6 +714,19 @@ mod tests {
         assert_eq!(p.total, 167, "the discount is rounded down");
         let p = price_booking(&[Line { unit_price: 0, quantity: 3, discountable: true }], Discount::Percent(100));
         assert_eq!(p.total, 0);
+    }
+
+    #[test]
+    fn giving_back_tickets_in_steps_returns_what_was_paid() {
+        // 3 × 1000 with 500 off: 2500 paid.
+        assert_eq!(give_back(1000, 3, 500, 3), (2500, 0));
+        let (first, d) = give_back(1000, 3, 500, 1);
+        assert_eq!((first, d), (833, 333));
+        let (second, d) = give_back(1000, 2, d, 1);
+        let (third, d) = give_back(1000, 1, d, 1);
+        assert_eq!((first + second + third, d), (2500, 0));
+        assert_eq!(give_back(1000, 2, 0, 1), (1000, 0));
+        assert_eq!(give_back(1000, 2, 0, 5), (2000, 0), "never more than the position holds");
     }
 
     #[test]

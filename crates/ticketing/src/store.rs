@@ -20,7 +20,7 @@ use kernel::{Db, Tx, read, tx};
 use serde::{Deserialize, Serialize};
 use sqlx::types::Json;
 
-use crate::domain::{BookingId, BookingStatus, QuotaId, TicketId, TicketStatus, TicketTypeId, Visibility, VoucherId};
+use crate::domain::{BookingId, BookingStatus, PositionId, QuotaId, TicketId, TicketStatus, TicketTypeId, Visibility, VoucherId};
 use crate::model::{Attendee, Position};
 
 pub(crate) mod checkin;
@@ -1012,6 +1012,85 @@ pub(crate) async fn cancel_tickets(tx: &mut Tx, booking: BookingId, at: DateTime
     .execute(c)
     .await
     .map(|r| r.rows_affected()))
+}
+
+/// Cancels the named tickets of a booking that are still valid; their ids and types.
+pub(crate) async fn cancel_ticket_ids(
+    tx: &mut Tx,
+    booking: BookingId,
+    ids: &[TicketId],
+    at: DateTime<Utc>,
+) -> Result<Vec<(TicketId, TicketTypeId)>, sqlx::Error> {
+    let mut out = Vec::with_capacity(ids.len());
+    for id in ids {
+        let row: Option<(TicketId, TicketTypeId)> = tx!(tx, |c| sqlx::query_as(
+            "UPDATE tickets SET status = 'cancelled', cancelled_at = $3, updated_at = $3 \
+             WHERE id = $1 AND booking_id = $2 AND status = 'valid' RETURNING id, ticket_type_id"
+        )
+        .bind(id)
+        .bind(booking)
+        .bind(at)
+        .fetch_optional(c)
+        .await)?;
+        out.extend(row);
+    }
+    Ok(out)
+}
+
+/// Sets what is left of a position after some of its tickets were given back; a position
+/// with none left is removed.
+pub(crate) async fn shrink_position(
+    tx: &mut Tx,
+    id: PositionId,
+    quantity: i64,
+    discount: i64,
+    at: DateTime<Utc>,
+) -> Result<u64, sqlx::Error> {
+    if quantity <= 0 {
+        return tx!(tx, |c| sqlx::query("DELETE FROM booking_positions WHERE id = $1")
+            .bind(id)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected()));
+    }
+    tx!(tx, |c| sqlx::query("UPDATE booking_positions SET quantity = $2, discount = $3, updated_at = $4 WHERE id = $1")
+        .bind(id)
+        .bind(quantity)
+        .bind(discount)
+        .bind(at)
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected()))
+}
+
+/// What a confirmed booking holds after some of its tickets were given back.
+pub(crate) struct Shrunk<'a> {
+    pub quantity: i64,
+    pub subtotal: i64,
+    pub discount: i64,
+    pub allocations: &'a Json<Vec<Allocation>>,
+}
+
+pub(crate) async fn shrink_booking(
+    tx: &mut Tx,
+    id: BookingId,
+    s: Shrunk<'_>,
+    at: DateTime<Utc>,
+) -> Result<Option<BookingRecord>, sqlx::Error> {
+    tx!(tx, |c| sqlx::query_as(concat!(
+        "UPDATE bookings SET quantity = $2, subtotal = $3, discount = $4, total = $5, allocations = $6, updated_at = $7 \
+         WHERE id = $1 AND status = 'confirmed' RETURNING ",
+        booking_columns!()
+    ))
+    .bind(id)
+    .bind(s.quantity)
+    .bind(s.subtotal)
+    .bind(s.discount)
+    .bind(s.subtotal - s.discount)
+    .bind(s.allocations)
+    .bind(at)
+    .fetch_optional(c)
+    .await)
 }
 
 /// Marks a booking refunded (its payment was refunded in full) from `from`. `None`: it is

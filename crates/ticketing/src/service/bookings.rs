@@ -711,8 +711,10 @@ impl TicketingService {
     }
 
     /// Marks a pending booking paid (staff and above): confirmed, tickets issued,
-    /// `booking.confirmed` published. An expired booking can still be marked paid (a late
-    /// bank transfer) if its seats, voucher use and buyer count can be taken again.
+    /// `booking.confirmed` published, and, in the same transaction, the money recorded as
+    /// an `offline` payment in the payments context (ledger: `cash`). An expired booking can
+    /// still be marked paid (a late bank transfer) if its seats, voucher use and buyer count
+    /// can be taken again.
     pub async fn mark_paid(&self, p: &Principal, id: BookingId, req: MarkPaid) -> AppResult<Booking> {
         let Some(b) = store::booking(self.db(), id).await? else { return Err(AppError::not_found("booking")) };
         self.require(p, b.org_id, Role::Staff, "booking").await?;
@@ -741,6 +743,10 @@ impl TicketingService {
         let Some(confirmed) = self.confirm_in(&mut tx, Some(p), id, cur.status, reference.as_deref(), changes, at).await? else {
             return Err(AppError::conflict("invalid_transition", "the booking changed meanwhile; read it again"));
         };
+        if let Some(payments) = self.payments() {
+            let payable = super::payable::payable_of(&confirmed);
+            payments.record_offline_in(&mut tx, p, &super::payable::reference_of(id), &payable, reference.as_deref()).await?;
+        }
         self.kernel.commit(tx).await?;
         self.view(confirmed).await
     }

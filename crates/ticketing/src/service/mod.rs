@@ -66,6 +66,9 @@ pub struct TicketingService {
     generation: AtomicU64,
     /// Organizations' ticket-signing keys (see [`tickets`]), read again after a minute.
     keys: moka::sync::Cache<OrgId, Arc<tickets::OrgKeys>>,
+    /// The payments context, once wired ([`TicketingService::connect_payments`]): "mark
+    /// paid" records its money there.
+    payments: std::sync::OnceLock<std::sync::Weak<payments::PaymentsService>>,
 }
 
 /// An event's catalog as booking uses it.
@@ -95,7 +98,16 @@ impl TicketingService {
             waitlist::register(&kernel, me.clone());
             let writer = writer::Writer::start(me.clone(), &kernel).map_err(|e| started = Err(e)).ok();
             let keys = moka::sync::Cache::builder().max_capacity(10_000).time_to_live(tickets::KEYS_TTL).build();
-            TicketingService { kernel, access, events, writer, catalogs, generation: AtomicU64::new(0), keys }
+            TicketingService {
+                kernel,
+                access,
+                events,
+                writer,
+                catalogs,
+                generation: AtomicU64::new(0),
+                keys,
+                payments: Default::default(),
+            }
         });
         started.map(|()| svc)
     }

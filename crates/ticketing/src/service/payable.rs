@@ -9,10 +9,18 @@
 //!   Never a paid order without tickets, never tickets without inventory.
 //! * `payment.refunded` in full → a live booking becomes `refunded`: tickets void, seats,
 //!   voucher use and buyer count released, `booking.cancelled` published (status
-//!   `refunded`) so the waitlist runs. Partial refunds leave the tickets valid.
-//! * `booking.cancelled` → whatever is left of the booking's payments is refunded (staff
-//!   cancelling a paid booking).
+//!   `refunded`) so the waitlist runs.
+//! * `payment.refunded` naming tickets (a partial refund with `items`, priced by
+//!   [`Payables::price_items`]) → those tickets are cancelled, their seats and buyer count
+//!   released, the booking shrinks to what is left (positions, totals, allocations) and
+//!   `booking.tickets_refunded` is published so the waitlist runs. Giving back the last
+//!   ticket refunds the booking as above. A partial refund naming no tickets is money only
+//!   (goodwill, a price change): the tickets stay valid.
+//! * `booking.cancelled` with status `cancelled` → whatever is left of the booking's
+//!   payments is refunded (staff cancelling a paid booking). A booking `refunded` by its
+//!   payment is not refunded again (a fee kept back stays kept).
 
+use std::collections::BTreeMap;
 use std::sync::{Arc, Weak};
 
 use kernel::jobs::{Envelope, JobHandler, publish};
@@ -24,8 +32,8 @@ use serde_json::json;
 
 use super::TicketingService;
 use super::bookings::{Shortfall, audit_booking, booking_event};
-use crate::domain::{BookingId, BookingStatus};
-use crate::store;
+use crate::domain::{self, BookingId, BookingStatus, TicketId, TicketStatus, TicketTypeId};
+use crate::store::{self, BookingRecord};
 
 pub const PAYMENT_SUCCEEDED_JOB: &str = "ticketing.payment_succeeded";
 pub const PAYMENT_REFUNDED_JOB: &str = "ticketing.payment_refunded";
@@ -33,7 +41,32 @@ pub const BOOKING_CANCELLED_JOB: &str = "ticketing.refund_cancelled_booking";
 
 const PREFIX: &str = "booking";
 
+/// Published when a partial refund gave back some of a booking's tickets (seats freed).
+pub const TICKETS_REFUNDED_TOPIC: &str = "booking.tickets_refunded";
+
 struct BookingPayables(Weak<TicketingService>);
+
+/// What a booking owes, as the payments context sees it.
+pub(super) fn payable_of(b: &BookingRecord) -> Payable {
+    Payable {
+        org_id: b.org_id,
+        amount: b.total,
+        currency: b.currency.clone(),
+        state: match b.status {
+            BookingStatus::PendingPayment => PayableState::Open,
+            BookingStatus::Confirmed => PayableState::Settled,
+            _ => PayableState::Closed,
+        },
+        description: format!("Booking {} ({} tickets)", b.code, b.quantity),
+        buyer_email: b.buyer_email.clone(),
+        event_id: Some(b.event_id.0),
+    }
+}
+
+/// The payments reference of a booking.
+pub(super) fn reference_of(id: BookingId) -> String {
+    format!("{PREFIX}:{id}")
+}
 
 #[async_trait::async_trait]
 impl Payables for BookingPayables {
@@ -48,19 +81,13 @@ impl Payables for BookingPayables {
                 Err(e) => return Err(e),
             },
         };
-        Ok(booking.map(|b| Payable {
-            org_id: b.org_id,
-            amount: b.total,
-            currency: b.currency.clone(),
-            state: match b.status {
-                BookingStatus::PendingPayment => PayableState::Open,
-                BookingStatus::Confirmed => PayableState::Settled,
-                _ => PayableState::Closed,
-            },
-            description: format!("Booking {} ({} tickets)", b.code, b.quantity),
-            buyer_email: b.buyer_email.clone(),
-            event_id: Some(b.event_id.0),
-        }))
+        Ok(booking.as_ref().map(payable_of))
+    }
+
+    async fn price_items(&self, id: &str, items: &[String]) -> AppResult<i64> {
+        let Ok(id) = id.parse::<BookingId>() else { return Err(AppError::validation("items", "not a booking reference")) };
+        let Some(svc) = self.0.upgrade() else { return Err(AppError::internal("ticketing stopped")) };
+        svc.price_tickets(id, items).await
     }
 }
 
@@ -87,8 +114,10 @@ impl JobHandler for Listener {
         let data = &envelope.data;
         let result = match self.what {
             Listen::Cancelled => match data["booking_id"].as_str().and_then(|s| s.parse::<BookingId>().ok()) {
-                Some(b) => p.refund_reference(&format!("{PREFIX}:{b}"), "booking cancelled").await.map(|_| ()),
-                None => Ok(()),
+                Some(b) if data["status"].as_str() == Some(BookingStatus::Cancelled.as_str()) => {
+                    p.refund_reference(&reference_of(b), "booking cancelled").await.map(|_| ())
+                }
+                _ => Ok(()),
             },
             Listen::Succeeded | Listen::Refunded => {
                 let booking = data["reference"].as_str().and_then(|r| r.strip_prefix("booking:")).and_then(|s| s.parse().ok());
@@ -96,6 +125,13 @@ impl JobHandler for Listener {
                 match (booking, payment, self.what) {
                     (Some(b), Some(pay), Listen::Succeeded) => t.on_payment_succeeded(&p, b, pay, data).await,
                     (Some(b), Some(_), _) if data["fully_refunded"].as_bool() == Some(true) => t.on_full_refund(b).await,
+                    (Some(b), Some(_), _) => {
+                        let tickets: Vec<TicketId> = data["items"]
+                            .as_array()
+                            .map(|a| a.iter().filter_map(|v| v.as_str()?.parse().ok()).collect())
+                            .unwrap_or_default();
+                        if tickets.is_empty() { Ok(()) } else { t.on_ticket_refund(b, &tickets).await }
+                    }
                     _ => Ok(()),
                 }
             }
@@ -105,10 +141,17 @@ impl JobHandler for Listener {
 }
 
 impl TicketingService {
+    /// The payments context, if wired.
+    pub(super) fn payments(&self) -> Option<Arc<PaymentsService>> {
+        self.payments.get().and_then(Weak::upgrade)
+    }
+
     /// Makes ticketing the owner of `booking:<id>` references and subscribes it to the
     /// payments context's events.
     pub fn connect_payments(self: &Arc<Self>, payments: &Arc<PaymentsService>) {
         payments.register_payables(PREFIX, Arc::new(BookingPayables(Arc::downgrade(self))));
+        // A second wiring keeps the first (one payments context per process).
+        let _ = self.payments.set(Arc::downgrade(payments));
         let jobs = &self.kernel.jobs;
         for (kind, topic, what) in [
             (PAYMENT_SUCCEEDED_JOB, payments::topics::SUCCEEDED, Listen::Succeeded),
@@ -130,6 +173,10 @@ impl TicketingService {
         payment: PaymentId,
         data: &serde_json::Value,
     ) -> AppResult<()> {
+        if data["owner_settled"].as_bool() == Some(true) {
+            // Recorded by "mark paid" in the transaction that confirmed the booking.
+            return Ok(());
+        }
         let Some(b) = store::booking(self.db(), id).await? else { return Ok(()) };
         let paid_tag = format!("payment:{payment}");
         let max = self.settings_for(b.event_id, b.org_id).await?.max_tickets_per_buyer;
@@ -193,6 +240,112 @@ impl TicketingService {
         let positions = store::positions_tx(&mut tx, id).await?;
         audit_booking(&mut tx, None, &refunded, "booking.refunded", json!({ "status": "refunded", "from": cur.status })).await?;
         publish(&mut tx, "booking.cancelled", &booking_event(&refunded, &positions)).await?;
+        self.kernel.commit(tx).await?;
+        Ok(())
+    }
+
+    /// What giving back `items` (ticket ids of a confirmed booking) is worth; each must be a
+    /// valid ticket of the booking (`422` naming `items[i]` otherwise).
+    async fn price_tickets(&self, id: BookingId, items: &[String]) -> AppResult<i64> {
+        let Some(b) = store::booking(self.db(), id).await? else { return Err(AppError::validation("items", "no such booking")) };
+        if b.status != BookingStatus::Confirmed {
+            return Err(AppError::validation(
+                "items",
+                format!("the booking is {}: only a confirmed booking's tickets can be given back", b.status.as_str()),
+            ));
+        }
+        let tickets = store::tickets(self.db(), id).await?;
+        let mut per_type: BTreeMap<TicketTypeId, i64> = BTreeMap::new();
+        for (i, item) in items.iter().enumerate() {
+            let field = format!("items[{i}]");
+            let ticket = item
+                .trim()
+                .parse::<TicketId>()
+                .ok()
+                .and_then(|t| tickets.iter().find(|x| x.id == t))
+                .ok_or_else(|| AppError::validation(&field, format!("not a ticket of booking {}", b.code)))?;
+            if ticket.status != TicketStatus::Valid {
+                return Err(AppError::validation(&field, "the ticket is cancelled already"));
+            }
+            *per_type.entry(ticket.ticket_type_id).or_default() += 1;
+        }
+        let positions = store::positions(self.db(), id).await?;
+        let mut price = 0;
+        for (ty, n) in per_type {
+            let Some(p) = positions.iter().find(|p| p.ticket_type_id == ty) else {
+                return Err(AppError::internal(format!("booking {id} has tickets of a type it has no position for")));
+            };
+            price += domain::give_back(p.unit_price, p.quantity, p.discount, n).0;
+        }
+        Ok(price)
+    }
+
+    /// A partial refund gave back some tickets of a booking: they are cancelled, their seats
+    /// and buyer count released, and the booking keeps what is left. Giving back the last
+    /// valid ticket refunds the whole booking.
+    async fn on_ticket_refund(&self, id: BookingId, tickets: &[TicketId]) -> AppResult<()> {
+        let Some(b) = store::booking(self.db(), id).await? else { return Ok(()) };
+        let memberships = store::memberships(self.db(), b.event_id).await?;
+        let at = now();
+        let mut tx = self.db().begin().await?;
+        let Some(cur) = store::lock_booking(&mut tx, id).await? else { return Ok(()) };
+        if cur.status != BookingStatus::Confirmed {
+            return Ok(());
+        }
+        let cancelled = store::cancel_ticket_ids(&mut tx, id, tickets, at).await?;
+        if cancelled.is_empty() {
+            return Ok(());
+        }
+        let given_back = cancelled.len() as i64;
+        if given_back >= cur.quantity {
+            drop(tx);
+            return self.on_full_refund(id).await;
+        }
+        let mut per_type: BTreeMap<TicketTypeId, i64> = BTreeMap::new();
+        for (_, ty) in &cancelled {
+            *per_type.entry(*ty).or_default() += 1;
+        }
+        let positions = store::positions_tx(&mut tx, id).await?;
+        let (mut subtotal, mut discount) = (cur.subtotal, cur.discount);
+        let mut allocations = cur.allocations.0.clone();
+        let mut release: BTreeMap<crate::domain::QuotaId, i64> = BTreeMap::new();
+        for (&ty, &n) in &per_type {
+            if let Some(p) = positions.iter().find(|p| p.ticket_type_id == ty) {
+                let n = n.min(p.quantity);
+                let (_, discount_after) = domain::give_back(p.unit_price, p.quantity, p.discount, n);
+                store::shrink_position(&mut tx, p.id, p.quantity - n, discount_after, at).await?;
+                subtotal -= p.unit_price * n;
+                discount -= p.discount - discount_after;
+            }
+            // The seats go back to the quotas the type draws from that this booking holds.
+            for (quota, _) in memberships.iter().filter(|(_, t)| *t == ty) {
+                if let Some(a) = allocations.iter_mut().find(|a| a.quota_id == *quota) {
+                    let k = n.min(a.quantity);
+                    a.quantity -= k;
+                    *release.entry(*quota).or_default() += k;
+                }
+            }
+        }
+        allocations.retain(|a| a.quantity > 0);
+        let allocations = sqlx::types::Json(allocations);
+        store::uncount_buyer(&mut tx, cur.event_id, &domain::buyer_key(&cur.buyer_email), given_back, at).await?;
+        for (quota, n) in release {
+            if n > 0 && store::release_seats(&mut tx, quota, n, at).await? == 0 {
+                tracing::warn!(booking = %id, quota = %quota, "released seats of a quota that no longer has them");
+            }
+        }
+        let shrunk = store::Shrunk { quantity: cur.quantity - given_back, subtotal, discount, allocations: &allocations };
+        let Some(after) = store::shrink_booking(&mut tx, id, shrunk, at).await? else {
+            return Err(AppError::conflict("invalid_transition", "the booking changed meanwhile"));
+        };
+        let ids: Vec<TicketId> = cancelled.iter().map(|(t, _)| *t).collect();
+        let changes = json!({ "tickets": ids, "quantity": after.quantity, "total": after.total, "from_total": cur.total });
+        audit_booking(&mut tx, None, &after, "booking.tickets_refunded", changes).await?;
+        let positions = store::positions_tx(&mut tx, id).await?;
+        let mut event = booking_event(&after, &positions);
+        event["tickets"] = json!(ids);
+        event["refunded_quantity"] = json!(given_back);
+        publish(&mut tx, TICKETS_REFUNDED_TOPIC, &event).await?;
         self.kernel.commit(tx).await?;
         Ok(())
     }

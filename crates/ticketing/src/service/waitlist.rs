@@ -16,7 +16,7 @@
 //! paths' own order (booking, counters, vouchers, quotas), so nothing waits in a cycle.
 //!
 //! Advancing: a job (`ticketing.waitlist`) subscribed to `booking.cancelled`,
-//! `booking.expired` and `quota.capacity_raised` first closes the entry whose offer that
+//! `booking.expired`, `booking.tickets_refunded` and `quota.capacity_raised` first closes the entry whose offer that
 //! booking was (expired → `expired`; cancelled while offered → `declined`), then walks the
 //! event's waiting entries in tier order (the index in the event's `waitlist_tiers`, unknown
 //! tiers last), then join order, making offers; an offer that fails for lack of seats stops
@@ -70,7 +70,7 @@ use crate::store::{self, Allocation, BookingRecord, TicketTypeRecord};
 /// Job kind that reacts to freed inventory (see the module docs).
 pub const WAITLIST_JOB: &str = "ticketing.waitlist";
 /// The events that can free seats.
-const TOPICS: [&str; 3] = ["booking.cancelled", "booking.expired", "quota.capacity_raised"];
+const TOPICS: [&str; 4] = ["booking.cancelled", "booking.expired", "booking.tickets_refunded", "quota.capacity_raised"];
 /// Waiting entries read per round trip while advancing.
 const WALK_PAGE: i64 = 200;
 /// Attempts at writing an offer when a random booking code collides.
