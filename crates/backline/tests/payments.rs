@@ -383,7 +383,7 @@ async fn test_provider_payment_confirms_the_booking_with_its_tickets() {
     assert_eq!(st["revenue"], json!([]));
     assert_eq!(
         st["test_mode"][0],
-        json!({"currency": "EUR", "gross": 10000, "refunds": 0, "fees": 175, "net": 9825, "payments": 1})
+        json!({"currency": "EUR", "gross": 10000, "refunds": 0, "fees": 175, "net": 9825, "payments": 1, "payouts": 0})
     );
 }
 
@@ -1222,6 +1222,14 @@ async fn localstripe_subscription_create_and_cancel() {
     assert!(sub["provider_customer_id"].as_str().unwrap().starts_with("cus_"));
     assert_eq!(sub["status"], "active", "{sub}");
     let id = sub["id"].as_str().unwrap();
+    // localstripe's `invoice.payment_succeeded` for the first month books a payment.
+    eventually("the first invoice", || async { subscription_payments(&app, &shop, id).await.len() == 1 }).await;
+    let inv = &subscription_payments(&app, &shop, id).await[0];
+    assert_eq!(
+        (inv["amount"].as_i64(), inv["currency"].as_str(), inv["provider"].as_str()),
+        (Some(999), Some("EUR"), Some("stripe"))
+    );
+    assert!(inv["description"].as_str().unwrap().contains("invoice in_"), "{inv}");
     let (s, c) = app.post(&format!("/api/payments/subscription/{id}/cancel"), Some(&shop.owner), json!({})).await;
     assert_eq!(s, StatusCode::OK, "{c}");
     assert_eq!(c["status"], "canceled");
@@ -1237,6 +1245,68 @@ async fn localstripe_subscription_create_and_cancel() {
         .unwrap();
     assert_eq!(remote["status"], "canceled", "{remote}");
     assert_ledger_balances(&app, &shop.owner, &shop.org).await;
+}
+
+#[tokio::test]
+async fn localstripe_payouts_are_booked_to_the_bank() {
+    let Some(ls) = localstripe().await else { return };
+    let app = localstripe_app(&ls).await;
+    let shop = shop(&app, "o@payout.org", 1000, 5).await;
+    use_stripe(&app, &shop).await;
+    let payout: Value = reqwest::Client::new()
+        .post(format!("{}/v1/payouts", ls.url))
+        .bearer_auth("sk_test_backline")
+        .form(&[("amount", "5000"), ("currency", "eur"), ("status", "paid")])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let po = payout["id"].as_str().unwrap_or_else(|| panic!("{payout}")).to_string();
+    eventually("the payout in the ledger", || async {
+        assert_ledger_balances(&app, &shop.owner, &shop.org).await.iter().any(|t| t["kind"] == "payout")
+    })
+    .await;
+    let ledger = assert_ledger_balances(&app, &shop.owner, &shop.org).await;
+    let t = ledger.iter().find(|t| t["kind"] == "payout").unwrap();
+    assert!(t["memo"].as_str().unwrap().contains(&po), "{t}");
+    let lines: Vec<(&str, i64)> =
+        t["lines"].as_array().unwrap().iter().map(|l| (l["account"].as_str().unwrap(), l["amount"].as_i64().unwrap())).collect();
+    assert!(lines.contains(&("bank", 5000)) && lines.contains(&("provider_balance", -5000)), "{lines:?}");
+    let (_, st) = app.get(&format!("/api/payments/settlement?org_id={}", shop.org), Some(&shop.owner)).await;
+    assert_eq!(st["test_mode"][0]["payouts"], 5000, "{st}");
+
+    // The bank sends it back: reversed once, however often the event comes.
+    let mut returned = payout.clone();
+    returned["status"] = json!("failed");
+    for _ in 0..2 {
+        let (s, _) = signed_webhook(&app, &stripe_event(&format!("evt_ret_{po}"), "payout.failed", returned.clone())).await;
+        assert_eq!(s, StatusCode::OK);
+    }
+    let (s, _) = signed_webhook(&app, &stripe_event(&format!("evt_ret2_{po}"), "payout.failed", returned.clone())).await;
+    assert_eq!(s, StatusCode::OK);
+    let ledger = assert_ledger_balances(&app, &shop.owner, &shop.org).await;
+    assert_eq!(ledger.iter().filter(|t| t["kind"] == "payout").count(), 2, "{ledger:?}");
+    let (_, st) = app.get(&format!("/api/payments/settlement?org_id={}", shop.org), Some(&shop.owner)).await;
+    assert_eq!(st["test_mode"][0]["payouts"], 0, "{st}");
+
+    // With a second organization on the same Stripe account, a payout cannot be split.
+    let other = shop_on_stripe(&app, "o2@payout.org").await;
+    let mut second = payout.clone();
+    second["id"] = json!(format!("{po}_2"));
+    let (s, _) = signed_webhook(&app, &stripe_event(&format!("evt_two_{po}"), "payout.paid", second)).await;
+    assert_eq!(s, StatusCode::OK);
+    for (owner, org, before) in [(&shop.owner, &shop.org, 2), (&other.owner, &other.org, 0)] {
+        let n = assert_ledger_balances(&app, owner, org).await.iter().filter(|t| t["kind"] == "payout").count();
+        assert_eq!(n, before, "an unattributable payout is booked nowhere");
+    }
+}
+
+async fn shop_on_stripe(app: &TestApp, email: &str) -> Shop {
+    let s = shop(app, email, 1000, 5).await;
+    use_stripe(app, &s).await;
+    s
 }
 
 #[tokio::test]
@@ -1269,7 +1339,30 @@ async fn test_provider_subscriptions_create_and_cancel() {
         )
         .await;
     assert_eq!((s, d["code"].as_str()), (StatusCode::CONFLICT, Some("card_declined")), "{d}");
-    assert_ledger_balances(&app, &shop.owner, &shop.org).await;
+    // The first year's invoice is a payment of its own, in the ledger with its fee.
+    let invoices = subscription_payments(&app, &shop, sub["id"].as_str().unwrap()).await;
+    assert_eq!(invoices.len(), 1, "{invoices:?}");
+    let inv = &invoices[0];
+    assert_eq!(
+        (inv["flow"].as_str(), inv["status"].as_str(), inv["amount"].as_i64()),
+        (Some("subscription"), Some("succeeded"), Some(15000))
+    );
+    assert_eq!((inv["test_mode"].as_bool(), inv["fee"].as_i64()), (Some(true), Some(250)));
+    let ledger = assert_ledger_balances(&app, &shop.owner, &shop.org).await;
+    let kinds: Vec<&str> = ledger.iter().filter(|t| t["payment_id"] == inv["id"]).map(|t| t["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds.len(), 2, "charge and fee: {ledger:?}");
+    assert!(kinds.contains(&"charge") && kinds.contains(&"fee"));
+    // Members see it; it cannot be paid again through process.
+    let (s, e) = process(&app, Some(&shop.owner), "sub-1", json!({"reference": inv["reference"]})).await;
+    assert_eq!(s, StatusCode::NOT_FOUND, "{e}");
+}
+
+/// The payments of a subscription's invoices.
+async fn subscription_payments(app: &TestApp, shop: &Shop, id: &str) -> Vec<Value> {
+    let (s, h) =
+        app.get(&format!("/api/payments/history?org_id={}&reference=subscription:{id}", shop.org), Some(&shop.owner)).await;
+    assert_eq!(s, StatusCode::OK, "{h}");
+    h["items"].as_array().unwrap().clone()
 }
 
 #[tokio::test]

@@ -169,7 +169,9 @@ pub struct SettlementQuery {
     pub event_id: Option<Uuid>,
 }
 
-/// Money of one currency: gross sales, refunds, provider fees, net (gross − refunds − fees).
+/// Money of one currency: gross sales, refunds, provider fees, net (gross − refunds − fees),
+/// the number of charges, and what the provider paid out to the bank (organization-wide
+/// only: payouts belong to no event).
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct SettlementLine {
     pub currency: String,
@@ -178,6 +180,7 @@ pub struct SettlementLine {
     pub fees: i64,
     pub net: i64,
     pub payments: i64,
+    pub payouts: i64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]

@@ -31,11 +31,14 @@ use crate::model::*;
 use crate::provider::stripe::StripeProvider;
 use crate::provider::test::TestProvider;
 use crate::provider::{
-    ChargeOutcome, ChargeRequest, ChargeStatus, FreeProvider, OfflineProvider, PaymentProvider, ProviderError, RefundRequest,
-    SubscriptionRequest,
+    ChargeOutcome, ChargeRequest, ChargeStatus, FreeProvider, InvoicePaid, OfflineProvider, PaymentProvider, ProviderError,
+    RefundRequest, SubscriptionRequest,
 };
 use crate::store::{self, PaymentRecord, RefundRecord, SubscriptionRecord};
 use crate::topics;
+
+/// The reference kind (and payment flow) of subscription invoices.
+pub const SUBSCRIPTION: &str = "subscription";
 
 /// Job kind that executes one refund with its provider.
 pub const REFUND_JOB: &str = "payments.refund";
@@ -97,6 +100,28 @@ pub struct PaymentsService {
 }
 
 struct RefundJob(Weak<PaymentsService>);
+
+/// `subscription:<id>` references, the payments context's own: what its invoices were paid
+/// for. Settled while the subscription runs; never paid through `process` (the provider
+/// bills it), so requests see nothing.
+struct SubscriptionPayables(Weak<PaymentsService>);
+
+#[async_trait::async_trait]
+impl Payables for SubscriptionPayables {
+    async fn resolve(&self, caller: Caller<'_>, id: &str) -> AppResult<Option<Payable>> {
+        let (Caller::System, Ok(id), Some(svc)) = (caller, id.parse::<Uuid>(), self.0.upgrade()) else { return Ok(None) };
+        let Some(sub) = store::subscription(svc.db(), crate::domain::SubscriptionId(id)).await? else { return Ok(None) };
+        Ok(Some(Payable {
+            org_id: sub.org_id,
+            amount: sub.amount,
+            currency: sub.currency,
+            state: if sub.status == "canceled" { PayableState::Closed } else { PayableState::Settled },
+            description: sub.name,
+            buyer_email: sub.customer_email,
+            event_id: None,
+        }))
+    }
+}
 
 #[derive(serde::Serialize, serde::Deserialize)]
 struct RefundJobPayload {
@@ -191,6 +216,47 @@ fn payment_event(p: &PaymentRecord) -> Value {
     })
 }
 
+/// What a ledger transaction belongs to.
+struct EntryOf<'a> {
+    org_id: OrgId,
+    currency: &'a str,
+    payment_id: Option<PaymentId>,
+    refund_id: Option<RefundId>,
+    event_id: Option<Uuid>,
+    test_mode: bool,
+    /// Money held as cash (offline payments) rather than at the provider.
+    offline: bool,
+    memo: String,
+}
+
+/// Writes one balanced ledger transaction, once per kind and `source`; `false` when it
+/// was written before (or the amount is 0).
+async fn post_ledger(tx: &mut Tx, of: &EntryOf<'_>, kind: EntryKind, amount: i64, source: &str) -> AppResult<bool> {
+    if amount == 0 {
+        return Ok(false);
+    }
+    let at = now();
+    let t = store::LedgerTxRecord {
+        id: LedgerTransactionId::new(),
+        org_id: of.org_id,
+        kind: kind.as_str().to_string(),
+        currency: of.currency.to_string(),
+        payment_id: of.payment_id,
+        refund_id: of.refund_id,
+        event_id: of.event_id,
+        test_mode: of.test_mode,
+        memo: of.memo.clone(),
+        created_at: at,
+    };
+    if !store::insert_ledger_tx(tx, &t, source).await? {
+        return Ok(false);
+    }
+    for (account, signed) in domain::entry_lines(kind, amount, of.offline) {
+        store::insert_ledger_line(tx, of.org_id, t.id, account, signed, of.currency, at).await?;
+    }
+    Ok(true)
+}
+
 fn actor_of(p: Option<&Principal>) -> String {
     p.map(Principal::actor).unwrap_or_else(|| "anonymous".into())
 }
@@ -215,10 +281,11 @@ impl PaymentsService {
         let stripe_test_mode = cfg.stripe_api_key.as_ref().is_some_and(|k| k.expose_secret().contains("_test_"));
         Ok(Arc::new_cyclic(|me: &Weak<PaymentsService>| {
             kernel.jobs.register(REFUND_JOB, Arc::new(RefundJob(me.clone())));
+            let own: Arc<dyn Payables> = Arc::new(SubscriptionPayables(me.clone()));
             PaymentsService {
                 kernel,
                 access,
-                payables: RwLock::default(),
+                payables: RwLock::new(HashMap::from([(SUBSCRIPTION.to_string(), own)])),
                 test: Arc::new(TestProvider),
                 stripe,
                 stripe_test_mode,
@@ -730,7 +797,7 @@ impl PaymentsService {
         Ok(Some(p))
     }
 
-    /// Writes one balanced ledger transaction (once per kind and source).
+    /// Writes one balanced ledger transaction for a payment (once per kind and source).
     #[expect(clippy::too_many_arguments)]
     async fn post_entry(
         &self,
@@ -742,29 +809,17 @@ impl PaymentsService {
         source: &str,
         memo: &str,
     ) -> AppResult<()> {
-        if amount == 0 {
-            return Ok(());
-        }
-        let at = now();
-        let t = store::LedgerTxRecord {
-            id: LedgerTransactionId::new(),
+        let of = EntryOf {
             org_id: p.org_id,
-            kind: kind.as_str().to_string(),
-            currency: p.currency.clone(),
+            currency: &p.currency,
             payment_id: Some(p.id),
             refund_id: refund,
             event_id: p.event_id,
             test_mode: p.test_mode,
+            offline: p.provider == ProviderKind::Offline,
             memo: format!("{memo}: {}", p.reference),
-            created_at: at,
         };
-        if !store::insert_ledger_tx(tx, &t, source).await? {
-            return Ok(());
-        }
-        for (account, signed) in domain::entry_lines(kind, amount, p.provider == ProviderKind::Offline) {
-            store::insert_ledger_line(tx, p.org_id, t.id, account, signed, &p.currency, at).await?;
-        }
-        Ok(())
+        post_ledger(tx, &of, kind, amount, source).await.map(|_| ())
     }
 
     // ---- reading --------------------------------------------------------------------------
@@ -1140,6 +1195,7 @@ impl PaymentsService {
         // Provider reads happen before the transaction.
         let fee = match (kind, &self.stripe) {
             ("payment_intent.succeeded", Some(s)) => s.fee_of(object).await,
+            ("invoice.paid" | "invoice.payment_succeeded", Some(s)) => s.charge_fee(&object["charge"]).await,
             _ => 0,
         };
         let mut tx = self.db().begin().await?;
@@ -1279,8 +1335,122 @@ impl PaymentsService {
                 let sub = store::set_subscription_state(tx, id, None, None, &status, at).await?;
                 Ok((sub.map(|s| s.org_id), None, "subscription_updated"))
             }
+            "invoice.paid" | "invoice.payment_succeeded" => {
+                // The subscription: `subscription` (older API versions) or
+                // `parent.subscription_details.subscription`.
+                let sid = object["subscription"]
+                    .as_str()
+                    .or_else(|| object["parent"]["subscription_details"]["subscription"].as_str())
+                    .unwrap_or_default();
+                let Some(id) = store::subscription_by_provider_id(tx, sid).await? else {
+                    return Ok((None, None, "unknown_subscription"));
+                };
+                let Some(sub) = store::subscription_tx(tx, id).await? else { return Ok((None, None, "unknown_subscription")) };
+                let amount = object["amount_paid"].as_i64().unwrap_or(0);
+                let invoice_id = s(&object["id"]);
+                let pi = s(&object["payment_intent"]);
+                let inv = InvoicePaid {
+                    provider_payment_id: if pi.is_empty() { invoice_id.clone() } else { pi },
+                    invoice_id,
+                    amount,
+                    currency: s(&object["currency"]).to_uppercase(),
+                    fee,
+                };
+                if amount <= 0 || domain::currency("currency", &inv.currency).is_err() {
+                    return Ok((Some(sub.org_id), None, "nothing_paid"));
+                }
+                let paid = self.record_invoice(tx, &sub, &inv).await?;
+                Ok((Some(sub.org_id), paid, if paid.is_some() { "invoice_paid" } else { "no_change" }))
+            }
+            "payout.paid" | "payout.failed" => {
+                let Some(org) = self.payout_org(tx).await? else {
+                    tracing::warn!(
+                        payout = object["id"].as_str().unwrap_or_default(),
+                        "a Stripe payout cannot be attributed: not exactly one organization takes payments through Stripe"
+                    );
+                    return Ok((None, None, "unattributed_payout"));
+                };
+                let id = s(&object["id"]);
+                let amount = object["amount"].as_i64().unwrap_or(0);
+                let currency = s(&object["currency"]).to_uppercase();
+                if amount <= 0 || id.is_empty() || domain::currency("currency", &currency).is_err() {
+                    return Ok((Some(org), None, "ignored"));
+                }
+                let of = EntryOf {
+                    org_id: org,
+                    currency: &currency,
+                    payment_id: None,
+                    refund_id: None,
+                    event_id: None,
+                    test_mode: self.stripe_test_mode,
+                    offline: false,
+                    memo: format!("payout {id}"),
+                };
+                let outcome = if kind == "payout.paid" {
+                    post_ledger(tx, &of, EntryKind::Payout, amount, &format!("payout:{id}")).await?.then_some("payout_booked")
+                } else if store::ledger_source_exists(tx, EntryKind::Payout.as_str(), &format!("payout:{id}")).await? {
+                    // Paid, then returned by the bank: the money is back at the provider.
+                    let of = EntryOf { memo: format!("payout {id} returned"), ..of };
+                    post_ledger(tx, &of, EntryKind::Payout, -amount, &format!("payout-returned:{id}"))
+                        .await?
+                        .then_some("payout_returned")
+                } else {
+                    Some("payout_failed")
+                };
+                Ok((Some(org), None, outcome.unwrap_or("no_change")))
+            }
             _ => Ok((None, None, "ignored")),
         }
+    }
+
+    /// The organization a payout of the server's Stripe account belongs to: the one
+    /// organization taking payments through Stripe. With several, the money in the one
+    /// account is theirs together and a payout cannot be split (that needs an account per
+    /// organization).
+    async fn payout_org(&self, tx: &mut Tx) -> AppResult<Option<OrgId>> {
+        let orgs = store::orgs_with_provider(tx, ProviderKind::Stripe.as_str(), 2).await?;
+        Ok(if orgs.len() == 1 { orgs.first().copied() } else { None })
+    }
+
+    /// Books a paid subscription invoice once: a `subscription`-flow payment of its own
+    /// (reference `subscription:<id>`), succeeded, with its charge and fee in the ledger and
+    /// `payment.succeeded` published. `None` when it was booked before.
+    async fn record_invoice(&self, tx: &mut Tx, sub: &SubscriptionRecord, inv: &InvoicePaid) -> AppResult<Option<PaymentId>> {
+        if store::payment_id_by_provider_id(tx, &inv.provider_payment_id).await?.is_some() {
+            return Ok(None);
+        }
+        let at = now();
+        let record = PaymentRecord {
+            id: PaymentId::new(),
+            org_id: sub.org_id,
+            reference: format!("{SUBSCRIPTION}:{}", sub.id),
+            event_id: None,
+            provider: sub.provider,
+            flow: SUBSCRIPTION.to_string(),
+            status: PaymentStatus::Processing,
+            amount: inv.amount,
+            currency: inv.currency.clone(),
+            refunded_amount: 0,
+            fee: 0,
+            test_mode: sub.test_mode,
+            description: format!("{}: invoice {}", sub.name, inv.invoice_id),
+            buyer_email: sub.customer_email.clone(),
+            payer: "provider".into(),
+            payer_user_id: None,
+            provider_payment_id: Some(inv.provider_payment_id.clone()),
+            checkout_url: None,
+            next_action: None,
+            failure_code: None,
+            failure_message: None,
+            offline_reference: None,
+            succeeded_at: None,
+            failed_at: None,
+            created_at: at,
+            updated_at: at,
+        };
+        store::insert_payment(tx, &record).await?;
+        self.settle_success(tx, record.id, None, inv.fee).await?;
+        Ok(Some(record.id))
     }
 
     /// One Stripe refund object: ours when its metadata names our refund.
@@ -1357,11 +1527,13 @@ impl PaymentsService {
                 fees: 0,
                 net: 0,
                 payments: 0,
+                payouts: 0,
             });
             match account.as_str() {
                 domain::account::SALES => l.gross = -sum,
                 domain::account::REFUNDS => l.refunds = sum,
                 domain::account::FEES => l.fees = sum,
+                domain::account::BANK => l.payouts = sum,
                 _ => {}
             }
         }
@@ -1444,7 +1616,7 @@ impl PaymentsService {
         let mut tx = self.db().begin().await?;
         let sub = match outcome {
             Ok(o) => {
-                store::set_subscription_state(
+                let sub = store::set_subscription_state(
                     &mut tx,
                     record.id,
                     Some(&o.provider_subscription_id),
@@ -1452,7 +1624,11 @@ impl PaymentsService {
                     &o.status,
                     now(),
                 )
-                .await?
+                .await?;
+                if let (Some(inv), Some(sub)) = (&o.first_invoice, &sub) {
+                    self.record_invoice(&mut tx, sub, inv).await?;
+                }
+                sub
             }
             Err(e) => {
                 store::set_subscription_state(&mut tx, record.id, None, None, "failed", now()).await?;
@@ -1535,6 +1711,10 @@ impl PaymentsService {
         let since = now() - TimeDelta::days(7);
         for p in store::recent_captured(self.db(), org, since).await? {
             report.checked += 1;
+            if p.flow == SUBSCRIPTION {
+                // Invoices the provider billed: nothing of ours waits for them.
+                continue;
+            }
             let Some(payable) = self.resolve(Caller::System, &p.reference).await.ok().flatten() else { continue };
             match payable.state {
                 PayableState::Settled => {}

@@ -775,6 +775,35 @@ pub(crate) async fn subscription(db: &Db, id: SubscriptionId) -> Result<Option<S
         .await)
 }
 
+pub(crate) async fn subscription_tx(tx: &mut Tx, id: SubscriptionId) -> Result<Option<SubscriptionRecord>, sqlx::Error> {
+    tx!(tx, |c| sqlx::query_as(concat!("SELECT ", subscription_columns!(), " FROM subscriptions WHERE id = $1"))
+        .bind(id)
+        .fetch_optional(c)
+        .await)
+}
+
+/// Up to `limit` organizations whose payment settings choose `provider`.
+pub(crate) async fn orgs_with_provider(tx: &mut Tx, provider: &str, limit: i64) -> Result<Vec<OrgId>, sqlx::Error> {
+    let rows: Vec<(OrgId,)> =
+        tx!(tx, |c| sqlx::query_as("SELECT org_id FROM payment_settings WHERE provider = $1 ORDER BY org_id LIMIT $2")
+            .bind(provider)
+            .bind(limit)
+            .fetch_all(c)
+            .await)?;
+    Ok(rows.into_iter().map(|r| r.0).collect())
+}
+
+/// Whether a ledger transaction of `kind` was written for `source`.
+pub(crate) async fn ledger_source_exists(tx: &mut Tx, kind: &str, source: &str) -> Result<bool, sqlx::Error> {
+    let row: Option<(i64,)> =
+        tx!(tx, |c| sqlx::query_as("SELECT CAST(1 AS BIGINT) FROM ledger_transactions WHERE kind = $1 AND source = $2")
+            .bind(kind)
+            .bind(source)
+            .fetch_optional(c)
+            .await)?;
+    Ok(row.is_some())
+}
+
 pub(crate) async fn set_subscription_state(
     tx: &mut Tx,
     id: SubscriptionId,

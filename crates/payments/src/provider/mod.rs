@@ -107,6 +107,21 @@ pub struct SubscriptionOutcome {
     pub provider_customer_id: Option<String>,
     pub status: String,
     pub test_mode: bool,
+    /// The first period's invoice, when the provider says at once that it was paid (the
+    /// test provider). Stripe's invoices arrive as `invoice.paid` webhooks.
+    pub first_invoice: Option<InvoicePaid>,
+}
+
+/// A paid subscription invoice: booked as a payment of its own (flow `subscription`).
+#[derive(Debug, Clone)]
+pub struct InvoicePaid {
+    /// The provider's id for the money (Stripe: the invoice's PaymentIntent, else the
+    /// invoice); one payment per id.
+    pub provider_payment_id: String,
+    pub invoice_id: String,
+    pub amount: i64,
+    pub currency: String,
+    pub fee: i64,
 }
 
 /// A provider call that did not work. `retryable`: a transport error or a provider 5xx /

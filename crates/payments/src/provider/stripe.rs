@@ -69,7 +69,12 @@ impl StripeProvider {
     /// The fee of a PaymentIntent's charge, from its balance transaction (best effort: 0
     /// when the provider does not say).
     pub async fn fee_of(&self, intent: &Value) -> i64 {
-        let charge = match &intent["latest_charge"] {
+        self.charge_fee(&intent["latest_charge"]).await
+    }
+
+    /// The fee of a charge (its id, or the charge expanded), from its balance transaction.
+    pub async fn charge_fee(&self, charge: &Value) -> i64 {
+        let charge = match charge {
             Value::String(id) => match self.get(&format!("/v1/charges/{id}")).await {
                 Ok(c) => c,
                 Err(_) => return 0,
@@ -258,6 +263,7 @@ impl PaymentProvider for StripeProvider {
             provider_customer_id: Some(customer_id),
             status: sub["status"].as_str().unwrap_or("incomplete").to_string(),
             test_mode: !sub["livemode"].as_bool().unwrap_or(false),
+            first_invoice: None,
         })
     }
 
@@ -268,6 +274,7 @@ impl PaymentProvider for StripeProvider {
             provider_customer_id: sub["customer"].as_str().map(str::to_string),
             status: sub["status"].as_str().unwrap_or("canceled").to_string(),
             test_mode: !sub["livemode"].as_bool().unwrap_or(false),
+            first_invoice: None,
         })
     }
 }

@@ -104,6 +104,13 @@ impl PaymentProvider for TestProvider {
             provider_customer_id: Some(format!("tcus_{}", req.subscription_id.0.simple())),
             status: "active".into(),
             test_mode: true,
+            first_invoice: Some(InvoicePaid {
+                provider_payment_id: format!("tin_{}_1", req.subscription_id.0.simple()),
+                invoice_id: format!("tin_{}_1", req.subscription_id.0.simple()),
+                amount: req.amount,
+                currency: req.currency.clone(),
+                fee: domain::test_fee(req.amount),
+            }),
         })
     }
 
@@ -113,6 +120,7 @@ impl PaymentProvider for TestProvider {
             provider_customer_id: None,
             status: "canceled".into(),
             test_mode: true,
+            first_invoice: None,
         })
     }
 }
