@@ -180,6 +180,7 @@ struct Seen {
     path: String,
     idempotency_key: Option<String>,
     stripe_version: Option<String>,
+    stripe_account: Option<String>,
     form: HashMap<String, String>,
 }
 
@@ -215,6 +216,7 @@ impl StripeDouble {
                 path: path.to_string(),
                 idempotency_key: h("idempotency-key"),
                 stripe_version: h("stripe-version"),
+                stripe_account: h("stripe-account"),
                 form: form.clone(),
             });
             form
@@ -1307,6 +1309,93 @@ async fn shop_on_stripe(app: &TestApp, email: &str) -> Shop {
     let s = shop(app, email, 1000, 5).await;
     use_stripe(app, &s).await;
     s
+}
+
+/// Makes a registered user a platform administrator; their new access token.
+async fn promote(app: &TestApp, email: &str) -> String {
+    let db = kernel::Db::connect(&app.database_url, 2).await.unwrap();
+    let mut tx = db.begin().await.unwrap();
+    kernel::tx!(&mut tx, |c| sqlx::query("UPDATE users SET platform_admin = TRUE WHERE email = $1")
+        .bind(email)
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected()))
+    .unwrap();
+    tx.commit().await.unwrap();
+    db.close().await;
+    let (s, body) = app.post("/api/auth/login", None, json!({"email": email, "password": "correct horse battery"})).await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    body["access_token"].as_str().unwrap().to_string()
+}
+
+#[tokio::test]
+async fn stripe_connect_accounts_carry_payments_refunds_and_payouts() {
+    let double = StripeDouble::start().await;
+    let app = TestApp::spawn_with(stripe_config(&double.url, 3)).await;
+    let shop = shop(&app, "o@connect.org", 2500, 5).await;
+    use_stripe(&app, &shop).await;
+    let settings = format!("/api/orgs/{}/payment-settings", shop.org);
+
+    // Organization admins may not connect an account; platform administrators do.
+    let (s, e) = app.put(&settings, Some(&shop.owner), json!({"stripe_account": "acct_1Nightshift"})).await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "{e}");
+    let admin = promote(&app, "o@connect.org").await;
+    for bad in ["acct_", "cus_123", "acct_12 34"] {
+        let (s, e) = app.put(&settings, Some(&admin), json!({"stripe_account": bad})).await;
+        assert_eq!((s, e["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("stripe_account")), "{bad}: {e}");
+    }
+    let (s, v) = app.put(&settings, Some(&admin), json!({"stripe_account": "acct_1Nightshift"})).await;
+    assert_eq!((s, v["stripe_account"].as_str()), (StatusCode::OK, Some("acct_1Nightshift")), "{v}");
+    let (s, org2) = app.post("/api/orgs", Some(&admin), json!({"name": "Second stage"})).await;
+    assert_eq!(s, StatusCode::CREATED, "{org2}");
+    let (s, e) = app
+        .put(
+            &format!("/api/orgs/{}/payment-settings", org2["id"].as_str().unwrap()),
+            Some(&admin),
+            json!({"provider": "stripe", "stripe_account": "acct_1Nightshift"}),
+        )
+        .await;
+    assert_eq!((s, e["code"].as_str()), (StatusCode::CONFLICT, Some("stripe_account_taken")), "{e}");
+
+    // A payment and its refund are made on the connected account.
+    let (bid, token) = book(&app, &shop, 1, "fan@connect.org").await;
+    let (s, p) =
+        process(&app, None, "cn-1", json!({"reference": format!("booking:{bid}"), "token": token, "payment_method": "pm_ok"}))
+            .await;
+    assert_eq!((s, p["status"].as_str()), (StatusCode::CREATED, Some("succeeded")), "{p}");
+    let intent = double.seen("/v1/payment_intents").pop().unwrap();
+    assert_eq!(intent.stripe_account.as_deref(), Some("acct_1Nightshift"));
+    wait_booking_status(&app, &bid, &token, "confirmed").await;
+    // The organization changes its settings later: the refund still goes to the payment's account.
+    let (s, _) = app.put(&settings, Some(&admin), json!({"stripe_account": ""})).await;
+    assert_eq!(s, StatusCode::OK);
+    let pid = p["id"].as_str().unwrap();
+    let (s, _) = app.post(&format!("/api/payments/{pid}/refund"), Some(&shop.owner), json!({})).await;
+    assert_eq!(s, StatusCode::ACCEPTED);
+    eventually("the refund", || async { payment(&app, &shop.owner, pid).await["status"] == "refunded" }).await;
+    let refund = double.seen("/v1/refunds").pop().unwrap();
+    assert_eq!(refund.stripe_account.as_deref(), Some("acct_1Nightshift"));
+    let (s, _) = app.put(&settings, Some(&admin), json!({"stripe_account": "acct_1Nightshift"})).await;
+    assert_eq!(s, StatusCode::OK);
+
+    // Payouts: a connected account's goes to its organization, although another one takes
+    // payments on the server's own account; the server account's goes to that one.
+    let other = shop_on_stripe(&app, "o2@connect.org").await;
+    let payout =
+        |id: &str, amount: i64| json!({"id": id, "object": "payout", "amount": amount, "currency": "eur", "status": "paid"});
+    let mut connected = stripe_event("evt_po_c1", "payout.paid", payout("po_c1", 7000));
+    connected["account"] = json!("acct_1Nightshift");
+    let mut unknown = stripe_event("evt_po_u1", "payout.paid", payout("po_u1", 100));
+    unknown["account"] = json!("acct_1Nobody");
+    for e in [connected, stripe_event("evt_po_p1", "payout.paid", payout("po_p1", 3000)), unknown] {
+        let (s, a) = signed_webhook(&app, &e).await;
+        assert_eq!(s, StatusCode::OK, "{a}");
+    }
+    let payouts = |ledger: Vec<Value>| -> Vec<String> {
+        ledger.iter().filter(|t| t["kind"] == "payout").map(|t| t["memo"].as_str().unwrap().to_string()).collect()
+    };
+    assert_eq!(payouts(assert_ledger_balances(&app, &shop.owner, &shop.org).await), ["payout po_c1"]);
+    assert_eq!(payouts(assert_ledger_balances(&app, &other.owner, &other.org).await), ["payout po_p1"]);
 }
 
 #[tokio::test]

@@ -29,6 +29,17 @@ kernel::typed_id!(
 pub const AMOUNT_MAX: i64 = 1_000_000_000;
 pub const REFERENCE_MAX: usize = 200;
 pub const TEXT_MAX: usize = 500;
+/// A Stripe connected account id: `acct_` and letters or digits; `""` (blank) is none.
+pub fn stripe_account(field: &str, raw: &str) -> Result<Option<String>, AppError> {
+    let s = raw.trim();
+    if s.is_empty() {
+        return Ok(None);
+    }
+    let ok =
+        s.len() <= 255 && s.strip_prefix("acct_").is_some_and(|r| !r.is_empty() && r.chars().all(|c| c.is_ascii_alphanumeric()));
+    if ok { Ok(Some(s.to_string())) } else { Err(AppError::validation(field, "must be a Stripe account id (acct_…)")) }
+}
+
 /// Most items one refund may name.
 pub const REFUND_ITEMS_MAX: usize = 500;
 
@@ -384,6 +395,15 @@ mod tests {
         assert_eq!(reference("reference", "booking:abc").unwrap(), ("booking".into(), "abc".into()));
         assert!(reference("reference", "nope").is_err());
         assert!(reference("reference", ":x").is_err());
+    }
+
+    #[test]
+    fn stripe_accounts_are_validated() {
+        assert_eq!(stripe_account("a", " acct_1Abc ").unwrap().as_deref(), Some("acct_1Abc"));
+        assert_eq!(stripe_account("a", "  ").unwrap(), None);
+        for bad in ["acct_", "acct_a-b", "cus_1", "acct_1 2"] {
+            assert!(stripe_account("a", bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -199,6 +199,10 @@ pub struct PaymentSettings {
     /// `test` or `stripe`.
     pub provider: ProviderKind,
     pub offline_enabled: bool,
+    /// Stripe Connect: the organization's connected account (`acct_…`); payments, refunds
+    /// and subscriptions are made on it and its payouts are booked to this organization.
+    /// `null`: the server's own Stripe account.
+    pub stripe_account: Option<String>,
     /// Whether this server has Stripe keys configured.
     pub stripe_available: bool,
     pub updated_at: Option<DateTime<Utc>>,
@@ -209,6 +213,10 @@ pub struct PaymentSettings {
 pub struct UpdatePaymentSettings {
     pub provider: Option<ProviderKind>,
     pub offline_enabled: Option<bool>,
+    /// A Stripe connected account id (`acct_…`), `""` to go back to the server's own
+    /// account. Platform administrators only (they onboard the accounts); one organization
+    /// per account.
+    pub stripe_account: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]

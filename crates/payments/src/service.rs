@@ -216,6 +216,14 @@ fn payment_event(p: &PaymentRecord) -> Value {
     })
 }
 
+/// An organization's payment settings.
+struct OrgPayments {
+    provider: ProviderKind,
+    offline_enabled: bool,
+    stripe_account: Option<String>,
+    updated_at: Option<Timestamp>,
+}
+
 /// What a ledger transaction belongs to.
 struct EntryOf<'a> {
     org_id: OrgId,
@@ -331,14 +339,19 @@ impl PaymentsService {
         &self.kernel.db
     }
 
-    fn provider(&self, kind: ProviderKind) -> AppResult<Arc<dyn PaymentProvider>> {
+    /// The provider of `kind`; for Stripe, speaking for the connected `account` when given
+    /// (`Stripe-Account`), else for the server's own account.
+    fn provider(&self, kind: ProviderKind, account: Option<&str>) -> AppResult<Arc<dyn PaymentProvider>> {
         Ok(match kind {
             ProviderKind::Test => self.test.clone(),
             ProviderKind::Free => Arc::new(FreeProvider),
             ProviderKind::Offline => Arc::new(OfflineProvider),
-            ProviderKind::Stripe => match &self.stripe {
-                Some(s) => s.clone(),
-                None => return Err(AppError::conflict("stripe_not_configured", "this server has no Stripe keys configured")),
+            ProviderKind::Stripe => match (&self.stripe, account) {
+                (Some(s), Some(a)) => Arc::new(s.on_account(a)),
+                (Some(s), None) => s.clone(),
+                (None, _) => {
+                    return Err(AppError::conflict("stripe_not_configured", "this server has no Stripe keys configured"));
+                }
             },
         })
     }
@@ -374,22 +387,47 @@ impl PaymentsService {
 
     // ---- settings -------------------------------------------------------------------------
 
-    async fn org_provider(&self, org: OrgId) -> AppResult<(ProviderKind, bool, Option<Timestamp>)> {
+    async fn org_provider(&self, org: OrgId) -> AppResult<OrgPayments> {
         Ok(match store::settings(self.db(), org).await? {
-            Some(s) => (ProviderKind::parse(&s.provider).unwrap_or(ProviderKind::Test), s.offline_enabled, Some(s.updated_at)),
-            None => (ProviderKind::Test, true, None),
+            Some(s) => OrgPayments {
+                provider: ProviderKind::parse(&s.provider).unwrap_or(ProviderKind::Test),
+                offline_enabled: s.offline_enabled,
+                stripe_account: s.stripe_account,
+                updated_at: Some(s.updated_at),
+            },
+            None => OrgPayments { provider: ProviderKind::Test, offline_enabled: true, stripe_account: None, updated_at: None },
         })
+    }
+
+    fn settings_view(&self, org: OrgId, s: OrgPayments) -> PaymentSettings {
+        PaymentSettings {
+            org_id: org,
+            provider: s.provider,
+            offline_enabled: s.offline_enabled,
+            stripe_account: s.stripe_account,
+            stripe_available: self.stripe.is_some(),
+            updated_at: s.updated_at,
+        }
     }
 
     pub async fn settings(&self, p: &Principal, org: OrgId) -> AppResult<PaymentSettings> {
         self.require(p, org, Role::Admin, "organization").await?;
-        let (provider, offline_enabled, updated_at) = self.org_provider(org).await?;
-        Ok(PaymentSettings { org_id: org, provider, offline_enabled, stripe_available: self.stripe.is_some(), updated_at })
+        Ok(self.settings_view(org, self.org_provider(org).await?))
     }
 
     pub async fn update_settings(&self, p: &Principal, org: OrgId, req: UpdatePaymentSettings) -> AppResult<PaymentSettings> {
         self.require(p, org, Role::Admin, "organization").await?;
-        let (mut provider, mut offline, _) = self.org_provider(org).await?;
+        let current = self.org_provider(org).await?;
+        let (mut provider, mut offline, mut account) = (current.provider, current.offline_enabled, current.stripe_account);
+        if let Some(raw) = req.stripe_account.as_deref() {
+            let new = domain::stripe_account("stripe_account", raw)?;
+            if new != account {
+                if !p.is_platform_admin() {
+                    return Err(AppError::forbidden("only platform administrators connect Stripe accounts"));
+                }
+                account = new;
+            }
+        }
         if let Some(new) = req.provider {
             match new {
                 ProviderKind::Stripe if self.stripe.is_none() => {
@@ -409,7 +447,13 @@ impl PaymentsService {
         }
         let at = now();
         let mut tx = self.db().begin().await?;
-        store::save_settings(&mut tx, org, provider, offline, at).await?;
+        match store::save_settings(&mut tx, org, provider, offline, account.as_deref(), at).await {
+            Ok(_) => {}
+            Err(e) if matches!(&e, sqlx::Error::Database(d) if d.is_unique_violation()) => {
+                return Err(AppError::conflict("stripe_account_taken", "another organization uses this Stripe account"));
+            }
+            Err(e) => return Err(e.into()),
+        }
         audit::record(
             &mut tx,
             AuditEntry {
@@ -417,18 +461,13 @@ impl PaymentsService {
                 action: "payment_settings.updated",
                 resource_type: "organization",
                 resource_id: org.to_string(),
-                changes: json!({ "provider": provider, "offline_enabled": offline }),
+                changes: json!({ "provider": provider, "offline_enabled": offline, "stripe_account": account }),
             },
         )
         .await?;
         self.kernel.commit(tx).await?;
-        Ok(PaymentSettings {
-            org_id: org,
-            provider,
-            offline_enabled: offline,
-            stripe_available: self.stripe.is_some(),
-            updated_at: Some(at),
-        })
+        let saved = OrgPayments { provider, offline_enabled: offline, stripe_account: account, updated_at: Some(at) };
+        Ok(self.settings_view(org, saved))
     }
 
     // ---- processing -----------------------------------------------------------------------
@@ -479,7 +518,8 @@ impl PaymentsService {
             });
         }
 
-        let (org_provider, offline_enabled, _) = self.org_provider(payable.org_id).await?;
+        let settings = self.org_provider(payable.org_id).await?;
+        let (org_provider, offline_enabled) = (settings.provider, settings.offline_enabled);
         let kind = match req.provider {
             Some(ProviderKind::Offline) => {
                 let Some(principal) = p else { return Err(AppError::not_found("reference")) };
@@ -556,6 +596,7 @@ impl PaymentsService {
             failure_code: None,
             failure_message: None,
             offline_reference,
+            provider_account: if kind == ProviderKind::Stripe { settings.stripe_account.clone() } else { None },
             succeeded_at: None,
             failed_at: None,
             created_at: at,
@@ -596,7 +637,7 @@ impl PaymentsService {
             success_url,
             cancel_url,
         };
-        let outcome = match self.provider(kind)?.charge(&charge).await {
+        let outcome = match self.provider(kind, record.provider_account.as_deref())?.charge(&charge).await {
             Ok(o) => o,
             Err(e) => {
                 // The provider refused or could not be reached: the attempt failed; the
@@ -632,7 +673,11 @@ impl PaymentsService {
             return Err(AppError::conflict("nothing_to_authenticate", "no payment of this reference waits for authentication"));
         };
         let pid = live.provider_payment_id.clone().unwrap_or_default();
-        let mut outcome = self.provider(live.provider)?.authenticate(&pid, success).await.map_err(provider_error)?;
+        let mut outcome = self
+            .provider(live.provider, live.provider_account.as_deref())?
+            .authenticate(&pid, success)
+            .await
+            .map_err(provider_error)?;
         if outcome.fee < 0 {
             outcome.fee = if live.provider == ProviderKind::Test { domain::test_fee(live.amount) } else { 0 };
         }
@@ -688,8 +733,7 @@ impl PaymentsService {
         if payable.amount == 0 {
             return Ok(None);
         }
-        let (_, offline_enabled, _) = self.org_provider(payable.org_id).await?;
-        if !offline_enabled {
+        if !self.org_provider(payable.org_id).await?.offline_enabled {
             return Err(AppError::conflict("offline_disabled", "offline payments are turned off for this organization"));
         }
         let at = now();
@@ -716,6 +760,7 @@ impl PaymentsService {
             failure_code: None,
             failure_message: None,
             offline_reference: offline_reference.map(str::to_string),
+            provider_account: None,
             succeeded_at: None,
             failed_at: None,
             created_at: at,
@@ -1044,7 +1089,7 @@ impl PaymentsService {
         tx.commit().await?;
         let pay =
             store::payment(self.db(), r.payment_id).await?.ok_or_else(|| anyhow::anyhow!("payment of refund {id} is gone"))?;
-        let provider = self.provider(pay.provider).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let provider = self.provider(pay.provider, pay.provider_account.as_deref()).map_err(|e| anyhow::anyhow!("{e}"))?;
         let req = RefundRequest {
             refund_id: r.id,
             payment_id: pay.id,
@@ -1192,10 +1237,14 @@ impl PaymentsService {
             return Err(AppError::bad_request("malformed_event", "the event has no id or type"));
         };
         let object = &event["data"]["object"];
+        // Connect: events of a connected account name it.
+        let account = event["account"].as_str().filter(|a| !a.is_empty());
         // Provider reads happen before the transaction.
         let fee = match (kind, &self.stripe) {
-            ("payment_intent.succeeded", Some(s)) => s.fee_of(object).await,
-            ("invoice.paid" | "invoice.payment_succeeded", Some(s)) => s.charge_fee(&object["charge"]).await,
+            ("payment_intent.succeeded", Some(s)) => s.on_account_opt(account).fee_of(object).await,
+            ("invoice.paid" | "invoice.payment_succeeded", Some(s)) => {
+                s.on_account_opt(account).charge_fee(&object["charge"]).await
+            }
             _ => 0,
         };
         let mut tx = self.db().begin().await?;
@@ -1203,7 +1252,7 @@ impl PaymentsService {
             tracing::info!(event = event_id, kind, "duplicate Stripe webhook delivery ignored");
             return Ok(WebhookAck { received: true, duplicate: true });
         }
-        let (org, payment, outcome) = self.apply_stripe_event(&mut tx, kind, object, fee).await?;
+        let (org, payment, outcome) = self.apply_stripe_event(&mut tx, kind, object, account, fee).await?;
         store::finish_webhook_event(&mut tx, "stripe", event_id, org, payment, outcome, now()).await?;
         self.kernel.commit(tx).await?;
         Ok(WebhookAck { received: true, duplicate: false })
@@ -1232,6 +1281,7 @@ impl PaymentsService {
         tx: &mut Tx,
         kind: &str,
         object: &Value,
+        account: Option<&str>,
         fee: i64,
     ) -> AppResult<(Option<OrgId>, Option<PaymentId>, &'static str)> {
         let at = now();
@@ -1363,10 +1413,12 @@ impl PaymentsService {
                 Ok((Some(sub.org_id), paid, if paid.is_some() { "invoice_paid" } else { "no_change" }))
             }
             "payout.paid" | "payout.failed" => {
-                let Some(org) = self.payout_org(tx).await? else {
+                let Some(org) = self.payout_org(tx, account).await? else {
                     tracing::warn!(
                         payout = object["id"].as_str().unwrap_or_default(),
-                        "a Stripe payout cannot be attributed: not exactly one organization takes payments through Stripe"
+                        account,
+                        "a Stripe payout cannot be attributed: no organization has this connected account, or not exactly \
+                         one organization takes payments on the server's own Stripe account"
                     );
                     return Ok((None, None, "unattributed_payout"));
                 };
@@ -1403,12 +1455,14 @@ impl PaymentsService {
         }
     }
 
-    /// The organization a payout of the server's Stripe account belongs to: the one
-    /// organization taking payments through Stripe. With several, the money in the one
-    /// account is theirs together and a payout cannot be split (that needs an account per
-    /// organization).
-    async fn payout_org(&self, tx: &mut Tx) -> AppResult<Option<OrgId>> {
-        let orgs = store::orgs_with_provider(tx, ProviderKind::Stripe.as_str(), 2).await?;
+    /// The organization a payout belongs to: a connected account's organization; for the
+    /// server's own account, the one organization taking payments on it. With several, the
+    /// money in that account is theirs together and a payout cannot be split.
+    async fn payout_org(&self, tx: &mut Tx, account: Option<&str>) -> AppResult<Option<OrgId>> {
+        if let Some(a) = account {
+            return Ok(store::org_of_stripe_account(tx, a).await?);
+        }
+        let orgs = store::orgs_on_platform_stripe(tx, 2).await?;
         Ok(if orgs.len() == 1 { orgs.first().copied() } else { None })
     }
 
@@ -1443,6 +1497,7 @@ impl PaymentsService {
             failure_code: None,
             failure_message: None,
             offline_reference: None,
+            provider_account: sub.provider_account.clone(),
             succeeded_at: None,
             failed_at: None,
             created_at: at,
@@ -1568,7 +1623,8 @@ impl PaymentsService {
             Some(r) => Some(domain::reference("reference", r).map(|_| r.trim().to_string())?),
             None => None,
         };
-        let (kind, _, _) = self.org_provider(req.org_id).await?;
+        let settings = self.org_provider(req.org_id).await?;
+        let kind = settings.provider;
         let at = now();
         let record = SubscriptionRecord {
             id: crate::domain::SubscriptionId::new(),
@@ -1584,6 +1640,7 @@ impl PaymentsService {
             status: "incomplete".into(),
             reference,
             test_mode: kind == ProviderKind::Test || self.stripe_test_mode,
+            provider_account: if kind == ProviderKind::Stripe { settings.stripe_account.clone() } else { None },
             canceled_at: None,
             created_at: at,
             updated_at: at,
@@ -1612,7 +1669,7 @@ impl PaymentsService {
             interval: req.interval,
             payment_method: domain::text("payment_method", req.payment_method.as_deref(), 255)?,
         };
-        let outcome = self.provider(kind)?.subscribe(&sreq).await;
+        let outcome = self.provider(kind, record.provider_account.as_deref())?.subscribe(&sreq).await;
         let mut tx = self.db().begin().await?;
         let sub = match outcome {
             Ok(o) => {
@@ -1653,7 +1710,11 @@ impl PaymentsService {
         let Some(pid) = sub.provider_subscription_id.clone() else {
             return Err(AppError::conflict("not_active", "the subscription never started"));
         };
-        let outcome = self.provider(sub.provider)?.cancel_subscription(&pid).await.map_err(provider_error)?;
+        let outcome = self
+            .provider(sub.provider, sub.provider_account.as_deref())?
+            .cancel_subscription(&pid)
+            .await
+            .map_err(provider_error)?;
         let mut tx = self.db().begin().await?;
         let updated = store::set_subscription_state(&mut tx, id, None, None, &outcome.status, now()).await?;
         audit::record(
@@ -1698,7 +1759,7 @@ impl PaymentsService {
         for p in store::stale_in_flight(self.db(), org, cutoff).await? {
             report.checked += 1;
             let (Some(pid), ProviderKind::Stripe) = (p.provider_payment_id.clone(), p.provider) else { continue };
-            let Ok(provider) = self.provider(p.provider) else { continue };
+            let Ok(provider) = self.provider(p.provider, p.provider_account.as_deref()) else { continue };
             match provider.retrieve(&pid).await {
                 Ok(o) if matches!(o.status, ChargeStatus::Succeeded | ChargeStatus::Failed { .. }) => {
                     self.apply_outcome(p.id, o).await?;

@@ -37,6 +37,8 @@ pub(crate) struct PaymentRecord {
     pub failure_code: Option<String>,
     pub failure_message: Option<String>,
     pub offline_reference: Option<String>,
+    /// The Stripe connected account the payment was made on (`None`: the server's own).
+    pub provider_account: Option<String>,
     pub succeeded_at: Option<DateTime<Utc>>,
     pub failed_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
@@ -47,7 +49,7 @@ macro_rules! payment_columns {
     () => {
         "id, org_id, reference, event_id, provider, flow, status, amount, currency, refunded_amount, fee, test_mode, \
          description, buyer_email, payer, payer_user_id, provider_payment_id, checkout_url, next_action, failure_code, \
-         failure_message, offline_reference, succeeded_at, failed_at, created_at, updated_at"
+         failure_message, offline_reference, provider_account, succeeded_at, failed_at, created_at, updated_at"
     };
 }
 
@@ -94,6 +96,7 @@ pub(crate) struct SubscriptionRecord {
     pub status: String,
     pub reference: Option<String>,
     pub test_mode: bool,
+    pub provider_account: Option<String>,
     pub canceled_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -102,7 +105,7 @@ pub(crate) struct SubscriptionRecord {
 macro_rules! subscription_columns {
     () => {
         "id, org_id, provider, provider_subscription_id, provider_customer_id, customer_email, name, amount, currency, \
-         billing_interval, status, reference, test_mode, canceled_at, created_at, updated_at"
+         billing_interval, status, reference, test_mode, provider_account, canceled_at, created_at, updated_at"
     };
 }
 
@@ -110,6 +113,7 @@ macro_rules! subscription_columns {
 pub(crate) struct SettingsRecord {
     pub provider: String,
     pub offline_enabled: bool,
+    pub stripe_account: Option<String>,
     pub updated_at: DateTime<Utc>,
 }
 
@@ -138,10 +142,12 @@ pub(crate) struct LedgerLineRecord {
 // ---- settings ---------------------------------------------------------------------------------
 
 pub(crate) async fn settings(db: &Db, org: OrgId) -> Result<Option<SettingsRecord>, sqlx::Error> {
-    read!(db, |c| sqlx::query_as("SELECT provider, offline_enabled, updated_at FROM payment_settings WHERE org_id = $1")
-        .bind(org)
-        .fetch_optional(c)
-        .await)
+    read!(db, |c| sqlx::query_as(
+        "SELECT provider, offline_enabled, stripe_account, updated_at FROM payment_settings WHERE org_id = $1"
+    )
+    .bind(org)
+    .fetch_optional(c)
+    .await)
 }
 
 pub(crate) async fn save_settings(
@@ -149,15 +155,18 @@ pub(crate) async fn save_settings(
     org: OrgId,
     provider: ProviderKind,
     offline: bool,
+    stripe_account: Option<&str>,
     at: DateTime<Utc>,
 ) -> Result<u64, sqlx::Error> {
     tx!(tx, |c| sqlx::query(
-        "INSERT INTO payment_settings (org_id, provider, offline_enabled, created_at, updated_at) VALUES ($1, $2, $3, $4, $4) \
-         ON CONFLICT (org_id) DO UPDATE SET provider = $2, offline_enabled = $3, updated_at = $4"
+        "INSERT INTO payment_settings (org_id, provider, offline_enabled, stripe_account, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $5) \
+         ON CONFLICT (org_id) DO UPDATE SET provider = $2, offline_enabled = $3, stripe_account = $4, updated_at = $5"
     )
     .bind(org)
     .bind(provider.as_str())
     .bind(offline)
+    .bind(stripe_account)
     .bind(at)
     .execute(c)
     .await
@@ -171,7 +180,7 @@ pub(crate) async fn insert_payment(tx: &mut Tx, p: &PaymentRecord) -> Result<u64
         sqlx::query(concat!(
         "INSERT INTO payments (",
         payment_columns!(),
-        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26)"
+        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27)"
     ))
     .bind(p.id)
     .bind(p.org_id)
@@ -195,6 +204,7 @@ pub(crate) async fn insert_payment(tx: &mut Tx, p: &PaymentRecord) -> Result<u64
     .bind(&p.failure_code)
     .bind(&p.failure_message)
     .bind(&p.offline_reference)
+    .bind(&p.provider_account)
     .bind(p.succeeded_at)
     .bind(p.failed_at)
     .bind(p.created_at)
@@ -745,7 +755,7 @@ pub(crate) async fn insert_subscription(tx: &mut Tx, s: &SubscriptionRecord) -> 
     tx!(tx, |c| sqlx::query(concat!(
         "INSERT INTO subscriptions (",
         subscription_columns!(),
-        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"
+        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)"
     ))
     .bind(s.id)
     .bind(s.org_id)
@@ -760,6 +770,7 @@ pub(crate) async fn insert_subscription(tx: &mut Tx, s: &SubscriptionRecord) -> 
     .bind(&s.status)
     .bind(&s.reference)
     .bind(s.test_mode)
+    .bind(&s.provider_account)
     .bind(s.canceled_at)
     .bind(s.created_at)
     .bind(s.updated_at)
@@ -782,15 +793,25 @@ pub(crate) async fn subscription_tx(tx: &mut Tx, id: SubscriptionId) -> Result<O
         .await)
 }
 
-/// Up to `limit` organizations whose payment settings choose `provider`.
-pub(crate) async fn orgs_with_provider(tx: &mut Tx, provider: &str, limit: i64) -> Result<Vec<OrgId>, sqlx::Error> {
-    let rows: Vec<(OrgId,)> =
-        tx!(tx, |c| sqlx::query_as("SELECT org_id FROM payment_settings WHERE provider = $1 ORDER BY org_id LIMIT $2")
-            .bind(provider)
-            .bind(limit)
-            .fetch_all(c)
-            .await)?;
+/// Up to `limit` organizations taking payments through Stripe on the server's own account
+/// (no connected account of their own).
+pub(crate) async fn orgs_on_platform_stripe(tx: &mut Tx, limit: i64) -> Result<Vec<OrgId>, sqlx::Error> {
+    let rows: Vec<(OrgId,)> = tx!(tx, |c| sqlx::query_as(
+        "SELECT org_id FROM payment_settings WHERE provider = 'stripe' AND stripe_account IS NULL ORDER BY org_id LIMIT $1"
+    )
+    .bind(limit)
+    .fetch_all(c)
+    .await)?;
     Ok(rows.into_iter().map(|r| r.0).collect())
+}
+
+/// The organization whose Stripe connected account is `account`.
+pub(crate) async fn org_of_stripe_account(tx: &mut Tx, account: &str) -> Result<Option<OrgId>, sqlx::Error> {
+    let row: Option<(OrgId,)> = tx!(tx, |c| sqlx::query_as("SELECT org_id FROM payment_settings WHERE stripe_account = $1")
+        .bind(account)
+        .fetch_optional(c)
+        .await)?;
+    Ok(row.map(|r| r.0))
 }
 
 /// Whether a ledger transaction of `kind` was written for `source`.

@@ -3,6 +3,9 @@
 //! `Idempotency-Key` on every create (our payment, refund or subscription id, so a retried
 //! create never charges twice), bearer authentication with the secret key.
 //!
+//! Connect: an organization with a connected account (`acct_…`) has every request made for
+//! it carry `Stripe-Account` ([`StripeProvider::on_account`]).
+//!
 //! Used: PaymentIntents (API clients), Checkout Sessions (web checkout), Refunds, Customers,
 //! Plans and Subscriptions, Charges / BalanceTransactions (fees). The base URL is
 //! configurable (`payments.stripe_base_url`) so tests run against a Stripe-compatible
@@ -15,11 +18,14 @@ use serde_json::{Value, json};
 
 use super::*;
 
+#[derive(Clone)]
 pub struct StripeProvider {
     client: reqwest::Client,
     base: String,
     key: SecretString,
     version: String,
+    /// Connect: the connected account requests are made for (`Stripe-Account`).
+    account: Option<String>,
 }
 
 type Form = Vec<(String, String)>;
@@ -32,10 +38,34 @@ impl StripeProvider {
     pub fn new(base: &str, key: SecretString, version: &str) -> anyhow::Result<StripeProvider> {
         let client =
             reqwest::Client::builder().timeout(Duration::from_secs(30)).connect_timeout(Duration::from_secs(10)).build()?;
-        Ok(StripeProvider { client, base: base.trim_end_matches('/').to_string(), key, version: version.to_string() })
+        Ok(StripeProvider {
+            client,
+            base: base.trim_end_matches('/').to_string(),
+            key,
+            version: version.to_string(),
+            account: None,
+        })
+    }
+
+    /// The same provider speaking for a connected account (Stripe Connect): every request
+    /// carries `Stripe-Account: <account>`.
+    pub fn on_account(&self, account: &str) -> StripeProvider {
+        StripeProvider { account: Some(account.to_string()), ..self.clone() }
+    }
+
+    /// [`Self::on_account`] when there is an account, else the server's own.
+    pub fn on_account_opt(&self, account: Option<&str>) -> StripeProvider {
+        match account {
+            Some(a) => self.on_account(a),
+            None => self.clone(),
+        }
     }
 
     async fn send(&self, req: reqwest::RequestBuilder) -> ProviderResult<Value> {
+        let req = match &self.account {
+            Some(a) => req.header("Stripe-Account", a),
+            None => req,
+        };
         let resp = req
             .bearer_auth(self.key.expose_secret())
             .header("Stripe-Version", &self.version)
