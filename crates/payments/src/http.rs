@@ -64,11 +64,13 @@ async fn get_payment(
 
 /// Refund a payment, fully or partly (staff and above). The refund is queued and executed
 /// by a job with retries (`202`); `payment.refunded` follows when the provider confirms.
+/// `items` names what is given back (for a booking: ticket ids, priced at what was paid
+/// for them); those tickets are then cancelled and their seats freed.
 #[utoipa::path(post, path = "/api/payments/{id}/refund", tag = "payments",
     params(("id" = String, Path, description = "Payment id")), request_body = CreateRefund, responses(
     (status = 202, body = Refund), (status = 403, body = Problem), (status = 404, body = Problem),
-    (status = 409, description = "Not refundable, or nothing left", body = Problem),
-    (status = 422, description = "Amount not positive, or above what is left", body = Problem)),
+    (status = 409, description = "Not refundable, nothing left, or an item already refunded", body = Problem),
+    (status = 422, description = "Amount not positive, above what is left or above the items' price; an item that cannot be given back", body = Problem)),
     security(("bearer" = [])))]
 async fn refund(
     State(svc): Svc,
@@ -129,8 +131,8 @@ async fn ledger(State(svc): Svc, auth: Auth, Query(q): Query<LedgerQuery>) -> Ap
     Ok(Json(svc.ledger(&auth.0, q).await?))
 }
 
-/// Settlement report (members): gross, refunds, fees and net per currency, for the
-/// organization or one event (`event_id`); test-mode money listed apart.
+/// Settlement report (members): gross, refunds, fees, net, charges and payouts per
+/// currency, for the organization or one event (`event_id`); test-mode money listed apart.
 #[utoipa::path(get, path = "/api/payments/settlement", tag = "payments", params(SettlementQuery),
     responses((status = 200, body = Settlement), (status = 404, body = Problem), (status = 422, body = Problem)),
     security(("bearer" = [])))]
@@ -158,11 +160,13 @@ async fn get_settings(State(svc): Svc, auth: Auth, Path(id): Path<OrgId>) -> App
 }
 
 /// Choose the organization's provider (`test` or `stripe`) and whether offline payments
-/// are taken (owners and admins).
+/// are taken (owners and admins); give it a Stripe connected account (platform
+/// administrators).
 #[utoipa::path(put, path = "/api/orgs/{id}/payment-settings", tag = "payments",
     params(("id" = String, Path, description = "Organization id")), request_body = UpdatePaymentSettings,
     responses((status = 200, body = PaymentSettings), (status = 403, body = Problem), (status = 404, body = Problem),
-    (status = 422, body = Problem)), security(("bearer" = [])))]
+    (status = 409, description = "`stripe_account_taken`", body = Problem), (status = 422, body = Problem)),
+    security(("bearer" = [])))]
 async fn update_settings(
     State(svc): Svc,
     auth: Auth,

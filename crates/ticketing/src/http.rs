@@ -268,11 +268,12 @@ async fn cancel_booking(
 }
 
 /// Mark a pending (or expired, if its seats are still free) booking paid offline (staff and
-/// above): confirmed, tickets issued.
+/// above): confirmed, tickets issued, the money recorded as an `offline` payment (ledger:
+/// `cash`).
 #[utoipa::path(post, path = "/api/bookings/{id}/mark-paid", tag = "bookings", params(("id" = String, Path, description = "Booking id")),
     request_body = MarkPaid, responses(
     (status = 200, body = Booking), (status = 403, body = Problem), (status = 404, body = Problem),
-    (status = 409, description = "Already confirmed, cancelled, or sold out since expiry", body = Problem)),
+    (status = 409, description = "Already confirmed, cancelled, sold out since expiry, offline payments turned off, or another payment in progress", body = Problem)),
     security(("bearer" = [])))]
 async fn mark_paid(
     State(svc): Svc,
