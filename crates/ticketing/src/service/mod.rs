@@ -23,7 +23,6 @@ mod writer;
 pub use tickets::RENDER_TICKETS_JOB;
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
@@ -61,9 +60,12 @@ pub struct TicketingService {
     /// quotas), read once per event per TTL rather than on every booking of a rush. Changes
     /// through this node invalidate at once; the TTL (at most 2 s) bounds staleness across
     /// nodes and after event status changes. Inventory is never cached.
-    catalogs: Option<moka::sync::Cache<EventId, Arc<Catalog>>>,
-    /// Bumped by every invalidation, so a read that raced a change is not cached.
-    generation: AtomicU64,
+    /// Each entry is a cell that the first reader after a miss fills while every other
+    /// reader of the same event waits for it, so the opening instant of an on-sale (every
+    /// buyer at once, nothing cached) reads the catalog once, not once per buyer. An
+    /// invalidation drops the cell; a load already under way fills the dropped cell, seen
+    /// only by the readers that were waiting on it.
+    catalogs: Option<moka::sync::Cache<EventId, Arc<tokio::sync::OnceCell<Arc<Catalog>>>>>,
     /// Organizations' ticket-signing keys (see [`tickets`]), read again after a minute.
     keys: moka::sync::Cache<OrgId, Arc<tickets::OrgKeys>>,
     /// The payments context, once wired ([`TicketingService::connect_payments`]): "mark
@@ -98,16 +100,7 @@ impl TicketingService {
             waitlist::register(&kernel, me.clone());
             let writer = writer::Writer::start(me.clone(), &kernel).map_err(|e| started = Err(e)).ok();
             let keys = moka::sync::Cache::builder().max_capacity(10_000).time_to_live(tickets::KEYS_TTL).build();
-            TicketingService {
-                kernel,
-                access,
-                events,
-                writer,
-                catalogs,
-                generation: AtomicU64::new(0),
-                keys,
-                payments: Default::default(),
-            }
+            TicketingService { kernel, access, events, writer, catalogs, keys, payments: Default::default() }
         });
         started.map(|()| svc)
     }
@@ -162,12 +155,32 @@ impl TicketingService {
         &self.kernel.db
     }
 
-    /// The booking view of an event's catalog (`None`: no such event), cached briefly.
+    /// The booking view of an event's catalog (`None`: no such event), cached briefly; one
+    /// load per event at a time.
     async fn catalog(&self, event: EventId) -> AppResult<Option<Arc<Catalog>>> {
-        if let Some(hit) = self.catalogs.as_ref().and_then(|c| c.get(&event)) {
-            return Ok(Some(hit));
+        let Some(cache) = &self.catalogs else { return self.load_catalog(event).await };
+        let cell = cache.get_with(event, || Arc::new(tokio::sync::OnceCell::new()));
+        let loaded = cell
+            .get_or_try_init(|| async {
+                match self.load_catalog(event).await {
+                    Ok(Some(c)) => Ok(c),
+                    Ok(None) => Err(None),
+                    Err(e) => Err(Some(e)),
+                }
+            })
+            .await;
+        match loaded {
+            Ok(c) => Ok(Some(c.clone())),
+            Err(None) => {
+                // Not cached: the event may exist a moment from now.
+                cache.invalidate(&event);
+                Ok(None)
+            }
+            Err(Some(e)) => Err(e),
         }
-        let generation = self.generation.load(Ordering::Acquire);
+    }
+
+    async fn load_catalog(&self, event: EventId) -> AppResult<Option<Arc<Catalog>>> {
         let Some(facts) = self.events.event_facts(event).await? else { return Ok(None) };
         let settings = self.settings_record(&facts).await?;
         let mut types: HashMap<TicketTypeId, (TicketTypeRecord, Vec<QuotaId>)> = HashMap::new();
@@ -177,18 +190,11 @@ impl TicketingService {
                 entry.1.push(q);
             }
         }
-        let catalog = Arc::new(Catalog { facts, settings, types });
-        if let Some(cache) = &self.catalogs
-            && self.generation.load(Ordering::Acquire) == generation
-        {
-            cache.insert(event, catalog.clone());
-        }
-        Ok(Some(catalog))
+        Ok(Some(Arc::new(Catalog { facts, settings, types })))
     }
 
     /// Drops the cached catalog of an event after a change to it.
     fn forget(&self, event: EventId) {
-        self.generation.fetch_add(1, Ordering::AcqRel);
         if let Some(cache) = &self.catalogs {
             cache.invalidate(&event);
         }

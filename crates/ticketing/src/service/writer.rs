@@ -40,7 +40,7 @@ use crate::store::{self, BookingRecord};
 /// Connections of the writer's own PostgreSQL pool.
 const WRITER_CONNECTIONS: u32 = 2;
 /// Most bookings in one transaction.
-const MAX_BATCH: usize = 128;
+const MAX_BATCH: usize = 256;
 /// Bookings waiting for the writer before callers wait to enqueue.
 const QUEUE: usize = 4096;
 
@@ -96,8 +96,8 @@ async fn run(service: Weak<TicketingService>, mut rx: mpsc::Receiver<Job>, db: D
 }
 
 impl TicketingService {
-    /// Writes a new booking: through the group-commit writer on SQLite, in a transaction of
-    /// its own on PostgreSQL. `Some(shortfall)`: nothing was written.
+    /// Writes a new booking through the group-commit writer (in a transaction of its own if
+    /// the writer is not running). `Some(shortfall)`: nothing was written.
     pub(super) async fn commit_booking(&self, new: &NewBooking) -> AppResult<Option<Shortfall>> {
         let Some(Writer(queue)) = &self.writer else { return self.write_booking(self.db(), new).await };
         let (reply, answer) = oneshot::channel();
