@@ -204,7 +204,7 @@ fn defaults() -> serde_json::Value {
         },
         "jobs": {
             "enabled": true,
-            "workers": 4,
+            "workers": 16,
             "poll_interval_ms": 500,
             "max_attempts": 8,
             "backoff_base_ms": 2000,

@@ -382,6 +382,7 @@ impl Jobs {
                 (job, outcome)
             });
         }
+        let mut done = Vec::with_capacity(n);
         while let Some(joined) = set.join_next().await {
             let (job, outcome) = match joined {
                 Ok(v) => v,
@@ -390,11 +391,54 @@ impl Jobs {
                     continue;
                 }
             };
-            self.finish(&job, outcome).await?;
+            match outcome {
+                Ok(()) => {
+                    tracing::debug!(job = %job.id, kind = %job.kind, "job done");
+                    done.push(job.id);
+                }
+                Err(e) => self.finish(&job, Err(e)).await?,
+            }
         }
+        self.finish_done(&done).await?;
         Ok(n)
     }
 
+    /// Marks jobs that succeeded done, all in one statement (one commit per round of
+    /// workers, not one per job).
+    async fn finish_done(&self, ids: &[JobId]) -> anyhow::Result<()> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let at = now();
+        let mut tx = self.db.begin().await?;
+        match &mut tx {
+            Tx::Postgres(t) => {
+                let ids: Vec<Uuid> = ids.iter().map(|id| id.0).collect();
+                sqlx::query(
+                    "UPDATE jobs SET status = 'done', locked_by = NULL, locked_until = NULL, updated_at = $1 WHERE id = ANY($2)",
+                )
+                .bind(at)
+                .bind(ids)
+                .execute(&mut **t)
+                .await?;
+            }
+            Tx::Sqlite(t) => {
+                let marks = vec!["?"; ids.len()].join(", ");
+                let sql = format!(
+                    "UPDATE jobs SET status = 'done', locked_by = NULL, locked_until = NULL, updated_at = ? WHERE id IN ({marks})"
+                );
+                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(at);
+                for id in ids {
+                    q = q.bind(*id);
+                }
+                q.execute(&mut **t).await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Records one job's outcome (failures: retry with backoff, or dead-letter).
     async fn finish(&self, job: &Claimed, outcome: anyhow::Result<()>) -> anyhow::Result<()> {
         let at = now();
         let mut tx = self.db.begin().await?;
