@@ -4,11 +4,16 @@
 -- reference cancels those once the refund went through.
 ALTER TABLE refunds ADD COLUMN items JSONB NOT NULL DEFAULT '[]';
 
--- Each paid invoice of a subscription is a payment of its own (flow 'subscription'), so the
--- one-live-payment-per-reference rule holds for one-off payments only.
+-- A payment that succeeds late, after another one paid its reference (a card payment that
+-- "mark paid" superseded, one that failed and then went through after all), is recorded as
+-- a `duplicate`, so that it can be refunded; the one-live-payment-per-reference rule
+-- leaves duplicates out. So do subscription invoices (flow 'subscription'), each a payment
+-- of its own.
+ALTER TABLE payments ADD COLUMN duplicate BOOLEAN NOT NULL DEFAULT FALSE;
 DROP INDEX payments_live_reference;
 CREATE UNIQUE INDEX payments_live_reference ON payments (reference)
-    WHERE status IN ('processing', 'requires_action', 'succeeded', 'partially_refunded') AND flow <> 'subscription';
+    WHERE status IN ('processing', 'requires_action', 'succeeded', 'partially_refunded') AND flow <> 'subscription'
+      AND NOT duplicate;
 
 -- Stripe Connect: an organization may take payments into its own connected account
 -- (`acct_…`, set by a platform administrator; one organization per account). Each payment

@@ -553,14 +553,17 @@ async fn refunding_tickets_cancels_them_frees_their_seats_and_runs_the_waitlist(
         (json!({"items": ["not-a-ticket"]}), "items[0]"),
         (json!({"items": [tickets[0], "00000000-0000-0000-0000-000000000000"]}), "items[1]"),
         (json!({"items": [tickets[0], tickets[0]]}), "items"),
+        (json!({"items": [tickets[0], tickets[0].to_uppercase()]}), "items"),
         (json!({"items": [tickets[0]], "amount": 3834}), "amount"),
     ] {
         let (s, p) = app.post(&refund, Some(&staff), body.clone()).await;
         assert_eq!((s, p["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some(field)), "{body}: {p}");
     }
 
-    // One ticket back: worth its price less its share of the discount (4000 − 500 × 1/3).
-    let (s, r) = app.post(&refund, Some(&staff), json!({"items": [tickets[0]], "reason": "cannot come"})).await;
+    // One ticket back (named in any spelling; stored canonical): worth its price less its
+    // share of the discount (4000 − 500 × 1/3).
+    let spelled = format!(" {} ", tickets[0].to_uppercase());
+    let (s, r) = app.post(&refund, Some(&staff), json!({"items": [spelled], "reason": "cannot come"})).await;
     assert_eq!(s, StatusCode::ACCEPTED, "{r}");
     assert_eq!((r["amount"].as_i64(), r["items"].clone()), (Some(3833), json!([tickets[0]])));
     let (s, e) = app.post(&refund, Some(&staff), json!({"items": [tickets[0]]})).await;
@@ -730,14 +733,25 @@ async fn offline_payments_are_recorded_by_staff_and_booked_as_cash() {
     assert_eq!(st["revenue"][0]["gross"], 2000, "{st}");
 
     // "Mark paid", ticketing's shortcut, records the same payment in the transaction that
-    // confirms the booking; its listener leaves it be.
+    // confirms the booking; its listener leaves it be. A card payment the buyer left waiting
+    // for authentication is superseded.
     let (bid3, token3) = book(&app, &shop, 2, "fan3@offline.org").await;
+    let (s, waiting) = process(
+        &app,
+        None,
+        "off-3ds",
+        json!({"reference": format!("booking:{bid3}"), "token": token3, "payment_method": "4000002500003155"}),
+    )
+    .await;
+    assert_eq!((s, waiting["status"].as_str()), (StatusCode::CREATED, Some("requires_action")), "{waiting}");
     let (s, b) = app.post(&format!("/api/bookings/{bid3}/mark-paid"), Some(&shop.owner), json!({"reference": "SEPA-43"})).await;
     assert_eq!((s, b["status"].as_str(), b["paid_reference"].as_str()), (StatusCode::OK, Some("confirmed"), Some("SEPA-43")));
     let history = format!("/api/payments/history?org_id={}&reference=booking:{bid3}", shop.org);
     let (_, h) = app.get(&history, Some(&shop.owner)).await;
-    let paid = &h["items"][0];
-    assert_eq!(h["items"].as_array().unwrap().len(), 1, "{h}");
+    let paid = h["items"].as_array().unwrap().iter().find(|p| p["provider"] == "offline").unwrap().clone();
+    assert_eq!(h["items"].as_array().unwrap().len(), 2, "{h}");
+    let superseded = payment(&app, &shop.owner, waiting["id"].as_str().unwrap()).await;
+    assert_eq!((superseded["status"].as_str(), superseded["failure_code"].as_str()), (Some("failed"), Some("superseded")));
     assert_eq!((paid["provider"].as_str(), paid["status"].as_str()), (Some("offline"), Some("succeeded")));
     assert_eq!((paid["amount"].as_i64(), paid["offline_reference"].as_str()), (Some(4000), Some("SEPA-43")));
     let pid3 = paid["id"].as_str().unwrap().to_string();
@@ -936,6 +950,31 @@ async fn replayed_and_concurrent_duplicate_webhooks_have_one_effect() {
     let ledger = assert_ledger_balances(&app, &shop.owner, &shop.org).await;
     assert_eq!(ledger.iter().filter(|t| t["kind"] == "charge").count(), 1);
     assert_eq!(ledger.iter().filter(|t| t["kind"] == "refund").count(), 1);
+}
+
+#[tokio::test]
+async fn a_card_payment_superseded_by_mark_paid_and_succeeding_late_is_refunded() {
+    let double = StripeDouble::start().await;
+    let app = TestApp::spawn_with(stripe_config(&double.url, 3)).await;
+    let (shop, bid, token, p) = stripe_payment(&app, "o@superseded.org", "pm_processing", 5).await;
+    assert_eq!(p["status"], "processing");
+    // The buyer paid by bank transfer after all; staff mark it paid.
+    let (s, b) = app.post(&format!("/api/bookings/{bid}/mark-paid"), Some(&shop.owner), json!({"reference": "SEPA-9"})).await;
+    assert_eq!((s, b["status"].as_str()), (StatusCode::OK, Some("confirmed")), "{b}");
+    let pid = p["id"].as_str().unwrap();
+    assert_eq!(payment(&app, &shop.owner, pid).await["failure_code"], "superseded");
+    // Then the card payment goes through at Stripe: recorded (a duplicate), refunded in full.
+    let pi = p["provider_payment_id"].as_str().unwrap();
+    let intent = json!({"id": pi, "object": "payment_intent", "status": "succeeded", "amount": 5000, "currency": "eur",
+                        "metadata": {"payment_id": pid}});
+    let (s, a) = signed_webhook(&app, &stripe_event("evt_late_card", "payment_intent.succeeded", intent)).await;
+    assert_eq!(s, StatusCode::OK, "{a}");
+    eventually("the duplicate refunded", || async { payment(&app, &shop.owner, pid).await["status"] == "refunded" }).await;
+    let b = booking(&app, &bid, &token).await;
+    assert_eq!((b["status"].as_str(), b["paid_reference"].as_str()), (Some("confirmed"), Some("SEPA-9")));
+    assert_eq!(b["tickets"].as_array().unwrap().iter().filter(|t| t["status"] == "valid").count(), 1);
+    let ledger = assert_ledger_balances(&app, &shop.owner, &shop.org).await;
+    assert_eq!(ledger.iter().filter(|t| t["kind"] == "refund" && t["payment_id"] == pid).count(), 1);
 }
 
 #[tokio::test]

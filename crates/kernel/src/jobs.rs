@@ -382,7 +382,7 @@ impl Jobs {
                 (job, outcome)
             });
         }
-        let mut done = Vec::with_capacity(n);
+        let (mut done, mut failed) = (Vec::with_capacity(n), Vec::new());
         while let Some(joined) = set.join_next().await {
             let (job, outcome) = match joined {
                 Ok(v) => v,
@@ -396,10 +396,15 @@ impl Jobs {
                     tracing::debug!(job = %job.id, kind = %job.kind, "job done");
                     done.push(job.id);
                 }
-                Err(e) => self.finish(&job, Err(e)).await?,
+                Err(e) => failed.push((job, e)),
             }
         }
-        self.finish_done(&done).await?;
+        // Successes first, so a failure to record a failure cannot make them run again.
+        let marked = self.finish_done(&done).await;
+        for (job, e) in failed {
+            self.finish(&job, Err(e)).await?;
+        }
+        marked?;
         Ok(n)
     }
 

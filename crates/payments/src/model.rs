@@ -86,6 +86,9 @@ pub struct Payment {
     pub failure_code: Option<String>,
     pub failure_message: Option<String>,
     pub offline_reference: Option<String>,
+    /// Money taken for a reference another payment had already paid (a card payment that
+    /// succeeded after "mark paid" superseded it): refunded automatically.
+    pub duplicate: bool,
     pub refunds: Vec<Refund>,
     pub succeeded_at: Option<DateTime<Utc>>,
     pub failed_at: Option<DateTime<Utc>>,

@@ -84,8 +84,10 @@ pub trait Payables: Send + Sync {
     async fn resolve(&self, caller: Caller<'_>, id: &str) -> AppResult<Option<Payable>>;
 
     /// The price of some items of `id` (for a booking: ticket ids) for a refund that gives
-    /// them back; a `422` naming `items` when one cannot be given back.
-    async fn price_items(&self, _id: &str, _items: &[String]) -> AppResult<i64> {
+    /// them back, with the items in their canonical spelling (what is stored, compared and
+    /// sent back in `payment.refunded`); a `422` naming `items` or `items[i]` when one
+    /// cannot be given back.
+    async fn price_items(&self, _id: &str, _items: &[String]) -> AppResult<(i64, Vec<String>)> {
         Err(AppError::validation("items", "this kind of reference has no items to give back"))
     }
 }
@@ -160,6 +162,7 @@ fn payment_view(p: PaymentRecord, refunds: Vec<RefundRecord>) -> Payment {
         failure_code: p.failure_code,
         failure_message: p.failure_message,
         offline_reference: p.offline_reference,
+        duplicate: p.duplicate,
         refunds: refunds.into_iter().map(refund_view).collect(),
         succeeded_at: p.succeeded_at,
         failed_at: p.failed_at,
@@ -213,6 +216,7 @@ fn payment_event(p: &PaymentRecord) -> Value {
         "payment_id": p.id, "org_id": p.org_id, "reference": p.reference, "event_id": p.event_id,
         "provider": p.provider, "status": p.status, "amount": p.amount, "currency": p.currency,
         "refunded_amount": p.refunded_amount, "fee": p.fee, "test_mode": p.test_mode, "buyer_email": p.buyer_email,
+        "duplicate": p.duplicate,
     })
 }
 
@@ -597,6 +601,7 @@ impl PaymentsService {
             failure_message: None,
             offline_reference,
             provider_account: if kind == ProviderKind::Stripe { settings.stripe_account.clone() } else { None },
+            duplicate: false,
             succeeded_at: None,
             failed_at: None,
             created_at: at,
@@ -714,13 +719,25 @@ impl PaymentsService {
         Ok(payment_view(p, refunds))
     }
 
+    /// Whether `p` may record offline money for `org` (staff and above, offline payments on:
+    /// `409 offline_disabled` otherwise). Reads through the pool, so call it before the
+    /// transaction that records it ([`Self::record_offline_in`]).
+    pub async fn check_offline(&self, p: &Principal, org: OrgId) -> AppResult<()> {
+        self.require(p, org, Role::Staff, "reference").await?;
+        if !self.org_provider(org).await?.offline_enabled {
+            return Err(AppError::conflict("offline_disabled", "offline payments are turned off for this organization"));
+        }
+        Ok(())
+    }
+
     /// Money the owner of a reference took outside the system (ticketing's "mark paid": a
     /// bank transfer, cash at the door), recorded **inside the owner's transaction** as it
-    /// settles the reference: an `offline` payment that succeeded, its `cash` ledger lines
-    /// and `payment.succeeded` (marked `owner_settled`). Staff and above; `409
-    /// offline_disabled` when the organization turned offline payments off, `409
-    /// payment_in_progress` when another payment of the reference is live. `None` for a
-    /// zero amount (nothing moved).
+    /// settles the reference (check [`Self::check_offline`] first): an `offline` payment that
+    /// succeeded, its `cash` ledger lines and `payment.succeeded` (marked `owner_settled`). A
+    /// payment of the reference still in flight (a card payment the buyer walked away from)
+    /// is superseded: marked `failed` (`superseded`); should it succeed at the provider after
+    /// all, the owner's listener refunds it as a second payment. `409 already_paid` when a
+    /// payment holds money for the reference. `None` for a zero amount (nothing moved).
     pub async fn record_offline_in(
         &self,
         tx: &mut Tx,
@@ -729,14 +746,19 @@ impl PaymentsService {
         payable: &Payable,
         offline_reference: Option<&str>,
     ) -> AppResult<Option<PaymentId>> {
-        self.require(p, payable.org_id, Role::Staff, "reference").await?;
         if payable.amount == 0 {
             return Ok(None);
         }
-        if !self.org_provider(payable.org_id).await?.offline_enabled {
-            return Err(AppError::conflict("offline_disabled", "offline payments are turned off for this organization"));
-        }
         let at = now();
+        if let Some(live) = store::live_payment_tx(tx, reference).await? {
+            if live.status.captured() {
+                return Err(AppError::conflict("already_paid", format!("payment {} has paid this reference", live.id)));
+            }
+            let why = "superseded by a payment recorded offline";
+            if let Some(failed) = store::mark_failed(tx, live.id, None, "superseded", why, at).await? {
+                publish(tx, topics::FAILED, &payment_event(&failed)).await?;
+            }
+        }
         let record = PaymentRecord {
             id: PaymentId::new(),
             org_id: payable.org_id,
@@ -761,14 +783,12 @@ impl PaymentsService {
             failure_message: None,
             offline_reference: offline_reference.map(str::to_string),
             provider_account: None,
+            duplicate: false,
             succeeded_at: None,
             failed_at: None,
             created_at: at,
             updated_at: at,
         };
-        if store::live_payment_tx(tx, reference).await?.is_some() {
-            return Err(AppError::conflict("payment_in_progress", "another payment for this reference is live"));
-        }
         match store::insert_payment(tx, &record).await {
             Ok(_) => {}
             Err(e) if matches!(&e, sqlx::Error::Database(d) if d.is_unique_violation()) => {
@@ -816,6 +836,15 @@ impl PaymentsService {
         owner_settled: bool,
     ) -> AppResult<Option<PaymentRecord>> {
         let at = now();
+        // Succeeding late, after another payment paid the reference: a duplicate (left out of
+        // the one-live-payment rule), which the reference's owner refunds.
+        if let Some(cur) = store::lock_payment(tx, id).await?
+            && !cur.status.captured()
+            && store::other_captured(tx, &cur.reference, id).await?
+        {
+            tracing::warn!(payment = %id, reference = %cur.reference, "a payment succeeded after another paid its reference");
+            store::mark_duplicate(tx, id).await?;
+        }
         let Some(p) = store::mark_succeeded(tx, id, provider_id, fee.max(0), at).await? else { return Ok(None) };
         self.post_entry(tx, &p, EntryKind::Charge, p.amount, None, &format!("payment:{}", p.id), "charge").await?;
         if p.fee > 0 {
@@ -952,7 +981,10 @@ impl PaymentsService {
         let reason = domain::text("reason", req.reason.as_deref(), domain::TEXT_MAX)?;
         let items = match req.items {
             Some(items) if !items.is_empty() => {
-                let price = self.price_items(&pay.reference, &items).await?;
+                let (price, items) = self.price_items(&pay.reference, &items).await?;
+                if price <= 0 {
+                    return Err(AppError::validation("items", "nothing was paid for these items: cancel them without a refund"));
+                }
                 match req.amount {
                     Some(a) if a > price => {
                         return Err(AppError::validation("amount", format!("at most {price}, the price of the items")));
@@ -970,20 +1002,22 @@ impl PaymentsService {
         self.request_refund(id, amount, items, reason, &p.actor()).await.map(refund_view)
     }
 
-    /// Asks the owner of `reference` what `items` cost.
-    async fn price_items(&self, reference: &str, items: &[String]) -> AppResult<i64> {
+    /// Asks the owner of `reference` what `items` cost; the items come back canonical, and
+    /// an item named twice (in any spelling) is a `422`.
+    async fn price_items(&self, reference: &str, items: &[String]) -> AppResult<(i64, Vec<String>)> {
         if items.len() > domain::REFUND_ITEMS_MAX {
             return Err(AppError::validation("items", format!("at most {} items per refund", domain::REFUND_ITEMS_MAX)));
         }
+        let owner = domain::reference("reference", reference).and_then(|(kind, id)| Ok((self.payables_for(&kind)?, id)));
+        let (price, canonical) = match owner {
+            Ok((o, id)) => o.price_items(&id, items).await?,
+            Err(_) => return Err(AppError::validation("items", "this kind of reference has no items to give back")),
+        };
         let mut seen = std::collections::HashSet::new();
-        if let Some(dup) = items.iter().find(|i| !seen.insert(i.as_str())) {
+        if let Some(dup) = canonical.iter().find(|i| !seen.insert(i.as_str())) {
             return Err(AppError::validation("items", format!("{dup} is named twice")));
         }
-        let owner = domain::reference("reference", reference).and_then(|(kind, id)| Ok((self.payables_for(&kind)?, id)));
-        match owner {
-            Ok((o, id)) => o.price_items(&id, items).await,
-            Err(_) => Err(AppError::validation("items", "this kind of reference has no items to give back")),
-        }
+        Ok((price, canonical))
     }
 
     /// Requests a refund on behalf of the system (ticketing: a paid order that cannot get
@@ -1392,9 +1426,17 @@ impl PaymentsService {
                     .as_str()
                     .or_else(|| object["parent"]["subscription_details"]["subscription"].as_str())
                     .unwrap_or_default();
-                let Some(id) = store::subscription_by_provider_id(tx, sid).await? else {
-                    return Ok((None, None, "unknown_subscription"));
+                // Our id, in the subscription's metadata: the first invoice is paid while the
+                // subscription is created, so its event may come before we know Stripe's id.
+                let ours = [&object["subscription_details"], &object["parent"]["subscription_details"]]
+                    .iter()
+                    .find_map(|d| d["metadata"]["subscription_id"].as_str().and_then(|s| s.parse::<Uuid>().ok()))
+                    .map(crate::domain::SubscriptionId);
+                let id = match store::subscription_by_provider_id(tx, sid).await? {
+                    Some(id) => Some(id),
+                    None => ours,
                 };
+                let Some(id) = id else { return Ok((None, None, "unknown_subscription")) };
                 let Some(sub) = store::subscription_tx(tx, id).await? else { return Ok((None, None, "unknown_subscription")) };
                 let amount = object["amount_paid"].as_i64().unwrap_or(0);
                 let invoice_id = s(&object["id"]);
@@ -1498,6 +1540,7 @@ impl PaymentsService {
             failure_message: None,
             offline_reference: None,
             provider_account: sub.provider_account.clone(),
+            duplicate: false,
             succeeded_at: None,
             failed_at: None,
             created_at: at,

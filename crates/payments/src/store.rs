@@ -39,6 +39,8 @@ pub(crate) struct PaymentRecord {
     pub offline_reference: Option<String>,
     /// The Stripe connected account the payment was made on (`None`: the server's own).
     pub provider_account: Option<String>,
+    /// Money taken for a reference another payment had paid (refunded by its owner).
+    pub duplicate: bool,
     pub succeeded_at: Option<DateTime<Utc>>,
     pub failed_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
@@ -49,7 +51,7 @@ macro_rules! payment_columns {
     () => {
         "id, org_id, reference, event_id, provider, flow, status, amount, currency, refunded_amount, fee, test_mode, \
          description, buyer_email, payer, payer_user_id, provider_payment_id, checkout_url, next_action, failure_code, \
-         failure_message, offline_reference, provider_account, succeeded_at, failed_at, created_at, updated_at"
+         failure_message, offline_reference, provider_account, duplicate, succeeded_at, failed_at, created_at, updated_at"
     };
 }
 
@@ -180,7 +182,7 @@ pub(crate) async fn insert_payment(tx: &mut Tx, p: &PaymentRecord) -> Result<u64
         sqlx::query(concat!(
         "INSERT INTO payments (",
         payment_columns!(),
-        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27)"
+        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28)"
     ))
     .bind(p.id)
     .bind(p.org_id)
@@ -205,6 +207,7 @@ pub(crate) async fn insert_payment(tx: &mut Tx, p: &PaymentRecord) -> Result<u64
     .bind(&p.failure_message)
     .bind(&p.offline_reference)
     .bind(&p.provider_account)
+    .bind(p.duplicate)
     .bind(p.succeeded_at)
     .bind(p.failed_at)
     .bind(p.created_at)
@@ -249,7 +252,7 @@ macro_rules! live_payment_sql {
             "SELECT ",
             payment_columns!(),
             " FROM payments WHERE reference = $1 AND status IN ('processing', 'requires_action', 'succeeded', 'partially_refunded') \
-              AND flow <> 'subscription' ORDER BY id DESC LIMIT 1"
+              AND flow <> 'subscription' AND NOT duplicate ORDER BY id DESC LIMIT 1"
         )
     };
 }
@@ -294,6 +297,28 @@ pub(crate) async fn mark_succeeded(
     .bind(at)
     .fetch_optional(c)
     .await)
+}
+
+/// Whether another payment holds money for `reference` (one that is not a duplicate itself).
+pub(crate) async fn other_captured(tx: &mut Tx, reference: &str, id: PaymentId) -> Result<bool, sqlx::Error> {
+    let row: Option<(PaymentId,)> = tx!(tx, |c| sqlx::query_as(
+        "SELECT id FROM payments WHERE reference = $1 AND id <> $2 AND status IN ('succeeded', 'partially_refunded') \
+         AND flow <> 'subscription' AND NOT duplicate LIMIT 1"
+    )
+    .bind(reference)
+    .bind(id)
+    .fetch_optional(c)
+    .await)?;
+    Ok(row.is_some())
+}
+
+/// Marks a payment a duplicate: money taken for a reference another payment has paid.
+pub(crate) async fn mark_duplicate(tx: &mut Tx, id: PaymentId) -> Result<u64, sqlx::Error> {
+    tx!(tx, |c| sqlx::query("UPDATE payments SET duplicate = TRUE WHERE id = $1")
+        .bind(id)
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected()))
 }
 
 pub(crate) async fn mark_failed(

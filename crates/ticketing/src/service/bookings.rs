@@ -720,6 +720,10 @@ impl TicketingService {
         self.require(p, b.org_id, Role::Staff, "booking").await?;
         let reference = domain::optional_text("reference", req.reference.as_deref(), domain::REFERENCE_MAX)?;
         let max = self.settings_for(b.event_id, b.org_id).await?.max_tickets_per_buyer;
+        let payments = self.payments();
+        if let Some(payments) = &payments {
+            payments.check_offline(p, b.org_id).await?;
+        }
         let at = now();
         let mut tx = self.db().begin().await?;
         let Some(cur) = store::lock_booking(&mut tx, id).await? else { return Err(AppError::not_found("booking")) };
@@ -743,7 +747,7 @@ impl TicketingService {
         let Some(confirmed) = self.confirm_in(&mut tx, Some(p), id, cur.status, reference.as_deref(), changes, at).await? else {
             return Err(AppError::conflict("invalid_transition", "the booking changed meanwhile; read it again"));
         };
-        if let Some(payments) = self.payments() {
+        if let Some(payments) = &payments {
             let payable = super::payable::payable_of(&confirmed);
             payments.record_offline_in(&mut tx, p, &super::payable::reference_of(id), &payable, reference.as_deref()).await?;
         }

@@ -84,7 +84,7 @@ impl Payables for BookingPayables {
         Ok(booking.as_ref().map(payable_of))
     }
 
-    async fn price_items(&self, id: &str, items: &[String]) -> AppResult<i64> {
+    async fn price_items(&self, id: &str, items: &[String]) -> AppResult<(i64, Vec<String>)> {
         let Ok(id) = id.parse::<BookingId>() else { return Err(AppError::validation("items", "not a booking reference")) };
         let Some(svc) = self.0.upgrade() else { return Err(AppError::internal("ticketing stopped")) };
         svc.price_tickets(id, items).await
@@ -119,6 +119,8 @@ impl JobHandler for Listener {
                 }
                 _ => Ok(()),
             },
+            // Money taken twice and given back: the booking was paid by another payment.
+            Listen::Refunded if data["duplicate"].as_bool() == Some(true) => Ok(()),
             Listen::Succeeded | Listen::Refunded => {
                 let booking = data["reference"].as_str().and_then(|r| r.strip_prefix("booking:")).and_then(|s| s.parse().ok());
                 let payment = data["payment_id"].as_str().and_then(|s| s.parse().ok()).map(PaymentId);
@@ -128,7 +130,7 @@ impl JobHandler for Listener {
                     (Some(b), Some(_), _) => {
                         let tickets: Vec<TicketId> = data["items"]
                             .as_array()
-                            .map(|a| a.iter().filter_map(|v| v.as_str()?.parse().ok()).collect())
+                            .map(|a| a.iter().filter_map(|v| v.as_str()?.trim().parse().ok()).collect())
                             .unwrap_or_default();
                         if tickets.is_empty() { Ok(()) } else { t.on_ticket_refund(b, &tickets).await }
                     }
@@ -244,9 +246,10 @@ impl TicketingService {
         Ok(())
     }
 
-    /// What giving back `items` (ticket ids of a confirmed booking) is worth; each must be a
-    /// valid ticket of the booking (`422` naming `items[i]` otherwise).
-    async fn price_tickets(&self, id: BookingId, items: &[String]) -> AppResult<i64> {
+    /// What giving back `items` (ticket ids of a confirmed booking) is worth, with the ids
+    /// in canonical form; each must be a valid ticket of the booking (`422` naming
+    /// `items[i]` otherwise).
+    async fn price_tickets(&self, id: BookingId, items: &[String]) -> AppResult<(i64, Vec<String>)> {
         let Some(b) = store::booking(self.db(), id).await? else { return Err(AppError::validation("items", "no such booking")) };
         if b.status != BookingStatus::Confirmed {
             return Err(AppError::validation(
@@ -256,6 +259,7 @@ impl TicketingService {
         }
         let tickets = store::tickets(self.db(), id).await?;
         let mut per_type: BTreeMap<TicketTypeId, i64> = BTreeMap::new();
+        let mut canonical = Vec::with_capacity(items.len());
         for (i, item) in items.iter().enumerate() {
             let field = format!("items[{i}]");
             let ticket = item
@@ -267,6 +271,10 @@ impl TicketingService {
             if ticket.status != TicketStatus::Valid {
                 return Err(AppError::validation(&field, "the ticket is cancelled already"));
             }
+            if canonical.contains(&ticket.id.to_string()) {
+                return Err(AppError::validation("items", format!("{} is named twice", ticket.id)));
+            }
+            canonical.push(ticket.id.to_string());
             *per_type.entry(ticket.ticket_type_id).or_default() += 1;
         }
         let positions = store::positions(self.db(), id).await?;
@@ -277,7 +285,7 @@ impl TicketingService {
             };
             price += domain::give_back(p.unit_price, p.quantity, p.discount, n).0;
         }
-        Ok(price)
+        Ok((price, canonical))
     }
 
     /// A partial refund gave back some tickets of a booking: they are cancelled, their seats
