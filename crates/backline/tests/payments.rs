@@ -579,6 +579,13 @@ async fn refunding_tickets_cancels_them_frees_their_seats_and_runs_the_waitlist(
     assert_eq!(b["positions"][0]["quantity"], 2);
     let states: Vec<&str> = b["tickets"].as_array().unwrap().iter().map(|t| t["status"].as_str().unwrap()).collect();
     assert_eq!(states, ["cancelled", "valid", "valid"], "{b}");
+    // Attendees now name the tickets that are left, in order.
+    let (s, named) = app
+        .put(&format!("/api/bookings/{bid}?token={token}"), None, json!({"attendees": [{"name": "Bea"}, {"name": "Cy"}]}))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{named}");
+    let names: Vec<Value> = named["tickets"].as_array().unwrap().iter().map(|t| t["attendee_name"].clone()).collect();
+    assert_eq!(names, [Value::Null, json!("Bea"), json!("Cy")], "{named}");
     let (s, scan) = app.post("/api/checkins", Some(&staff), json!({"event_id": shop.event, "code": first_code})).await;
     assert_eq!((s, scan["result"].as_str()), (StatusCode::OK, Some("cancelled")), "{scan}");
     // The freed seat went to the waitlist.

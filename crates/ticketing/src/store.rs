@@ -1037,6 +1037,14 @@ pub(crate) async fn cancel_ticket_ids(
     Ok(out)
 }
 
+/// A booking's valid tickets, in seq order (the order attendees are given in).
+pub(crate) async fn valid_ticket_seqs(tx: &mut Tx, booking: BookingId) -> Result<Vec<(TicketId, i64)>, sqlx::Error> {
+    tx!(tx, |c| sqlx::query_as("SELECT id, seq FROM tickets WHERE booking_id = $1 AND status = 'valid' ORDER BY seq")
+        .bind(booking)
+        .fetch_all(c)
+        .await)
+}
+
 /// Sets what is left of a position after some of its tickets were given back; a position
 /// with none left is removed.
 pub(crate) async fn shrink_position(
@@ -1069,6 +1077,7 @@ pub(crate) struct Shrunk<'a> {
     pub subtotal: i64,
     pub discount: i64,
     pub allocations: &'a Json<Vec<Allocation>>,
+    pub attendees: &'a Json<Vec<Attendee>>,
 }
 
 pub(crate) async fn shrink_booking(
@@ -1078,8 +1087,8 @@ pub(crate) async fn shrink_booking(
     at: DateTime<Utc>,
 ) -> Result<Option<BookingRecord>, sqlx::Error> {
     tx!(tx, |c| sqlx::query_as(concat!(
-        "UPDATE bookings SET quantity = $2, subtotal = $3, discount = $4, total = $5, allocations = $6, updated_at = $7 \
-         WHERE id = $1 AND status = 'confirmed' RETURNING ",
+        "UPDATE bookings SET quantity = $2, subtotal = $3, discount = $4, total = $5, allocations = $6, attendees = $7, \
+         updated_at = $8 WHERE id = $1 AND status = 'confirmed' RETURNING ",
         booking_columns!()
     ))
     .bind(id)
@@ -1088,6 +1097,7 @@ pub(crate) async fn shrink_booking(
     .bind(s.discount)
     .bind(s.subtotal - s.discount)
     .bind(s.allocations)
+    .bind(s.attendees)
     .bind(at)
     .fetch_optional(c)
     .await)

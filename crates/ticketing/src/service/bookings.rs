@@ -669,8 +669,9 @@ impl TicketingService {
             return Err(AppError::not_found("booking"));
         };
         if attendees_changed && cur.status == BookingStatus::Confirmed {
-            for seq in 0..cur.quantity {
-                let a = new_attendees.get(seq as usize);
+            // Attendee i names the i-th valid ticket (tickets given back are skipped).
+            for (i, (_, seq)) in store::valid_ticket_seqs(&mut tx, id).await?.into_iter().enumerate() {
+                let a = new_attendees.get(i);
                 store::name_ticket(&mut tx, id, seq, a.map(|a| a.name.as_str()), a.and_then(|a| a.email.as_deref()), at).await?;
             }
         }

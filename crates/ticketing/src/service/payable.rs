@@ -300,6 +300,8 @@ impl TicketingService {
         if cur.status != BookingStatus::Confirmed {
             return Ok(());
         }
+        // Attendees are given in the order of the valid tickets: note where the cancelled ones stood.
+        let valid_before = store::valid_ticket_seqs(&mut tx, id).await?;
         let cancelled = store::cancel_ticket_ids(&mut tx, id, tickets, at).await?;
         if cancelled.is_empty() {
             return Ok(());
@@ -336,13 +338,28 @@ impl TicketingService {
         }
         allocations.retain(|a| a.quantity > 0);
         let allocations = sqlx::types::Json(allocations);
+        let gone: Vec<usize> = valid_before
+            .iter()
+            .enumerate()
+            .filter(|(_, (t, _))| cancelled.iter().any(|(c, _)| c == t))
+            .map(|(rank, _)| rank)
+            .collect();
+        let attendees = sqlx::types::Json(
+            cur.attendees.0.iter().enumerate().filter(|(i, _)| !gone.contains(i)).map(|(_, a)| a.clone()).collect::<Vec<_>>(),
+        );
         store::uncount_buyer(&mut tx, cur.event_id, &domain::buyer_key(&cur.buyer_email), given_back, at).await?;
         for (quota, n) in release {
             if n > 0 && store::release_seats(&mut tx, quota, n, at).await? == 0 {
                 tracing::warn!(booking = %id, quota = %quota, "released seats of a quota that no longer has them");
             }
         }
-        let shrunk = store::Shrunk { quantity: cur.quantity - given_back, subtotal, discount, allocations: &allocations };
+        let shrunk = store::Shrunk {
+            quantity: cur.quantity - given_back,
+            subtotal,
+            discount,
+            allocations: &allocations,
+            attendees: &attendees,
+        };
         let Some(after) = store::shrink_booking(&mut tx, id, shrunk, at).await? else {
             return Err(AppError::conflict("invalid_transition", "the booking changed meanwhile"));
         };
