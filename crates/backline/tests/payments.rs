@@ -601,7 +601,7 @@ async fn refunding_tickets_cancels_them_frees_their_seats_and_runs_the_waitlist(
     assert_eq!(s, StatusCode::ACCEPTED, "{r}");
     let b = wait_booking_status(&app, &bid, &token, "refunded").await;
     assert!(b["tickets"].as_array().unwrap().iter().all(|t| t["status"] == "cancelled"), "{b}");
-    tokio::time::sleep(Duration::from_millis(400)).await;
+    quiet(&app).await;
     let p = payment(&app, &staff, &pid).await;
     assert_eq!((p["status"].as_str(), p["refunded_amount"].as_i64()), (Some("partially_refunded"), Some(3833 + 7000)), "{p}");
     assert_eq!(quota_taken(&app, &shop).await, 1, "only the waitlist offer holds a seat");
@@ -764,7 +764,7 @@ async fn offline_payments_are_recorded_by_staff_and_booked_as_cash() {
     let pid3 = paid["id"].as_str().unwrap().to_string();
     let (_, st) = app.get(&format!("/api/payments/settlement?org_id={}", shop.org), Some(&shop.owner)).await;
     assert_eq!(st["revenue"][0]["gross"], 6000, "{st}");
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    quiet(&app).await;
     assert_eq!(payment(&app, &shop.owner, &pid3).await["status"], "succeeded", "not refunded as a second payment");
     assert_eq!(booking(&app, &bid3, &token3).await["status"], "confirmed");
     // Cancelling it gives the money back, in cash.
@@ -1355,6 +1355,25 @@ async fn shop_on_stripe(app: &TestApp, email: &str) -> Shop {
     let s = shop(app, email, 1000, 5).await;
     use_stripe(app, &s).await;
     s
+}
+
+/// Waits until every outbox event is dispatched and every job due now has run (hold
+/// expiries wait for their time and do not count), so "nothing else happened" can be
+/// asserted.
+async fn quiet(app: &TestApp) {
+    let db = kernel::Db::connect(&app.database_url, 2).await.unwrap();
+    eventually("the outbox and the jobs to settle", || async {
+        let (pending,): (i64,) = kernel::read!(&db, |c| sqlx::query_as(
+            "SELECT CAST((SELECT COUNT(*) FROM outbox WHERE dispatched_at IS NULL) + \
+             (SELECT COUNT(*) FROM jobs WHERE status IN ('queued', 'running') AND kind <> 'ticketing.expire_hold') AS BIGINT)"
+        )
+        .fetch_one(c)
+        .await)
+        .unwrap();
+        pending == 0
+    })
+    .await;
+    db.close().await;
 }
 
 /// Makes a registered user a platform administrator; their new access token.
