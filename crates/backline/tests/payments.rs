@@ -1019,10 +1019,11 @@ async fn refund_job_retries_after_provider_errors_then_dead_letters() {
     let app = TestApp::spawn_with(stripe_config(&double.url, 3)).await;
     let (shop, bid, token, p) = stripe_payment(&app, "o@dead.org", "pm_ok", 5).await;
     assert_eq!(p["status"], "succeeded", "{p}");
-    wait_booking_status(&app, &bid, &token, "confirmed").await;
+    let b = wait_booking_status(&app, &bid, &token, "confirmed").await;
+    let ticket = b["tickets"][0]["id"].as_str().unwrap().to_string();
     let pid = p["id"].as_str().unwrap().to_string();
-    let (s, r) = app.post(&format!("/api/payments/{pid}/refund"), Some(&shop.owner), json!({"amount": 2000})).await;
-    assert_eq!(s, StatusCode::ACCEPTED, "{r}");
+    let (s, r) = app.post(&format!("/api/payments/{pid}/refund"), Some(&shop.owner), json!({"items": [ticket]})).await;
+    assert_eq!((s, r["amount"].as_i64()), (StatusCode::ACCEPTED, Some(5000)), "{r}");
     eventually("refund failed after 3 attempts", || async {
         let p = payment(&app, &shop.owner, &pid).await;
         p["refunds"][0]["status"] == "failed"
@@ -1035,7 +1036,7 @@ async fn refund_job_retries_after_provider_errors_then_dead_letters() {
     let tries = double.seen("/v1/refunds");
     assert_eq!(tries.len(), 3);
     let rid = r["id"].as_str().unwrap();
-    assert!(tries.iter().all(|t| t.idempotency_key.as_deref() == Some(rid) && t.form["amount"] == "2000"));
+    assert!(tries.iter().all(|t| t.idempotency_key.as_deref() == Some(rid) && t.form["amount"] == "5000"));
     // The job itself is dead-lettered.
     let db = kernel::Db::connect(&app.database_url, 2).await.unwrap();
     let dead: Vec<(String, i64)> =
@@ -1044,8 +1045,30 @@ async fn refund_job_retries_after_provider_errors_then_dead_letters() {
             .await)
         .unwrap();
     assert_eq!(dead, vec![("dead".to_string(), 3)]);
-    db.close().await;
     assert_eq!(booking(&app, &bid, &token).await["status"], "confirmed");
+
+    // A failed refund frees its items: the ticket is given back by a new refund, and the
+    // dead job retried by hand afterwards does not pay it twice.
+    double.state.lock().unwrap().fail_refunds = false;
+    let (s, again) = app.post(&format!("/api/payments/{pid}/refund"), Some(&shop.owner), json!({"items": [ticket]})).await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{again}");
+    wait_booking_status(&app, &bid, &token, "refunded").await;
+    let admin = promote(&app, "o@dead.org").await;
+    let (job,): (uuid::Uuid,) =
+        kernel::read!(&db, |c| sqlx::query_as("SELECT id FROM jobs WHERE kind = 'payments.refund' AND status = 'dead'")
+            .fetch_one(c)
+            .await)
+        .unwrap();
+    let (s, retried) = app.post(&format!("/api/admin/jobs/{job}/retry"), Some(&admin), json!({})).await;
+    assert!(s.is_success(), "{s} {retried}");
+    quiet(&app).await;
+    let p = payment(&app, &shop.owner, &pid).await;
+    let first = p["refunds"].as_array().unwrap().iter().find(|x| x["id"] == rid).unwrap();
+    assert_eq!(first["status"], "failed", "{p}");
+    assert!(first["last_error"].as_str().unwrap().contains("another refund"), "{p}");
+    assert_eq!((p["status"].as_str(), p["refunded_amount"].as_i64()), (Some("refunded"), Some(5000)));
+    assert_eq!(double.seen("/v1/refunds").len(), 4, "three failed tries and the second refund");
+    db.close().await;
     assert_ledger_balances(&app, &shop.owner, &shop.org).await;
 }
 

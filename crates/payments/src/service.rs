@@ -1072,7 +1072,7 @@ impl PaymentsService {
             return Err(AppError::validation("amount", format!("at most {left} is left to refund")));
         }
         if !items.is_empty() {
-            let given_back = store::refunded_items(&mut tx, id).await?;
+            let given_back = store::refunded_items(&mut tx, id, None).await?;
             if let Some(again) = items.iter().find(|i| given_back.contains(*i)) {
                 return Err(AppError::conflict("already_refunded", format!("{again} is already refunded or being refunded")));
             }
@@ -1119,7 +1119,20 @@ impl PaymentsService {
     pub async fn execute_refund(&self, id: RefundId) -> anyhow::Result<()> {
         let at = now();
         let mut tx = self.db().begin().await?;
+        // The payment first (the lock order of every refund change).
+        let Some(queued) = store::refund_tx(&mut tx, id).await? else { return Ok(()) };
+        store::lock_payment(&mut tx, queued.payment_id).await?;
         let Some(r) = store::begin_refund_attempt(&mut tx, id, at).await? else { return Ok(()) };
+        if !r.items.0.is_empty() {
+            // A failed refund retried by hand: its items may have been given back since.
+            let elsewhere = store::refunded_items(&mut tx, r.payment_id, Some(r.id)).await?;
+            if r.items.0.iter().any(|i| elsewhere.contains(i)) {
+                store::refund_failed_attempt(&mut tx, r.id, "its items were refunded by another refund", true, at).await?;
+                tx.commit().await?;
+                tracing::warn!(refund = %id, "refund not retried: its items were refunded by another refund");
+                return Ok(());
+            }
+        }
         tx.commit().await?;
         let pay =
             store::payment(self.db(), r.payment_id).await?.ok_or_else(|| anyhow::anyhow!("payment of refund {id} is gone"))?;

@@ -532,14 +532,20 @@ pub(crate) async fn pending_refunds(tx: &mut Tx, payment: PaymentId) -> Result<i
     Ok(n.unwrap_or(0))
 }
 
-/// Items already given back, or being given back, by a payment's refunds.
-pub(crate) async fn refunded_items(tx: &mut Tx, payment: PaymentId) -> Result<std::collections::HashSet<String>, sqlx::Error> {
-    let rows: Vec<(Json<Vec<String>>,)> =
-        tx!(tx, |c| sqlx::query_as("SELECT items FROM refunds WHERE payment_id = $1 AND status IN ('pending', 'succeeded')")
-            .bind(payment)
-            .fetch_all(c)
-            .await)?;
-    Ok(rows.into_iter().flat_map(|(Json(items),)| items).collect())
+/// Items already given back, or being given back, by a payment's refunds (other than
+/// `except`).
+pub(crate) async fn refunded_items(
+    tx: &mut Tx,
+    payment: PaymentId,
+    except: Option<RefundId>,
+) -> Result<std::collections::HashSet<String>, sqlx::Error> {
+    let rows: Vec<(RefundId, Json<Vec<String>>)> = tx!(tx, |c| sqlx::query_as(
+        "SELECT id, items FROM refunds WHERE payment_id = $1 AND status IN ('pending', 'succeeded')"
+    )
+    .bind(payment)
+    .fetch_all(c)
+    .await)?;
+    Ok(rows.into_iter().filter(|(id, _)| Some(*id) != except).flat_map(|(_, Json(items))| items).collect())
 }
 
 /// One more attempt at a refund; a failed refund being retried is pending again.
