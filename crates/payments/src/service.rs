@@ -1493,16 +1493,21 @@ impl PaymentsService {
                     offline: false,
                     memo: format!("payout {id}"),
                 };
+                let forward = format!("payout:{id}");
                 let outcome = if kind == "payout.paid" {
-                    post_ledger(tx, &of, EntryKind::Payout, amount, &format!("payout:{id}")).await?.then_some("payout_booked")
-                } else if store::ledger_source_exists(tx, EntryKind::Payout.as_str(), &format!("payout:{id}")).await? {
-                    // Paid, then returned by the bank: the money is back at the provider.
-                    let of = EntryOf { memo: format!("payout {id} returned"), ..of };
-                    post_ledger(tx, &of, EntryKind::Payout, -amount, &format!("payout-returned:{id}"))
-                        .await?
-                        .then_some("payout_returned")
+                    post_ledger(tx, &of, EntryKind::Payout, amount, &forward).await?.then_some("payout_booked")
                 } else {
-                    Some("payout_failed")
+                    // Failed: paid and returned by the bank, or never paid. Either way the
+                    // money is at the provider: the payout (once) and its return net to zero,
+                    // and a `payout.paid` arriving after this one finds it booked already.
+                    let booked = post_ledger(tx, &of, EntryKind::Payout, amount, &forward).await?;
+                    let of = EntryOf { memo: format!("payout {id} returned"), ..of };
+                    let returned = post_ledger(tx, &of, EntryKind::Payout, -amount, &format!("payout-returned:{id}")).await?;
+                    match (booked, returned) {
+                        (_, false) => None,
+                        (true, true) => Some("payout_failed"),
+                        (false, true) => Some("payout_returned"),
+                    }
                 };
                 Ok((Some(org), None, outcome.unwrap_or("no_change")))
             }

@@ -845,17 +845,6 @@ pub(crate) async fn org_of_stripe_account(tx: &mut Tx, account: &str) -> Result<
     Ok(row.map(|r| r.0))
 }
 
-/// Whether a ledger transaction of `kind` was written for `source`.
-pub(crate) async fn ledger_source_exists(tx: &mut Tx, kind: &str, source: &str) -> Result<bool, sqlx::Error> {
-    let row: Option<(i64,)> =
-        tx!(tx, |c| sqlx::query_as("SELECT CAST(1 AS BIGINT) FROM ledger_transactions WHERE kind = $1 AND source = $2")
-            .bind(kind)
-            .bind(source)
-            .fetch_optional(c)
-            .await)?;
-    Ok(row.is_some())
-}
-
 pub(crate) async fn set_subscription_state(
     tx: &mut Tx,
     id: SubscriptionId,
