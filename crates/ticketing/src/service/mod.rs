@@ -66,8 +66,10 @@ pub struct TicketingService {
     /// invalidation drops the cell; a load already under way fills the dropped cell, seen
     /// only by the readers that were waiting on it.
     catalogs: Option<moka::sync::Cache<EventId, Arc<tokio::sync::OnceCell<Arc<Catalog>>>>>,
-    /// Organizations' ticket-signing keys (see [`tickets`]), read again after a minute.
-    keys: moka::sync::Cache<OrgId, Arc<tickets::OrgKeys>>,
+    /// Organizations' ticket-signing keys (see [`tickets`]), read again after a minute; like
+    /// `catalogs`, one load per organization at a time (the first tickets of a rush would
+    /// otherwise all read, and try to create, the key at once).
+    keys: moka::sync::Cache<OrgId, Arc<tokio::sync::OnceCell<Arc<tickets::OrgKeys>>>>,
     /// The payments context, once wired ([`TicketingService::connect_payments`]): "mark
     /// paid" records its money there.
     payments: std::sync::OnceLock<std::sync::Weak<payments::PaymentsService>>,

@@ -50,9 +50,15 @@ impl TicketingService {
     /// The organization's keys, creating its first signing key if it has none. `fresh` skips
     /// this node's cache.
     pub(crate) async fn org_keys(&self, org: OrgId, fresh: bool) -> AppResult<Arc<OrgKeys>> {
-        if !fresh && let Some(hit) = self.keys.get(&org) {
-            return Ok(hit);
+        if fresh {
+            self.keys.invalidate(&org);
         }
+        let cell = self.keys.get_with(org, || Arc::new(tokio::sync::OnceCell::new()));
+        cell.get_or_try_init(|| self.load_org_keys(org)).await.cloned()
+    }
+
+    /// Reads an organization's keys, creating its first one if it has none.
+    async fn load_org_keys(&self, org: OrgId) -> AppResult<Arc<OrgKeys>> {
         let mut rows = cstore::keys(self.db(), org).await?;
         if rows.first().is_none_or(|k| k.status != "active") {
             let rec = new_key(org, now());
@@ -63,9 +69,7 @@ impl TicketingService {
             self.kernel.commit(tx).await?;
             rows = cstore::keys(self.db(), org).await?;
         }
-        let keys = Arc::new(org_keys_of(&rows)?);
-        self.keys.insert(org, keys.clone());
-        Ok(keys)
+        Ok(Arc::new(org_keys_of(&rows)?))
     }
 
     /// The QR text of a valid ticket (`None` for cancelled ones).
