@@ -612,6 +612,71 @@ async fn refunding_tickets_cancels_them_frees_their_seats_and_runs_the_waitlist(
 }
 
 #[tokio::test]
+async fn ticket_refunds_keep_the_seats_of_quotas_whose_types_changed_since_the_sale() {
+    let app = TestApp::spawn().await;
+    let shop = shop(&app, "o@regroup.org", 4000, 5).await;
+    let (s, vip) = app
+        .post(
+            &format!("/api/events/{}/ticket-types", shop.event),
+            Some(&shop.owner),
+            json!({"name": "VIP", "price": 4000, "currency": "EUR", "capacity": 5}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{vip}");
+    let vip_quota = vip["quota_ids"][0].as_str().unwrap().to_string();
+    let (s, b) = app
+        .post(
+            "/api/bookings",
+            None,
+            json!({"event_id": shop.event, "positions": [{"ticket_type_id": shop.ticket_type, "quantity": 1},
+                   {"ticket_type_id": vip["id"], "quantity": 1}], "buyer_email": "fan@regroup.org", "buyer_name": "Fan"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    let (bid, token) = (b["id"].as_str().unwrap().to_string(), b["booking_token"].as_str().unwrap().to_string());
+    let (s, pay) = process(
+        &app,
+        None,
+        "rg-1",
+        json!({"reference": format!("booking:{bid}"), "token": token, "payment_method": "4242424242424242"}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{pay}");
+    let b = wait_booking_status(&app, &bid, &token, "confirmed").await;
+    let ga_ticket =
+        b["tickets"].as_array().unwrap().iter().find(|t| t["ticket_type_id"] == shop.ticket_type.as_str()).unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+    // After the sale, GA also draws from the VIP quota (which this booking holds for its VIP ticket).
+    let (s, q) = app
+        .put(&format!("/api/quotas/{vip_quota}"), Some(&shop.owner), json!({"ticket_type_ids": [vip["id"], shop.ticket_type]}))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{q}");
+    let (s, r) = app
+        .post(&format!("/api/payments/{}/refund", pay["id"].as_str().unwrap()), Some(&shop.owner), json!({"items": [ga_ticket]}))
+        .await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{r}");
+    eventually("the GA ticket given back", || async { booking(&app, &bid, &token).await["quantity"] == 1 }).await;
+    let taken = |id: String| {
+        let app = &app;
+        let owner = shop.owner.clone();
+        let event = shop.event.clone();
+        async move {
+            let (_, qs) = app.get(&format!("/api/events/{event}/quotas"), Some(&owner)).await;
+            qs.as_array().unwrap().iter().find(|q| q["id"] == id.as_str()).unwrap()["taken"].as_i64().unwrap()
+        }
+    };
+    assert_eq!(taken(shop.quota.clone()).await, 0, "GA's own quota gets its seat back");
+    assert_eq!(taken(vip_quota.clone()).await, 1, "the VIP quota keeps the seat the VIP ticket holds");
+    // Cancelling the rest releases exactly what the booking still holds.
+    let (s, _) = app.delete(&format!("/api/bookings/{bid}"), Some(&shop.owner)).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!((taken(shop.quota.clone()).await, taken(vip_quota.clone()).await), (0, 0));
+    assert_ledger_balances(&app, &shop.owner, &shop.org).await;
+}
+
+#[tokio::test]
 async fn staff_cancelling_a_paid_booking_refunds_it() {
     let app = TestApp::spawn().await;
     let shop = shop(&app, "o@cancel.org", 3000, 5).await;

@@ -316,6 +316,21 @@ impl TicketingService {
             *per_type.entry(*ty).or_default() += 1;
         }
         let positions = store::positions_tx(&mut tx, id).await?;
+        // Bookings keep seats per quota, not per type: a quota's seats are given back by type
+        // only while today's memberships still explain what the booking holds of it (each
+        // position's quantity from every quota its type is in). Where they do not (a quota's
+        // types changed since the sale), its seats stay held until the booking ends, which
+        // releases its allocations exactly: never more than the booking took.
+        let explained = |quota: crate::domain::QuotaId, held: i64| {
+            let expected: i64 = positions
+                .iter()
+                .filter(|p| memberships.iter().any(|(q, t)| *q == quota && *t == p.ticket_type_id))
+                .map(|p| p.quantity)
+                .sum();
+            expected == held
+        };
+        let consistent: Vec<crate::domain::QuotaId> =
+            cur.allocations.0.iter().filter(|a| explained(a.quota_id, a.quantity)).map(|a| a.quota_id).collect();
         let (mut subtotal, mut discount) = (cur.subtotal, cur.discount);
         let mut allocations = cur.allocations.0.clone();
         let mut release: BTreeMap<crate::domain::QuotaId, i64> = BTreeMap::new();
@@ -328,7 +343,7 @@ impl TicketingService {
                 discount -= p.discount - discount_after;
             }
             // The seats go back to the quotas the type draws from that this booking holds.
-            for (quota, _) in memberships.iter().filter(|(_, t)| *t == ty) {
+            for (quota, _) in memberships.iter().filter(|(q, t)| *t == ty && consistent.contains(q)) {
                 if let Some(a) = allocations.iter_mut().find(|a| a.quota_id == *quota) {
                     let k = n.min(a.quantity);
                     a.quantity -= k;
