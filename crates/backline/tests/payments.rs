@@ -86,6 +86,20 @@ async fn process(app: &TestApp, token: Option<&str>, key: &str, body: Value) -> 
     (s, r.json().await.unwrap_or(Value::Null))
 }
 
+/// Pays a booking with the test provider's good card (`Idempotency-Key: key`) and waits for
+/// it to be confirmed: (the payment, the confirmed booking).
+async fn pay_by_card(app: &TestApp, bid: &str, token: &str, key: &str) -> (Value, Value) {
+    let (s, pay) = process(
+        app,
+        None,
+        key,
+        json!({"reference": format!("booking:{bid}"), "token": token, "payment_method": "4242424242424242"}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{pay}");
+    (pay, wait_booking_status(app, bid, token, "confirmed").await)
+}
+
 async fn booking(app: &TestApp, id: &str, token: &str) -> Value {
     let (s, b) = app.get(&format!("/api/bookings/{id}?token={token}"), None).await;
     assert_eq!(s, StatusCode::OK, "{b}");
@@ -444,15 +458,8 @@ async fn partial_and_full_refunds_release_the_seats() {
     let staff = app.member(&shop.owner, &shop.org, "staff@refund.org", "staff").await;
     let viewer = app.member(&shop.owner, &shop.org, "viewer@refund.org", "viewer").await;
     let (bid, token) = book(&app, &shop, 2, "fan@refund.org").await;
-    let (_, pay) = process(
-        &app,
-        None,
-        "r-1",
-        json!({"reference": format!("booking:{bid}"), "token": token, "payment_method": "4242424242424242"}),
-    )
-    .await;
+    let (pay, _) = pay_by_card(&app, &bid, &token, "r-1").await;
     let pid = pay["id"].as_str().unwrap().to_string();
-    wait_booking_status(&app, &bid, &token, "confirmed").await;
 
     // Bad refunds.
     for (body, field) in
@@ -520,16 +527,8 @@ async fn refunding_tickets_cancels_them_frees_their_seats_and_runs_the_waitlist(
     assert_eq!(s, StatusCode::CREATED, "{b}");
     assert_eq!(b["total"], 11500);
     let (bid, token) = (b["id"].as_str().unwrap().to_string(), b["booking_token"].as_str().unwrap().to_string());
-    let (s, pay) = process(
-        &app,
-        None,
-        "tb-1",
-        json!({"reference": format!("booking:{bid}"), "token": token, "payment_method": "4242424242424242"}),
-    )
-    .await;
-    assert_eq!(s, StatusCode::CREATED, "{pay}");
+    let (pay, b) = pay_by_card(&app, &bid, &token, "tb-1").await;
     let pid = pay["id"].as_str().unwrap().to_string();
-    let b = wait_booking_status(&app, &bid, &token, "confirmed").await;
     let tickets: Vec<String> = b["tickets"].as_array().unwrap().iter().map(|t| t["id"].as_str().unwrap().to_string()).collect();
     let first_code = b["tickets"][0]["code"].as_str().unwrap().to_string();
     assert_eq!(tickets.len(), 3);
@@ -634,15 +633,7 @@ async fn ticket_refunds_keep_the_seats_of_quotas_whose_types_changed_since_the_s
         .await;
     assert_eq!(s, StatusCode::CREATED, "{b}");
     let (bid, token) = (b["id"].as_str().unwrap().to_string(), b["booking_token"].as_str().unwrap().to_string());
-    let (s, pay) = process(
-        &app,
-        None,
-        "rg-1",
-        json!({"reference": format!("booking:{bid}"), "token": token, "payment_method": "4242424242424242"}),
-    )
-    .await;
-    assert_eq!(s, StatusCode::CREATED, "{pay}");
-    let b = wait_booking_status(&app, &bid, &token, "confirmed").await;
+    let (pay, b) = pay_by_card(&app, &bid, &token, "rg-1").await;
     let ga_ticket =
         b["tickets"].as_array().unwrap().iter().find(|t| t["ticket_type_id"] == shop.ticket_type.as_str()).unwrap()["id"]
             .as_str()
@@ -681,15 +672,8 @@ async fn staff_cancelling_a_paid_booking_refunds_it() {
     let app = TestApp::spawn().await;
     let shop = shop(&app, "o@cancel.org", 3000, 5).await;
     let (bid, token) = book(&app, &shop, 1, "fan@cancel.org").await;
-    let (_, pay) = process(
-        &app,
-        None,
-        "c-1",
-        json!({"reference": format!("booking:{bid}"), "token": token, "payment_method": "4242424242424242"}),
-    )
-    .await;
+    let (pay, _) = pay_by_card(&app, &bid, &token, "c-1").await;
     let pid = pay["id"].as_str().unwrap().to_string();
-    wait_booking_status(&app, &bid, &token, "confirmed").await;
     let (s, b) = app.delete(&format!("/api/bookings/{bid}"), Some(&shop.owner)).await;
     assert_eq!(s, StatusCode::OK, "{b}");
     eventually("refund of the cancelled booking", || async { payment(&app, &shop.owner, &pid).await["status"] == "refunded" })
@@ -888,15 +872,8 @@ async fn late_success_after_the_seats_were_sold_is_refunded() {
     wait_booking_status(&app, &bid, &token, "expired").await;
     // Someone else buys the last seat.
     let (bid2, token2) = book(&app, &shop, 1, "fast@sold.org").await;
-    let (_, p2) = process(
-        &app,
-        None,
-        "s-2",
-        json!({"reference": format!("booking:{bid2}"), "token": token2, "payment_method": "4242424242424242"}),
-    )
-    .await;
+    let (p2, _) = pay_by_card(&app, &bid2, &token2, "s-2").await;
     assert_eq!(p2["status"], "succeeded");
-    wait_booking_status(&app, &bid2, &token2, "confirmed").await;
     // Now the first buyer's payment goes through: refunded in full, no tickets, buyer told.
     let (_, p) = process(&app, None, "s-3", json!({"reference": r, "token": token, "authentication": "succeeded"})).await;
     assert_eq!(p["status"], "succeeded");

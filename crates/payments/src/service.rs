@@ -575,16 +575,7 @@ impl PaymentsService {
         let at = now();
         let record = PaymentRecord {
             id,
-            org_id: payable.org_id,
-            reference: reference.clone(),
             event_id: payable.event_id,
-            provider: kind,
-            flow: flow.as_str().to_string(),
-            status: PaymentStatus::Processing,
-            amount: payable.amount,
-            currency: payable.currency.clone(),
-            refunded_amount: 0,
-            fee: 0,
             test_mode: match kind {
                 ProviderKind::Test => true,
                 ProviderKind::Stripe => self.stripe_test_mode,
@@ -594,18 +585,17 @@ impl PaymentsService {
             buyer_email: payable.buyer_email.clone(),
             payer: actor_of(p),
             payer_user_id: p.and_then(Principal::user_id),
-            provider_payment_id: None,
-            checkout_url: None,
-            next_action: None,
-            failure_code: None,
-            failure_message: None,
             offline_reference,
             provider_account: if kind == ProviderKind::Stripe { settings.stripe_account.clone() } else { None },
-            duplicate: false,
-            succeeded_at: None,
-            failed_at: None,
-            created_at: at,
-            updated_at: at,
+            ..PaymentRecord::processing(
+                payable.org_id,
+                reference.clone(),
+                kind,
+                flow.as_str(),
+                payable.amount,
+                payable.currency.clone(),
+                at,
+            )
         };
         let mut tx = self.db().begin().await?;
         match store::insert_payment(&mut tx, &record).await {
@@ -760,34 +750,21 @@ impl PaymentsService {
             }
         }
         let record = PaymentRecord {
-            id: PaymentId::new(),
-            org_id: payable.org_id,
-            reference: reference.to_string(),
             event_id: payable.event_id,
-            provider: ProviderKind::Offline,
-            flow: crate::provider::Flow::Intent.as_str().to_string(),
-            status: PaymentStatus::Processing,
-            amount: payable.amount,
-            currency: payable.currency.clone(),
-            refunded_amount: 0,
-            fee: 0,
-            test_mode: false,
             description: payable.description.clone(),
             buyer_email: payable.buyer_email.clone(),
             payer: p.actor(),
             payer_user_id: p.user_id(),
-            provider_payment_id: None,
-            checkout_url: None,
-            next_action: None,
-            failure_code: None,
-            failure_message: None,
             offline_reference: offline_reference.map(str::to_string),
-            provider_account: None,
-            duplicate: false,
-            succeeded_at: None,
-            failed_at: None,
-            created_at: at,
-            updated_at: at,
+            ..PaymentRecord::processing(
+                payable.org_id,
+                reference.to_string(),
+                ProviderKind::Offline,
+                crate::provider::Flow::Intent.as_str(),
+                payable.amount,
+                payable.currency.clone(),
+                at,
+            )
         };
         match store::insert_payment(tx, &record).await {
             Ok(_) => {}
@@ -1535,34 +1512,21 @@ impl PaymentsService {
         }
         let at = now();
         let record = PaymentRecord {
-            id: PaymentId::new(),
-            org_id: sub.org_id,
-            reference: format!("{SUBSCRIPTION}:{}", sub.id),
-            event_id: None,
-            provider: sub.provider,
-            flow: SUBSCRIPTION.to_string(),
-            status: PaymentStatus::Processing,
-            amount: inv.amount,
-            currency: inv.currency.clone(),
-            refunded_amount: 0,
-            fee: 0,
             test_mode: sub.test_mode,
             description: format!("{}: invoice {}", sub.name, inv.invoice_id),
             buyer_email: sub.customer_email.clone(),
             payer: "provider".into(),
-            payer_user_id: None,
             provider_payment_id: Some(inv.provider_payment_id.clone()),
-            checkout_url: None,
-            next_action: None,
-            failure_code: None,
-            failure_message: None,
-            offline_reference: None,
             provider_account: sub.provider_account.clone(),
-            duplicate: false,
-            succeeded_at: None,
-            failed_at: None,
-            created_at: at,
-            updated_at: at,
+            ..PaymentRecord::processing(
+                sub.org_id,
+                format!("{SUBSCRIPTION}:{}", sub.id),
+                sub.provider,
+                SUBSCRIPTION,
+                inv.amount,
+                inv.currency.clone(),
+                at,
+            )
         };
         store::insert_payment(tx, &record).await?;
         self.settle_success(tx, record.id, None, inv.fee).await?;

@@ -47,6 +47,51 @@ pub(crate) struct PaymentRecord {
     pub updated_at: DateTime<Utc>,
 }
 
+impl PaymentRecord {
+    /// A payment about to be attempted: `processing`, nothing refunded, no fee, no provider
+    /// data yet. Callers set what else they know with struct update syntax.
+    pub(crate) fn processing(
+        org_id: OrgId,
+        reference: String,
+        provider: ProviderKind,
+        flow: &str,
+        amount: i64,
+        currency: String,
+        at: DateTime<Utc>,
+    ) -> PaymentRecord {
+        PaymentRecord {
+            id: PaymentId::new(),
+            org_id,
+            reference,
+            event_id: None,
+            provider,
+            flow: flow.to_string(),
+            status: PaymentStatus::Processing,
+            amount,
+            currency,
+            refunded_amount: 0,
+            fee: 0,
+            test_mode: false,
+            description: String::new(),
+            buyer_email: String::new(),
+            payer: "system".into(),
+            payer_user_id: None,
+            provider_payment_id: None,
+            checkout_url: None,
+            next_action: None,
+            failure_code: None,
+            failure_message: None,
+            offline_reference: None,
+            provider_account: None,
+            duplicate: false,
+            succeeded_at: None,
+            failed_at: None,
+            created_at: at,
+            updated_at: at,
+        }
+    }
+}
+
 macro_rules! payment_columns {
     () => {
         "id, org_id, reference, event_id, provider, flow, status, amount, currency, refunded_amount, fee, test_mode, \
