@@ -183,6 +183,8 @@ pub struct OnsaleOptions {
     /// dropped afterwards) instead of a fresh SQLite file. With `url`: the database that
     /// server uses, for the raw baseline.
     pub database_url: Option<String>,
+    /// Run the paid variant after the free rush.
+    pub paid: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -233,10 +235,11 @@ pub struct OnsaleReport {
     pub raw_conditional_update: Option<RawFigures>,
     /// confirmed orders/s ÷ raw transactions/s.
     pub ratio: Option<f64>,
-    /// The paid variant in the same run: hold → pay (test provider) → confirmed.
-    pub paid: PaidFigures,
+    /// The paid variant in the same run: hold → pay (test provider) → confirmed; absent
+    /// with `--no-paid`.
+    pub paid: Option<PaidFigures>,
     /// paid confirmed orders/s ÷ free confirmed orders/s.
-    pub paid_to_free_ratio: f64,
+    pub paid_to_free_ratio: Option<f64>,
     /// Peak resident memory of this process (VmHWM), MiB; with `--url`, the load generator's.
     pub peak_rss_mib: f64,
 }
@@ -715,25 +718,27 @@ pub async fn onsale(opts: OnsaleOptions) -> anyhow::Result<OnsaleReport> {
         };
         let ratio = raw.as_ref().filter(|r| r.tx_per_s > 0.0).map(|r| round(onsale.confirmed_orders_per_s / r.tx_per_s, 3));
         let tickets = opts.tickets;
-        let paid = on_load_runtime({
-            let (base, token, event) = (base.clone(), token.clone(), event.clone());
-            async move { paid_rush(&load_client(buyers)?, &base, &token, &event, tickets, buyers).await }
-        })
-        .await?;
-        let paid_to_free_ratio = if onsale.confirmed_orders_per_s > 0.0 {
-            round(paid.confirmed_orders_per_s / onsale.confirmed_orders_per_s, 3)
-        } else {
-            0.0
+        let paid = match opts.paid {
+            true => Some(
+                on_load_runtime({
+                    let (base, token, event) = (base.clone(), token.clone(), event.clone());
+                    async move { paid_rush(&load_client(buyers)?, &base, &token, &event, tickets, buyers).await }
+                })
+                .await?,
+            ),
+            false => None,
         };
+        let paid_to_free_ratio = paid
+            .as_ref()
+            .filter(|_| onsale.confirmed_orders_per_s > 0.0)
+            .map(|p| round(p.confirmed_orders_per_s / onsale.confirmed_orders_per_s, 3));
+        let paid_oversold = paid.as_ref().is_some_and(|p| p.confirmed > opts.tickets || p.quota_taken > opts.tickets);
         Ok::<_, anyhow::Error>(OnsaleReport {
             target: opts.url.clone().unwrap_or_else(|| "in-process".into()),
             database,
             tickets: opts.tickets,
             buyers: opts.buyers,
-            oversold: sold > opts.tickets
-                || quota_taken > opts.tickets
-                || paid.confirmed > opts.tickets
-                || paid.quota_taken > opts.tickets,
+            oversold: sold > opts.tickets || quota_taken > opts.tickets || paid_oversold,
             consistent: sold == onsale.confirmed as i64 && quota_taken == sold,
             sold,
             quota_taken,

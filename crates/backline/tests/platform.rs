@@ -258,6 +258,25 @@ async fn outbox_events_survive_a_restart() {
 }
 
 #[tokio::test]
+async fn events_nobody_subscribes_to_are_recorded_already_dispatched() {
+    // Jobs off, so the dispatcher cannot be what marked anything.
+    let app = TestApp::spawn_with(json!({"jobs": {"enabled": false}})).await;
+    app.owner_with_org("outbox-owner@example.org", "Outbox Org").await;
+    let db = kernel::Db::connect(&app.database_url, 2).await.unwrap();
+    let rows: Vec<(String, bool)> = kernel::read!(&db, |c| sqlx::query_as(
+        "SELECT topic, dispatched_at IS NOT NULL FROM outbox WHERE topic IN ('user.registered', 'org.created')"
+    )
+    .fetch_all(c)
+    .await)
+    .unwrap();
+    db.close().await;
+    // `user.registered` has a subscriber (the welcome mail) and waits for the dispatcher;
+    // nothing listens to `org.created`, so it is a record only.
+    assert_eq!(rows.iter().find(|(t, _)| t == "user.registered").map(|r| r.1), Some(false), "{rows:?}");
+    assert_eq!(rows.iter().find(|(t, _)| t == "org.created").map(|r| r.1), Some(true), "{rows:?}");
+}
+
+#[tokio::test]
 async fn health_readiness_metrics_and_clean_stop() {
     let mut app = TestApp::spawn().await;
     assert_eq!(app.get("/healthz", None).await.0, StatusCode::OK);

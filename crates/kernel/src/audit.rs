@@ -12,7 +12,6 @@ use crate::db::Tx;
 use crate::error::AppResult;
 use crate::id::OrgId;
 use crate::time::now;
-use crate::tx;
 
 /// One audited action.
 pub struct AuditEntry<'a> {
@@ -45,36 +44,25 @@ pub struct AuditRow<'a> {
     pub entry: AuditEntry<'a>,
 }
 
-/// Records several entries with one statement per chunk of rows (a booking writer records every
-/// booking of a batch this way), each with its own actor and request.
+/// Records several entries with one multi-row insert (a booking writer records every booking
+/// of a batch this way), each with its own actor and request.
 pub async fn record_many(tx: &mut Tx, rows: &[AuditRow<'_>]) -> AppResult<()> {
-    const COLUMNS: usize = 11;
     let at = now();
-    for chunk in crate::db::insert_chunks(rows) {
-        let sql = format!(
-            "INSERT INTO audit_logs (id, org_id, actor, action, resource_type, resource_id, request_id, ip, changes, created_at, \
-             updated_at) VALUES {}",
-            crate::db::values_list(tx.backend(), COLUMNS, chunk.len())
-        );
-        tx!(tx, |c| {
-            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.clone()));
-            for row in chunk {
-                q = q
-                    .bind(Uuid::now_v7())
-                    .bind(row.entry.org_id)
-                    .bind(row.actor)
-                    .bind(row.entry.action)
-                    .bind(row.entry.resource_type)
-                    .bind(row.entry.resource_id.as_str())
-                    .bind(row.context.map(|c| c.request_id.as_str()))
-                    .bind(row.context.and_then(|c| c.ip).map(|ip| ip.to_string()))
-                    .bind(Json(&row.entry.changes))
-                    .bind(at)
-                    .bind(at);
-            }
-            q.execute(c).await.map(|r| r.rows_affected())
-        })?;
-    }
+    let ids: Vec<Uuid> = rows.iter().map(|_| Uuid::now_v7()).collect();
+    let rows: Vec<(&Uuid, &AuditRow<'_>)> = ids.iter().zip(rows).collect();
+    crate::insert_rows!(tx, "audit_logs", &rows, |r| {
+        "id": "uuid" = r.0,
+        "org_id": "uuid" = r.1.entry.org_id,
+        "actor": "text" = r.1.actor,
+        "action": "text" = r.1.entry.action,
+        "resource_type": "text" = r.1.entry.resource_type,
+        "resource_id": "text" = r.1.entry.resource_id.as_str(),
+        "request_id": "text" = r.1.context.map(|c| c.request_id.as_str()),
+        "ip": "text" = r.1.context.and_then(|c| c.ip).map(|ip| ip.to_string()),
+        "changes": "jsonb" = Json(&r.1.entry.changes),
+        "created_at": "timestamptz" = at,
+        "updated_at": "timestamptz" = at,
+    })?;
     Ok(())
 }
 

@@ -14,7 +14,6 @@
 use chrono::{DateTime, Utc};
 use events::{EventId, EventSessionId};
 use futures::TryStreamExt;
-use kernel::db::{insert_chunks, values_list};
 use kernel::id::{OrgId, UserId};
 use kernel::{Db, Tx, read, tx};
 use serde::{Deserialize, Serialize};
@@ -699,30 +698,22 @@ pub(crate) async fn count_buyer(
     })
 }
 
-/// Adds tickets to buyers' counts without a cap (the event sets none), one statement per
-/// chunk of buyers. Each `(event, buyer)` must appear once; pass them in key order (lock order).
+/// Adds tickets to buyers' counts without a cap (the event sets none), with one multi-row
+/// upsert. Each `(event, buyer)` must appear once; pass them in key order (lock order).
 pub(crate) async fn count_buyers_uncapped(
     tx: &mut Tx,
     counts: &[(OrgId, EventId, &str, i64)],
     at: DateTime<Utc>,
 ) -> Result<u64, sqlx::Error> {
-    let mut written = 0;
-    for chunk in insert_chunks(counts) {
-        let sql = format!(
-            "INSERT INTO buyer_counters (event_id, buyer_email, org_id, tickets, created_at, updated_at) VALUES {} \
-             ON CONFLICT (event_id, buyer_email) DO UPDATE SET tickets = buyer_counters.tickets + excluded.tickets, \
-             updated_at = excluded.updated_at",
-            values_list(tx.backend(), 6, chunk.len())
-        );
-        written += tx!(tx, |c| {
-            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.clone()));
-            for (org, event, buyer, n) in chunk {
-                q = q.bind(*event).bind(*buyer).bind(*org).bind(*n).bind(at).bind(at);
-            }
-            q.execute(c).await.map(|r| r.rows_affected())
-        })?;
-    }
-    Ok(written)
+    kernel::insert_rows!(tx, "buyer_counters", counts, |c| {
+        "event_id": "uuid" = c.1,
+        "buyer_email": "text" = c.2,
+        "org_id": "uuid" = c.0,
+        "tickets": "int8" = c.3,
+        "created_at": "timestamptz" = at,
+        "updated_at": "timestamptz" = at,
+    }, "ON CONFLICT (event_id, buyer_email) DO UPDATE SET tickets = buyer_counters.tickets + excluded.tickets, \
+        updated_at = excluded.updated_at")
 }
 
 pub(crate) async fn uncount_buyer(
@@ -748,114 +739,73 @@ pub(crate) async fn uncount_buyer(
 
 // ---- bookings -----------------------------------------------------------------------------
 
-/// Inserts bookings with a statement per chunk of rows (the group-commit writer's batches).
+/// Inserts bookings with one multi-row insert (the group-commit writer's batches).
 pub(crate) async fn insert_bookings(tx: &mut Tx, bookings: &[&BookingRecord]) -> Result<u64, sqlx::Error> {
-    let mut written = 0;
-    for chunk in insert_chunks(bookings) {
-        let sql = format!(
-            concat!("INSERT INTO bookings (", booking_columns!(), ") VALUES {}"),
-            values_list(tx.backend(), 25, chunk.len())
-        );
-        written += tx!(tx, |c| {
-            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.clone()));
-            for b in chunk {
-                q = q
-                    .bind(b.id)
-                    .bind(b.org_id)
-                    .bind(b.event_id)
-                    .bind(&b.code)
-                    .bind(b.status.as_str())
-                    .bind(&b.buyer_email)
-                    .bind(&b.buyer_name)
-                    .bind(b.user_id)
-                    .bind(b.voucher_id)
-                    .bind(&b.voucher_code)
-                    .bind(&b.currency)
-                    .bind(b.subtotal)
-                    .bind(b.discount)
-                    .bind(b.total)
-                    .bind(b.quantity)
-                    .bind(&b.attendees)
-                    .bind(&b.allocations)
-                    .bind(&b.token_hash)
-                    .bind(b.hold_expires_at)
-                    .bind(b.confirmed_at)
-                    .bind(b.cancelled_at)
-                    .bind(b.expired_at)
-                    .bind(&b.paid_reference)
-                    .bind(b.created_at)
-                    .bind(b.updated_at);
-            }
-            q.execute(c).await.map(|r| r.rows_affected())
-        })?;
-    }
-    Ok(written)
+    kernel::insert_rows!(tx, "bookings", bookings, |b| {
+        "id": "uuid" = b.id,
+        "org_id": "uuid" = b.org_id,
+        "event_id": "uuid" = b.event_id,
+        "code": "text" = b.code.as_str(),
+        "status": "text" = b.status.as_str(),
+        "buyer_email": "text" = b.buyer_email.as_str(),
+        "buyer_name": "text" = b.buyer_name.as_str(),
+        "user_id": "uuid" = b.user_id,
+        "voucher_id": "uuid" = b.voucher_id,
+        "voucher_code": "text" = b.voucher_code.as_deref(),
+        "currency": "text" = b.currency.as_str(),
+        "subtotal": "int8" = b.subtotal,
+        "discount": "int8" = b.discount,
+        "total": "int8" = b.total,
+        "quantity": "int8" = b.quantity,
+        "attendees": "jsonb" = &b.attendees,
+        "allocations": "jsonb" = &b.allocations,
+        "token_hash": "text" = b.token_hash.as_str(),
+        "hold_expires_at": "timestamptz" = b.hold_expires_at,
+        "confirmed_at": "timestamptz" = b.confirmed_at,
+        "cancelled_at": "timestamptz" = b.cancelled_at,
+        "expired_at": "timestamptz" = b.expired_at,
+        "paid_reference": "text" = b.paid_reference.as_deref(),
+        "created_at": "timestamptz" = b.created_at,
+        "updated_at": "timestamptz" = b.updated_at,
+    })
 }
 
-/// Inserts positions with a statement per chunk of rows.
+/// Inserts positions with one multi-row insert.
 pub(crate) async fn insert_positions(tx: &mut Tx, positions: &[NewPosition<'_>]) -> Result<u64, sqlx::Error> {
-    let mut written = 0;
-    for chunk in insert_chunks(positions) {
-        let sql = format!(
-            "INSERT INTO booking_positions (id, org_id, event_id, booking_id, ticket_type_id, ticket_type_name, quantity, \
-             unit_price, discount, currency, created_at, updated_at) VALUES {}",
-            values_list(tx.backend(), 12, chunk.len())
-        );
-        written += tx!(tx, |c| {
-            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.clone()));
-            for p in chunk {
-                let pos = p.position;
-                q = q
-                    .bind(pos.id)
-                    .bind(p.org_id)
-                    .bind(p.event_id)
-                    .bind(p.booking_id)
-                    .bind(pos.ticket_type_id)
-                    .bind(&pos.ticket_type_name)
-                    .bind(pos.quantity)
-                    .bind(pos.unit_price)
-                    .bind(pos.discount)
-                    .bind(&pos.currency)
-                    .bind(p.at)
-                    .bind(p.at);
-            }
-            q.execute(c).await.map(|r| r.rows_affected())
-        })?;
-    }
-    Ok(written)
+    kernel::insert_rows!(tx, "booking_positions", positions, |p| {
+        "id": "uuid" = p.position.id,
+        "org_id": "uuid" = p.org_id,
+        "event_id": "uuid" = p.event_id,
+        "booking_id": "uuid" = p.booking_id,
+        "ticket_type_id": "uuid" = p.position.ticket_type_id,
+        "ticket_type_name": "text" = p.position.ticket_type_name.as_str(),
+        "quantity": "int8" = p.position.quantity,
+        "unit_price": "int8" = p.position.unit_price,
+        "discount": "int8" = p.position.discount,
+        "currency": "text" = p.position.currency.as_str(),
+        "created_at": "timestamptz" = p.at,
+        "updated_at": "timestamptz" = p.at,
+    })
 }
 
-/// Inserts tickets with a statement per chunk of rows.
+/// Inserts tickets with one multi-row insert.
 pub(crate) async fn insert_tickets(tx: &mut Tx, tickets: &[&TicketRecord]) -> Result<u64, sqlx::Error> {
-    let mut written = 0;
-    for chunk in insert_chunks(tickets) {
-        let sql = format!(
-            concat!("INSERT INTO tickets (", ticket_columns!(), ") VALUES {}"),
-            values_list(tx.backend(), 14, chunk.len())
-        );
-        written += tx!(tx, |c| {
-            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.clone()));
-            for t in chunk {
-                q = q
-                    .bind(t.id)
-                    .bind(t.org_id)
-                    .bind(t.event_id)
-                    .bind(t.booking_id)
-                    .bind(t.ticket_type_id)
-                    .bind(t.seq)
-                    .bind(&t.attendee_name)
-                    .bind(&t.attendee_email)
-                    .bind(&t.code)
-                    .bind(t.status.as_str())
-                    .bind(t.checked_in_at)
-                    .bind(t.cancelled_at)
-                    .bind(t.created_at)
-                    .bind(t.updated_at);
-            }
-            q.execute(c).await.map(|r| r.rows_affected())
-        })?;
-    }
-    Ok(written)
+    kernel::insert_rows!(tx, "tickets", tickets, |t| {
+        "id": "uuid" = t.id,
+        "org_id": "uuid" = t.org_id,
+        "event_id": "uuid" = t.event_id,
+        "booking_id": "uuid" = t.booking_id,
+        "ticket_type_id": "uuid" = t.ticket_type_id,
+        "seq": "int8" = t.seq,
+        "attendee_name": "text" = t.attendee_name.as_deref(),
+        "attendee_email": "text" = t.attendee_email.as_deref(),
+        "code": "text" = t.code.as_str(),
+        "status": "text" = t.status.as_str(),
+        "checked_in_at": "timestamptz" = t.checked_in_at,
+        "cancelled_at": "timestamptz" = t.cancelled_at,
+        "created_at": "timestamptz" = t.created_at,
+        "updated_at": "timestamptz" = t.updated_at,
+    })
 }
 
 /// Finds a booking by id alone, to learn its event, organization and buyer.

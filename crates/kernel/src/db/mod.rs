@@ -10,11 +10,14 @@
 //! queue in-process instead of failing with `SQLITE_BUSY`.
 
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{PgPool, Postgres, Sqlite, SqlitePool, Transaction};
+
+mod checkpoint;
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/postgres");
@@ -28,7 +31,7 @@ pub enum Backend {
 /// A handle to the database; cheap to clone.
 #[derive(Clone, Debug)]
 pub enum Db {
-    Sqlite { writer: SqlitePool, reader: SqlitePool },
+    Sqlite { writer: SqlitePool, reader: SqlitePool, checkpoints: Arc<checkpoint::Checkpoints> },
     Postgres(PgPool),
 }
 
@@ -90,13 +93,17 @@ pub fn values_list(backend: Backend, columns: usize, rows: usize) -> String {
     out
 }
 
-/// Splits rows for multi-row inserts into chunks of 64, 16, 4 and 1 rows (largest first), so
-/// each kind of insert has at most four statement texts, which stay prepared in the
-/// connection's statement cache, whatever the batch sizes.
+/// Row counts of the statements [`insert_chunks`] cuts a multi-row insert into.
+pub const CHUNK_SIZES: [usize; 9] = [256, 128, 64, 32, 16, 8, 4, 2, 1];
+
+/// Splits rows for multi-row inserts into chunks of 256 rows, then at most one each of 128,
+/// 64, …, 1 (the binary digits of the rest), so a batch of up to 256 rows is at most eight
+/// statements and each kind of insert has at most nine statement texts, which stay prepared
+/// in the connection's statement cache whatever the batch sizes.
 pub fn insert_chunks<T>(rows: &[T]) -> Vec<&[T]> {
     let mut out = Vec::new();
     let mut rest = rows;
-    for size in [64, 16, 4, 1] {
+    for size in CHUNK_SIZES {
         while rest.len() >= size {
             let (chunk, tail) = rest.split_at(size);
             out.push(chunk);
@@ -104,6 +111,124 @@ pub fn insert_chunks<T>(rows: &[T]) -> Vec<&[T]> {
         }
     }
     out
+}
+
+/// The SQL texts of one multi-row insert site ([`insert_rows!`](crate::insert_rows)), built on
+/// first use and kept for the life of the process.
+///
+/// PostgreSQL gets one statement for any number of rows, taking one array per column:
+/// `INSERT INTO t (a, b) SELECT * FROM UNNEST($1::uuid[], $2::text[])`. Its text never
+/// changes, so it is prepared once per connection, and the server compiles two expressions,
+/// where a `VALUES` list of 64 rows of 25 columns is 1,600 parameters and expressions that
+/// each execution binds and initializes again. SQLite has no arrays: it gets a `VALUES` list
+/// per chunk size (see [`insert_chunks`]).
+pub struct RowInsert {
+    into: &'static str,
+    columns: &'static [&'static str],
+    pg_types: &'static [&'static str],
+    suffix: &'static str,
+    postgres: std::sync::OnceLock<String>,
+    sqlite: [std::sync::OnceLock<String>; CHUNK_SIZES.len()],
+}
+
+impl RowInsert {
+    /// `into`: the table; `columns` and their PostgreSQL types (without `[]`); `suffix`: SQL
+    /// after the rows (`ON CONFLICT …`), or empty.
+    pub const fn new(
+        into: &'static str,
+        columns: &'static [&'static str],
+        pg_types: &'static [&'static str],
+        suffix: &'static str,
+    ) -> RowInsert {
+        assert!(columns.len() == pg_types.len(), "one PostgreSQL type per column");
+        RowInsert {
+            into,
+            columns,
+            pg_types,
+            suffix,
+            postgres: std::sync::OnceLock::new(),
+            sqlite: [const { std::sync::OnceLock::new() }; CHUNK_SIZES.len()],
+        }
+    }
+
+    /// The PostgreSQL statement: one array parameter per column.
+    pub fn postgres(&'static self) -> &'static str {
+        self.postgres.get_or_init(|| {
+            let arrays: Vec<String> = self.pg_types.iter().enumerate().map(|(i, ty)| format!("${}::{ty}[]", i + 1)).collect();
+            format!(
+                "INSERT INTO {} ({}) SELECT * FROM UNNEST({}){}{}",
+                self.into,
+                self.columns.join(", "),
+                arrays.join(", "),
+                if self.suffix.is_empty() { "" } else { " " },
+                self.suffix
+            )
+        })
+    }
+
+    /// The SQLite statement for a chunk of `rows` rows (one of [`CHUNK_SIZES`]).
+    pub fn sqlite(&'static self, rows: usize) -> &'static str {
+        let slot = CHUNK_SIZES.iter().position(|&n| n == rows).expect("a chunk size of insert_chunks");
+        self.sqlite[slot].get_or_init(|| {
+            format!(
+                "INSERT INTO {} ({}) VALUES {}{}{}",
+                self.into,
+                self.columns.join(", "),
+                values_list(Backend::Sqlite, self.columns.len(), rows),
+                if self.suffix.is_empty() { "" } else { " " },
+                self.suffix
+            )
+        })
+    }
+}
+
+/// Inserts many rows in a transaction, each column named once with its PostgreSQL type and
+/// its value per row; evaluates to `Result<u64, sqlx::Error>` (rows affected):
+///
+/// ```ignore
+/// insert_rows!(tx, "tickets", tickets, |t| {
+///     "id": "uuid" = t.id,
+///     "code": "text" = t.code.as_str(),
+/// })
+/// ```
+///
+/// On PostgreSQL it is one `UNNEST` statement for all rows; on SQLite a `VALUES` statement
+/// per chunk (see [`RowInsert`]). A suffix (`ON CONFLICT …`) may follow the columns.
+#[macro_export]
+macro_rules! insert_rows {
+    ($tx:expr, $into:literal, $rows:expr, |$r:ident| { $($col:literal : $ty:literal = $val:expr),+ $(,)? } $(, $suffix:literal)?) => {{
+        static INSERT: $crate::db::RowInsert =
+            $crate::db::RowInsert::new($into, &[$($col),+], &[$($ty),+], $crate::insert_rows!(@suffix $($suffix)?));
+        let rows = $rows;
+        async {
+            match $tx {
+                $crate::db::Tx::Postgres(t) => {
+                    if rows.is_empty() {
+                        return Ok(0);
+                    }
+                    sqlx::query(INSERT.postgres())
+                        $(.bind(rows.iter().map(|$r| { let _ = $r; $val }).collect::<Vec<_>>()))+
+                        .execute(&mut **t)
+                        .await
+                        .map(|r| r.rows_affected())
+                }
+                $crate::db::Tx::Sqlite(t) => {
+                    let mut written = 0;
+                    for chunk in $crate::db::insert_chunks(rows) {
+                        let mut q = sqlx::query(INSERT.sqlite(chunk.len()));
+                        for $r in chunk {
+                            q = q$(.bind($val))+;
+                        }
+                        written += q.execute(&mut **t).await?.rows_affected();
+                    }
+                    Ok::<u64, sqlx::Error>(written)
+                }
+            }
+        }
+        .await
+    }};
+    (@suffix) => { "" };
+    (@suffix $suffix:literal) => { $suffix };
 }
 
 impl Db {
@@ -123,21 +248,27 @@ impl Db {
                 .synchronous(SqliteSynchronous::Normal)
                 .busy_timeout(Duration::from_secs(10))
                 .foreign_keys(true)
-                .pragma("temp_store", "memory");
+                .pragma("temp_store", "memory")
+                .pragma("journal_size_limit", checkpoint::JOURNAL_SIZE_LIMIT.to_string());
             // Page caches are per connection: the one writer gets 16 MiB (every write goes
             // through it), each reader 4 MiB, so a large database and a full reader pool
-            // stay within ~80 MiB of cache.
+            // stay within ~80 MiB of cache. The writer never checkpoints the log itself
+            // (see `checkpoint`). Connections are not pinged when taken from a pool: they are
+            // in-process and do not go stale.
             let writer = SqlitePoolOptions::new()
                 .max_connections(1)
+                .test_before_acquire(false)
                 .acquire_timeout(Duration::from_secs(30))
-                .connect_with(opts.clone().pragma("cache_size", "-16384"))
+                .connect_with(opts.clone().pragma("cache_size", "-16384").pragma("wal_autocheckpoint", "0"))
                 .await?;
             let reader = SqlitePoolOptions::new()
                 .max_connections(max_connections.clamp(2, 16))
+                .test_before_acquire(false)
                 .acquire_timeout(Duration::from_secs(10))
-                .connect_with(opts.read_only(true).pragma("cache_size", "-4096"))
+                .connect_with(opts.clone().read_only(true).pragma("cache_size", "-4096"))
                 .await?;
-            Ok(Db::Sqlite { writer, reader })
+            let checkpoints = checkpoint::start(&opts.pragma("cache_size", "-1024"), writer.clone()).await?;
+            Ok(Db::Sqlite { writer, reader, checkpoints })
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             let opts = PgConnectOptions::from_str(url)?;
             let pool = PgPoolOptions::new()
@@ -187,14 +318,15 @@ impl Db {
     /// (connections, idle) of the main pool, for metrics.
     pub fn pool_stats(&self) -> (u32, u32) {
         match self {
-            Db::Sqlite { writer, reader } => (writer.size() + reader.size(), (writer.num_idle() + reader.num_idle()) as u32),
+            Db::Sqlite { writer, reader, .. } => (writer.size() + reader.size(), (writer.num_idle() + reader.num_idle()) as u32),
             Db::Postgres(pool) => (pool.size(), pool.num_idle() as u32),
         }
     }
 
     pub async fn close(&self) {
         match self {
-            Db::Sqlite { writer, reader } => {
+            Db::Sqlite { writer, reader, checkpoints } => {
+                checkpoints.stop();
                 reader.close().await;
                 writer.close().await;
             }
@@ -221,15 +353,31 @@ impl Tx {
 
 #[cfg(test)]
 mod tests {
-    use super::{Backend, insert_chunks, values_list};
+    use super::{Backend, RowInsert, insert_chunks, values_list};
 
     #[test]
-    fn insert_chunks_use_four_sizes() {
+    fn insert_chunks_follow_the_binary_digits_after_full_chunks() {
         let rows: Vec<u32> = (0..87).collect();
         let sizes: Vec<usize> = insert_chunks(&rows).iter().map(|c| c.len()).collect();
-        assert_eq!(sizes, [64, 16, 4, 1, 1, 1]);
+        assert_eq!(sizes, [64, 16, 4, 2, 1]);
         assert_eq!(insert_chunks(&rows).concat(), rows);
+        let many: Vec<u32> = (0..600).collect();
+        let sizes: Vec<usize> = insert_chunks(&many).iter().map(|c| c.len()).collect();
+        assert_eq!(sizes, [256, 256, 64, 16, 8]);
+        assert_eq!(insert_chunks(&many).concat(), many);
         assert!(insert_chunks::<u32>(&[]).is_empty());
+    }
+
+    static SAMPLE: RowInsert = RowInsert::new("t", &["a", "b"], &["uuid", "text"], "ON CONFLICT (a) DO NOTHING");
+
+    #[test]
+    fn row_inserts_take_arrays_on_postgres_and_values_on_sqlite() {
+        assert_eq!(
+            SAMPLE.postgres(),
+            "INSERT INTO t (a, b) SELECT * FROM UNNEST($1::uuid[], $2::text[]) ON CONFLICT (a) DO NOTHING"
+        );
+        assert_eq!(SAMPLE.sqlite(2), "INSERT INTO t (a, b) VALUES (?, ?), (?, ?) ON CONFLICT (a) DO NOTHING");
+        assert_eq!(SAMPLE.sqlite(1), "INSERT INTO t (a, b) VALUES (?, ?) ON CONFLICT (a) DO NOTHING");
     }
 
     #[test]
