@@ -37,8 +37,10 @@ use crate::{read, tx};
 
 /// How long a claimed job stays locked before another worker may take it over.
 const LOCK_SECS: i64 = 300;
-/// Whether any outbox event waits for the dispatcher (the partial index `outbox_pending`).
-const PENDING_EVENT: &str = "SELECT id FROM outbox WHERE dispatched_at IS NULL LIMIT 1";
+/// Whether any outbox event waits for the dispatcher. `ORDER BY id` makes it a walk of the
+/// partial index `outbox_pending`: without it PostgreSQL chose to scan the whole table
+/// (every row dispatched, so to the end) on each commit of an on-sale rush.
+const PENDING_EVENT: &str = "SELECT id FROM outbox WHERE dispatched_at IS NULL ORDER BY id LIMIT 1";
 /// Is any job due (or abandoned by a dead worker)?
 const DUE_JOB: &str =
     "SELECT id FROM jobs WHERE (status = 'queued' AND run_at <= $1) OR (status = 'running' AND locked_until < $1) LIMIT 1";
