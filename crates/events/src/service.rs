@@ -431,7 +431,7 @@ impl EventsService {
     }
 
     /// The zone of a venue of `org`; `422 venue_id` if the org has no such venue.
-    async fn venue_zone(&self, tx: &mut Tx, org: OrgId, venue: VenueId) -> AppResult<String> {
+    async fn venue_zone(&self, tx: &mut Tx<'_>, org: OrgId, venue: VenueId) -> AppResult<String> {
         match store::venue(tx, org, venue).await? {
             Some(v) => Ok(v.time_zone),
             None => Err(AppError::validation("venue_id", "no such venue in this organization")),
@@ -440,7 +440,7 @@ impl EventsService {
 
     async fn audit(
         &self,
-        tx: &mut Tx,
+        tx: &mut Tx<'_>,
         p: &Principal,
         org: OrgId,
         action: &str,

@@ -343,7 +343,7 @@ pub(crate) async fn feed_events(
 
 /// Reads an event for a change, taking its row lock on PostgreSQL (a no-op update, so the
 /// same text serves SQLite, where the single writer already serializes changes).
-pub(crate) async fn lock_event(tx: &mut Tx, org: OrgId, id: EventId) -> Result<Option<EventRecord>, sqlx::Error> {
+pub(crate) async fn lock_event(tx: &mut Tx<'_>, org: OrgId, id: EventId) -> Result<Option<EventRecord>, sqlx::Error> {
     tx!(tx, |c| sqlx::query_as(concat!(
         "UPDATE events SET updated_at = updated_at WHERE org_id = $1 AND id = $2 RETURNING ",
         event_columns_bare!()
@@ -354,7 +354,7 @@ pub(crate) async fn lock_event(tx: &mut Tx, org: OrgId, id: EventId) -> Result<O
     .await)
 }
 
-pub(crate) async fn insert_event(tx: &mut Tx, e: &EventRecord) -> Result<u64, sqlx::Error> {
+pub(crate) async fn insert_event(tx: &mut Tx<'_>, e: &EventRecord) -> Result<u64, sqlx::Error> {
     tx!(tx, |c| sqlx::query(concat!(
         "INSERT INTO events (",
         event_columns_bare!(),
@@ -384,7 +384,7 @@ pub(crate) async fn insert_event(tx: &mut Tx, e: &EventRecord) -> Result<u64, sq
 }
 
 /// Writes every changeable column of `e`.
-pub(crate) async fn save_event(tx: &mut Tx, e: &EventRecord) -> Result<u64, sqlx::Error> {
+pub(crate) async fn save_event(tx: &mut Tx<'_>, e: &EventRecord) -> Result<u64, sqlx::Error> {
     tx!(tx, |c| sqlx::query(
         "UPDATE events SET venue_id = $3, name = $4, description = $5, category = $6, tags = $7, performers = $8, \
          image_url = $9, status = $10, starts_at = $11, ends_at = $12, time_zone = $13, published_at = $14, \
@@ -433,7 +433,7 @@ pub(crate) async fn sessions(db: &Db, org: OrgId, event: EventId) -> Result<Vec<
 }
 
 pub(crate) async fn session(
-    tx: &mut Tx,
+    tx: &mut Tx<'_>,
     org: OrgId,
     event: EventId,
     id: EventSessionId,
@@ -446,7 +446,7 @@ pub(crate) async fn session(
         .await)
 }
 
-pub(crate) async fn count_sessions(tx: &mut Tx, org: OrgId, event: EventId) -> Result<i64, sqlx::Error> {
+pub(crate) async fn count_sessions(tx: &mut Tx<'_>, org: OrgId, event: EventId) -> Result<i64, sqlx::Error> {
     let (n,): (i64,) = tx!(tx, |c| sqlx::query_as("SELECT COUNT(*) FROM event_sessions WHERE org_id = $1 AND event_id = $2")
         .bind(org)
         .bind(event)
@@ -455,7 +455,7 @@ pub(crate) async fn count_sessions(tx: &mut Tx, org: OrgId, event: EventId) -> R
     Ok(n)
 }
 
-pub(crate) async fn insert_session(tx: &mut Tx, s: &SessionRecord) -> Result<u64, sqlx::Error> {
+pub(crate) async fn insert_session(tx: &mut Tx<'_>, s: &SessionRecord) -> Result<u64, sqlx::Error> {
     tx!(tx, |c| {
         sqlx::query(
         "INSERT INTO event_sessions (id, org_id, event_id, title, description, starts_at, ends_at, room, performers, created_at, updated_at) \
@@ -478,7 +478,7 @@ pub(crate) async fn insert_session(tx: &mut Tx, s: &SessionRecord) -> Result<u64
     })
 }
 
-pub(crate) async fn save_session(tx: &mut Tx, s: &SessionRecord) -> Result<u64, sqlx::Error> {
+pub(crate) async fn save_session(tx: &mut Tx<'_>, s: &SessionRecord) -> Result<u64, sqlx::Error> {
     tx!(tx, |c| sqlx::query(
         "UPDATE event_sessions SET title = $4, description = $5, starts_at = $6, ends_at = $7, room = $8, performers = $9, \
          updated_at = $10 WHERE org_id = $1 AND event_id = $2 AND id = $3"
@@ -498,7 +498,7 @@ pub(crate) async fn save_session(tx: &mut Tx, s: &SessionRecord) -> Result<u64, 
     .map(|r| r.rows_affected()))
 }
 
-pub(crate) async fn delete_session(tx: &mut Tx, org: OrgId, event: EventId, id: EventSessionId) -> Result<u64, sqlx::Error> {
+pub(crate) async fn delete_session(tx: &mut Tx<'_>, org: OrgId, event: EventId, id: EventSessionId) -> Result<u64, sqlx::Error> {
     tx!(tx, |c| sqlx::query("DELETE FROM event_sessions WHERE org_id = $1 AND event_id = $2 AND id = $3")
         .bind(org)
         .bind(event)
@@ -535,7 +535,7 @@ pub(crate) async fn venues(db: &Db, org: OrgId, after: Option<(String, VenueId)>
     .await)
 }
 
-pub(crate) async fn venue(tx: &mut Tx, org: OrgId, id: VenueId) -> Result<Option<Venue>, sqlx::Error> {
+pub(crate) async fn venue(tx: &mut Tx<'_>, org: OrgId, id: VenueId) -> Result<Option<Venue>, sqlx::Error> {
     tx!(tx, |c| sqlx::query_as(
         "SELECT id, org_id, name, address, city, country, capacity, time_zone, created_at, updated_at FROM venues \
          WHERE org_id = $1 AND id = $2"
@@ -546,7 +546,7 @@ pub(crate) async fn venue(tx: &mut Tx, org: OrgId, id: VenueId) -> Result<Option
     .await)
 }
 
-pub(crate) async fn insert_venue(tx: &mut Tx, v: &Venue) -> Result<u64, sqlx::Error> {
+pub(crate) async fn insert_venue(tx: &mut Tx<'_>, v: &Venue) -> Result<u64, sqlx::Error> {
     tx!(tx, |c| sqlx::query(
         "INSERT INTO venues (id, org_id, name, address, city, country, capacity, time_zone, created_at, updated_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
@@ -566,7 +566,7 @@ pub(crate) async fn insert_venue(tx: &mut Tx, v: &Venue) -> Result<u64, sqlx::Er
     .map(|r| r.rows_affected()))
 }
 
-pub(crate) async fn save_venue(tx: &mut Tx, v: &Venue) -> Result<u64, sqlx::Error> {
+pub(crate) async fn save_venue(tx: &mut Tx<'_>, v: &Venue) -> Result<u64, sqlx::Error> {
     tx!(tx, |c| sqlx::query(
         "UPDATE venues SET name = $3, address = $4, city = $5, country = $6, capacity = $7, time_zone = $8, updated_at = $9 \
          WHERE org_id = $1 AND id = $2"
@@ -586,7 +586,7 @@ pub(crate) async fn save_venue(tx: &mut Tx, v: &Venue) -> Result<u64, sqlx::Erro
 }
 
 /// Whether any event (soft-deleted ones included: they can be restored) uses the venue.
-pub(crate) async fn venue_in_use(tx: &mut Tx, org: OrgId, id: VenueId) -> Result<bool, sqlx::Error> {
+pub(crate) async fn venue_in_use(tx: &mut Tx<'_>, org: OrgId, id: VenueId) -> Result<bool, sqlx::Error> {
     let row: Option<(EventId,)> =
         tx!(tx, |c| sqlx::query_as("SELECT id FROM events WHERE org_id = $1 AND venue_id = $2 LIMIT 1")
             .bind(org)
@@ -596,7 +596,7 @@ pub(crate) async fn venue_in_use(tx: &mut Tx, org: OrgId, id: VenueId) -> Result
     Ok(row.is_some())
 }
 
-pub(crate) async fn delete_venue(tx: &mut Tx, org: OrgId, id: VenueId) -> Result<u64, sqlx::Error> {
+pub(crate) async fn delete_venue(tx: &mut Tx<'_>, org: OrgId, id: VenueId) -> Result<u64, sqlx::Error> {
     tx!(tx, |c| sqlx::query("DELETE FROM venues WHERE org_id = $1 AND id = $2")
         .bind(org)
         .bind(id)

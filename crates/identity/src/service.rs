@@ -126,7 +126,7 @@ impl IdentityService {
 
     async fn write_user(
         &self,
-        tx: &mut Tx,
+        tx: &mut Tx<'_>,
         email: &Email,
         password_hash: &str,
         name: &str,
@@ -201,7 +201,7 @@ impl IdentityService {
     }
 
     /// A new session (refresh-token family) with its first refresh token.
-    async fn write_session(&self, tx: &mut Tx, user: UserId, client: ClientInfo) -> AppResult<(SessionId, String)> {
+    async fn write_session(&self, tx: &mut Tx<'_>, user: UserId, client: ClientInfo) -> AppResult<(SessionId, String)> {
         let session = SessionId::new();
         let at = now();
         let expires = at + TimeDelta::days(self.kernel.config.auth.refresh_ttl_days);
@@ -697,7 +697,7 @@ impl IdentityService {
         Ok(row.and_then(|(r,)| Role::parse(&r)))
     }
 
-    async fn owner_count(tx: &mut Tx, org: OrgId) -> AppResult<i64> {
+    async fn owner_count(tx: &mut Tx<'_>, org: OrgId) -> AppResult<i64> {
         let (n,): (i64,) = tx!(tx, |c| sqlx::query_as("SELECT COUNT(*) FROM memberships WHERE org_id = $1 AND role = 'owner'")
             .bind(org)
             .fetch_one(c)
@@ -1138,7 +1138,7 @@ impl IdentityService {
     }
 }
 
-async fn insert_refresh(tx: &mut Tx, session: SessionId, token: &str, expires: Timestamp) -> AppResult<()> {
+async fn insert_refresh(tx: &mut Tx<'_>, session: SessionId, token: &str, expires: Timestamp) -> AppResult<()> {
     let at = now();
     tx!(tx, |c| {
         sqlx::query(
@@ -1160,7 +1160,7 @@ async fn insert_refresh(tx: &mut Tx, session: SessionId, token: &str, expires: T
 /// concurrent role changes and removals in one organization serialize (SQLite's single writer
 /// already does). Without this, two owners demoting each other could both see "one owner
 /// left" and commit an organization with none.
-async fn lock_membership(tx: &mut Tx, org: OrgId, user: UserId) -> AppResult<Role> {
+async fn lock_membership(tx: &mut Tx<'_>, org: OrgId, user: UserId) -> AppResult<Role> {
     if tx.backend() == kernel::Backend::Postgres {
         tx!(tx, |c| sqlx::query("SELECT id FROM organizations WHERE id = $1 FOR UPDATE")
             .bind(org)
@@ -1176,7 +1176,7 @@ async fn lock_membership(tx: &mut Tx, org: OrgId, user: UserId) -> AppResult<Rol
     row.and_then(|(r,)| Role::parse(&r)).ok_or(AppError::not_found("member"))
 }
 
-async fn insert_membership(tx: &mut Tx, org: OrgId, user: UserId, role: Role) -> AppResult<()> {
+async fn insert_membership(tx: &mut Tx<'_>, org: OrgId, user: UserId, role: Role) -> AppResult<()> {
     let at = now();
     tx!(tx, |c| sqlx::query(
         "INSERT INTO memberships (org_id, user_id, role, created_at, updated_at) VALUES ($1, $2, $3, $4, $4)"

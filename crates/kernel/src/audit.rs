@@ -24,7 +24,7 @@ pub struct AuditEntry<'a> {
 }
 
 /// Records `entry` in `tx`, attributed to the current request's principal (or `system`).
-pub async fn record(tx: &mut Tx, entry: AuditEntry<'_>) -> AppResult<()> {
+pub async fn record(tx: &mut Tx<'_>, entry: AuditEntry<'_>) -> AppResult<()> {
     let ctx = RequestContext::current();
     let actor = ctx.as_ref().and_then(|c| c.principal.as_ref()).map(|p| p.actor()).unwrap_or_else(|| "system".into());
     record_as(tx, &actor, entry).await
@@ -32,7 +32,7 @@ pub async fn record(tx: &mut Tx, entry: AuditEntry<'_>) -> AppResult<()> {
 
 /// Records `entry` for an explicit actor (used where the actor is not the request principal,
 /// e.g. a user who just registered or signed in).
-pub async fn record_as(tx: &mut Tx, actor: &str, entry: AuditEntry<'_>) -> AppResult<()> {
+pub async fn record_as(tx: &mut Tx<'_>, actor: &str, entry: AuditEntry<'_>) -> AppResult<()> {
     let ctx = RequestContext::current();
     record_many(tx, &[AuditRow { actor, context: ctx.as_ref(), entry }]).await
 }
@@ -46,7 +46,7 @@ pub struct AuditRow<'a> {
 
 /// Records several entries with one multi-row insert (a booking writer records every booking
 /// of a batch this way), each with its own actor and request.
-pub async fn record_many(tx: &mut Tx, rows: &[AuditRow<'_>]) -> AppResult<()> {
+pub async fn record_many(tx: &mut Tx<'_>, rows: &[AuditRow<'_>]) -> AppResult<()> {
     let at = now();
     let ids: Vec<Uuid> = rows.iter().map(|_| Uuid::now_v7()).collect();
     let rows: Vec<(&Uuid, &AuditRow<'_>)> = ids.iter().zip(rows).collect();

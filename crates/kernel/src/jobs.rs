@@ -77,7 +77,7 @@ fn listened(topic: &str) -> bool {
 }
 
 /// Writes a domain event in the caller's transaction.
-pub async fn publish(tx: &mut Tx, topic: &str, data: &impl Serialize) -> AppResult<Uuid> {
+pub async fn publish(tx: &mut Tx<'_>, topic: &str, data: &impl Serialize) -> AppResult<Uuid> {
     let data = serde_json::to_value(data)?;
     Ok(publish_many(tx, &[(topic, data)]).await?[0])
 }
@@ -85,7 +85,7 @@ pub async fn publish(tx: &mut Tx, topic: &str, data: &impl Serialize) -> AppResu
 /// Writes several domain events, in this order, in the caller's transaction with one
 /// multi-row insert (a booking writer publishes every booking of a batch this way). Events on
 /// topics without a subscriber are written dispatched (see the module docs).
-pub async fn publish_many(tx: &mut Tx, events: &[(&str, serde_json::Value)]) -> AppResult<Vec<Uuid>> {
+pub async fn publish_many(tx: &mut Tx<'_>, events: &[(&str, serde_json::Value)]) -> AppResult<Vec<Uuid>> {
     let at = now();
     let rows: Vec<(Uuid, &str, &serde_json::Value, Option<Timestamp>)> =
         events.iter().map(|(topic, data)| (Uuid::now_v7(), *topic, data, (!listened(topic)).then_some(at))).collect();
@@ -199,18 +199,18 @@ impl Jobs {
     }
 
     /// Enqueues a job in the caller's transaction, due now.
-    pub async fn enqueue(&self, tx: &mut Tx, kind: &str, payload: &impl Serialize) -> AppResult<JobId> {
+    pub async fn enqueue(&self, tx: &mut Tx<'_>, kind: &str, payload: &impl Serialize) -> AppResult<JobId> {
         self.enqueue_at(tx, kind, payload, now()).await
     }
 
-    pub async fn enqueue_at(&self, tx: &mut Tx, kind: &str, payload: &impl Serialize, run_at: Timestamp) -> AppResult<JobId> {
+    pub async fn enqueue_at(&self, tx: &mut Tx<'_>, kind: &str, payload: &impl Serialize, run_at: Timestamp) -> AppResult<JobId> {
         self.enqueue_with(tx, kind, payload, run_at, self.config.max_attempts).await
     }
 
     /// Enqueues a job with its own attempt budget (instead of `jobs.max_attempts`).
     pub async fn enqueue_with(
         &self,
-        tx: &mut Tx,
+        tx: &mut Tx<'_>,
         kind: &str,
         payload: &impl Serialize,
         run_at: Timestamp,

@@ -32,7 +32,7 @@ use std::sync::Arc;
 use secrecy::ExposeSecret;
 
 pub use config::Config;
-pub use db::{Backend, Db, Tx};
+pub use db::{Backend, Db, Held, Tx};
 pub use error::{AppError, AppResult};
 
 /// The shared infrastructure of one running app.
@@ -71,14 +71,14 @@ impl Kernel {
     }
 
     /// Commits `tx` and wakes the outbox dispatcher.
-    pub async fn commit(&self, tx: Tx) -> AppResult<()> {
+    pub async fn commit(&self, tx: Tx<'_>) -> AppResult<()> {
         tx.commit().await?;
         self.jobs.kick();
         Ok(())
     }
 
     /// Queues an email in `tx` (sent by the `mail.send` job after commit).
-    pub async fn queue_mail(&self, tx: &mut Tx, mail: &mail::OutgoingMail) -> AppResult<()> {
+    pub async fn queue_mail(&self, tx: &mut Tx<'_>, mail: &mail::OutgoingMail) -> AppResult<()> {
         self.jobs.enqueue(tx, mail::SEND_MAIL_JOB, mail).await.map(|_| ())
     }
 

@@ -243,7 +243,7 @@ struct EntryOf<'a> {
 
 /// Writes one balanced ledger transaction, once per kind and `source`; `false` when it
 /// was written before (or the amount is 0).
-async fn post_ledger(tx: &mut Tx, of: &EntryOf<'_>, kind: EntryKind, amount: i64, source: &str) -> AppResult<bool> {
+async fn post_ledger(tx: &mut Tx<'_>, of: &EntryOf<'_>, kind: EntryKind, amount: i64, source: &str) -> AppResult<bool> {
     if amount == 0 {
         return Ok(false);
     }
@@ -730,7 +730,7 @@ impl PaymentsService {
     /// payment holds money for the reference. `None` for a zero amount (nothing moved).
     pub async fn record_offline_in(
         &self,
-        tx: &mut Tx,
+        tx: &mut Tx<'_>,
         p: &Principal,
         reference: &str,
         payable: &Payable,
@@ -794,7 +794,7 @@ impl PaymentsService {
     /// + `payment.succeeded`. `None` if it had succeeded already.
     async fn settle_success(
         &self,
-        tx: &mut Tx,
+        tx: &mut Tx<'_>,
         id: PaymentId,
         provider_id: Option<&str>,
         fee: i64,
@@ -806,7 +806,7 @@ impl PaymentsService {
     /// this same transaction (its listener has nothing to do).
     async fn settle_success_as(
         &self,
-        tx: &mut Tx,
+        tx: &mut Tx<'_>,
         id: PaymentId,
         provider_id: Option<&str>,
         fee: i64,
@@ -852,7 +852,7 @@ impl PaymentsService {
     #[expect(clippy::too_many_arguments)]
     async fn post_entry(
         &self,
-        tx: &mut Tx,
+        tx: &mut Tx<'_>,
         p: &PaymentRecord,
         kind: EntryKind,
         amount: i64,
@@ -1156,7 +1156,7 @@ impl PaymentsService {
     /// (events out of order) settles the success first.
     async fn complete_refund(
         &self,
-        tx: &mut Tx,
+        tx: &mut Tx<'_>,
         payment: PaymentId,
         refund: Option<RefundId>,
         provider_refund_id: &str,
@@ -1283,7 +1283,7 @@ impl PaymentsService {
     }
 
     /// Finds our payment for a Stripe object: `metadata.payment_id`, else its provider id.
-    async fn stripe_payment(&self, tx: &mut Tx, object: &Value, provider_ids: &[&str]) -> AppResult<Option<PaymentRecord>> {
+    async fn stripe_payment(&self, tx: &mut Tx<'_>, object: &Value, provider_ids: &[&str]) -> AppResult<Option<PaymentRecord>> {
         if let Some(id) = object["metadata"]["payment_id"].as_str().and_then(|s| s.parse::<Uuid>().ok())
             && let Some(p) = store::lock_payment(tx, PaymentId(id)).await?
         {
@@ -1302,7 +1302,7 @@ impl PaymentsService {
 
     async fn apply_stripe_event(
         &self,
-        tx: &mut Tx,
+        tx: &mut Tx<'_>,
         kind: &str,
         object: &Value,
         account: Option<&str>,
@@ -1495,7 +1495,7 @@ impl PaymentsService {
     /// The organization a payout belongs to: a connected account's organization; for the
     /// server's own account, the one organization taking payments on it. With several, the
     /// money in that account is theirs together and a payout cannot be split.
-    async fn payout_org(&self, tx: &mut Tx, account: Option<&str>) -> AppResult<Option<OrgId>> {
+    async fn payout_org(&self, tx: &mut Tx<'_>, account: Option<&str>) -> AppResult<Option<OrgId>> {
         if let Some(a) = account {
             return Ok(store::org_of_stripe_account(tx, a).await?);
         }
@@ -1506,7 +1506,7 @@ impl PaymentsService {
     /// Books a paid subscription invoice once: a `subscription`-flow payment of its own
     /// (reference `subscription:<id>`), succeeded, with its charge and fee in the ledger and
     /// `payment.succeeded` published. `None` when it was booked before.
-    async fn record_invoice(&self, tx: &mut Tx, sub: &SubscriptionRecord, inv: &InvoicePaid) -> AppResult<Option<PaymentId>> {
+    async fn record_invoice(&self, tx: &mut Tx<'_>, sub: &SubscriptionRecord, inv: &InvoicePaid) -> AppResult<Option<PaymentId>> {
         if store::payment_id_by_provider_id(tx, &inv.provider_payment_id).await?.is_some() {
             return Ok(None);
         }
@@ -1534,7 +1534,7 @@ impl PaymentsService {
     }
 
     /// One Stripe refund object: ours when its metadata names our refund.
-    async fn apply_stripe_refund(&self, tx: &mut Tx, payment: PaymentId, r: &Value) -> AppResult<bool> {
+    async fn apply_stripe_refund(&self, tx: &mut Tx<'_>, payment: PaymentId, r: &Value) -> AppResult<bool> {
         if !matches!(r["status"].as_str(), Some("succeeded" | "pending") | None) {
             return Ok(false);
         }

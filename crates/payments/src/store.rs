@@ -198,7 +198,7 @@ pub(crate) async fn settings(db: &Db, org: OrgId) -> Result<Option<SettingsRecor
 }
 
 pub(crate) async fn save_settings(
-    tx: &mut Tx,
+    tx: &mut Tx<'_>,
     org: OrgId,
     provider: ProviderKind,
     offline: bool,
@@ -222,7 +222,7 @@ pub(crate) async fn save_settings(
 
 // ---- payments ---------------------------------------------------------------------------------
 
-pub(crate) async fn insert_payment(tx: &mut Tx, p: &PaymentRecord) -> Result<u64, sqlx::Error> {
+pub(crate) async fn insert_payment(tx: &mut Tx<'_>, p: &PaymentRecord) -> Result<u64, sqlx::Error> {
     tx!(tx, |c| {
         sqlx::query(concat!(
         "INSERT INTO payments (",
@@ -271,7 +271,7 @@ pub(crate) async fn payment(db: &Db, id: PaymentId) -> Result<Option<PaymentReco
 }
 
 /// Reads a payment for a change, taking its row lock on PostgreSQL (a no-op update).
-pub(crate) async fn lock_payment(tx: &mut Tx, id: PaymentId) -> Result<Option<PaymentRecord>, sqlx::Error> {
+pub(crate) async fn lock_payment(tx: &mut Tx<'_>, id: PaymentId) -> Result<Option<PaymentRecord>, sqlx::Error> {
     tx!(tx, |c| sqlx::query_as(concat!(
         "UPDATE payments SET updated_at = updated_at WHERE id = $1 RETURNING ",
         payment_columns!()
@@ -281,7 +281,7 @@ pub(crate) async fn lock_payment(tx: &mut Tx, id: PaymentId) -> Result<Option<Pa
     .await)
 }
 
-pub(crate) async fn payment_id_by_provider_id(tx: &mut Tx, provider_id: &str) -> Result<Option<PaymentId>, sqlx::Error> {
+pub(crate) async fn payment_id_by_provider_id(tx: &mut Tx<'_>, provider_id: &str) -> Result<Option<PaymentId>, sqlx::Error> {
     let row: Option<(PaymentId,)> =
         tx!(tx, |c| sqlx::query_as("SELECT id FROM payments WHERE provider = 'stripe' AND provider_payment_id = $1")
             .bind(provider_id)
@@ -307,12 +307,12 @@ pub(crate) async fn live_payment(db: &Db, reference: &str) -> Result<Option<Paym
 }
 
 /// [`live_payment`] inside a transaction.
-pub(crate) async fn live_payment_tx(tx: &mut Tx, reference: &str) -> Result<Option<PaymentRecord>, sqlx::Error> {
+pub(crate) async fn live_payment_tx(tx: &mut Tx<'_>, reference: &str) -> Result<Option<PaymentRecord>, sqlx::Error> {
     tx!(tx, |c| sqlx::query_as(live_payment_sql!()).bind(reference).fetch_optional(c).await)
 }
 
 /// Payments of a reference holding money (captured, not fully refunded).
-pub(crate) async fn captured_payments(tx: &mut Tx, reference: &str) -> Result<Vec<PaymentRecord>, sqlx::Error> {
+pub(crate) async fn captured_payments(tx: &mut Tx<'_>, reference: &str) -> Result<Vec<PaymentRecord>, sqlx::Error> {
     tx!(tx, |c| sqlx::query_as(concat!(
         "SELECT ",
         payment_columns!(),
@@ -324,7 +324,7 @@ pub(crate) async fn captured_payments(tx: &mut Tx, reference: &str) -> Result<Ve
 }
 
 pub(crate) async fn mark_succeeded(
-    tx: &mut Tx,
+    tx: &mut Tx<'_>,
     id: PaymentId,
     provider_id: Option<&str>,
     fee: i64,
@@ -345,7 +345,7 @@ pub(crate) async fn mark_succeeded(
 }
 
 /// Whether another payment holds money for `reference` (one that is not a duplicate itself).
-pub(crate) async fn other_captured(tx: &mut Tx, reference: &str, id: PaymentId) -> Result<bool, sqlx::Error> {
+pub(crate) async fn other_captured(tx: &mut Tx<'_>, reference: &str, id: PaymentId) -> Result<bool, sqlx::Error> {
     let row: Option<(PaymentId,)> = tx!(tx, |c| sqlx::query_as(
         "SELECT id FROM payments WHERE reference = $1 AND id <> $2 AND status IN ('succeeded', 'partially_refunded') \
          AND flow <> 'subscription' AND NOT duplicate LIMIT 1"
@@ -358,7 +358,7 @@ pub(crate) async fn other_captured(tx: &mut Tx, reference: &str, id: PaymentId) 
 }
 
 /// Marks a payment a duplicate: money taken for a reference another payment has paid.
-pub(crate) async fn mark_duplicate(tx: &mut Tx, id: PaymentId) -> Result<u64, sqlx::Error> {
+pub(crate) async fn mark_duplicate(tx: &mut Tx<'_>, id: PaymentId) -> Result<u64, sqlx::Error> {
     tx!(tx, |c| sqlx::query("UPDATE payments SET duplicate = TRUE WHERE id = $1")
         .bind(id)
         .execute(c)
@@ -367,7 +367,7 @@ pub(crate) async fn mark_duplicate(tx: &mut Tx, id: PaymentId) -> Result<u64, sq
 }
 
 pub(crate) async fn mark_failed(
-    tx: &mut Tx,
+    tx: &mut Tx<'_>,
     id: PaymentId,
     provider_id: Option<&str>,
     code: &str,
@@ -390,7 +390,7 @@ pub(crate) async fn mark_failed(
 }
 
 pub(crate) async fn mark_pending(
-    tx: &mut Tx,
+    tx: &mut Tx<'_>,
     id: PaymentId,
     status: PaymentStatus,
     provider_id: Option<&str>,
@@ -415,7 +415,7 @@ pub(crate) async fn mark_pending(
 }
 
 pub(crate) async fn set_provider_id(
-    tx: &mut Tx,
+    tx: &mut Tx<'_>,
     id: PaymentId,
     provider_id: &str,
     at: DateTime<Utc>,
@@ -431,7 +431,7 @@ pub(crate) async fn set_provider_id(
 
 /// Adds a refund to a captured payment; `None` when it would exceed what was paid.
 pub(crate) async fn add_refunded(
-    tx: &mut Tx,
+    tx: &mut Tx<'_>,
     id: PaymentId,
     amount: i64,
     at: DateTime<Utc>,
@@ -519,7 +519,7 @@ pub(crate) async fn recent_captured(
 
 // ---- refunds ----------------------------------------------------------------------------------
 
-pub(crate) async fn insert_refund(tx: &mut Tx, r: &RefundRecord) -> Result<u64, sqlx::Error> {
+pub(crate) async fn insert_refund(tx: &mut Tx<'_>, r: &RefundRecord) -> Result<u64, sqlx::Error> {
     tx!(tx, |c| sqlx::query(concat!(
         "INSERT INTO refunds (",
         refund_columns!(),
@@ -552,14 +552,14 @@ pub(crate) async fn refunds_of(db: &Db, payment: PaymentId) -> Result<Vec<Refund
         .await)
 }
 
-pub(crate) async fn refund_tx(tx: &mut Tx, id: RefundId) -> Result<Option<RefundRecord>, sqlx::Error> {
+pub(crate) async fn refund_tx(tx: &mut Tx<'_>, id: RefundId) -> Result<Option<RefundRecord>, sqlx::Error> {
     tx!(tx, |c| sqlx::query_as(concat!("SELECT ", refund_columns!(), " FROM refunds WHERE id = $1"))
         .bind(id)
         .fetch_optional(c)
         .await)
 }
 
-pub(crate) async fn refund_by_provider_id(tx: &mut Tx, provider_id: &str) -> Result<Option<RefundRecord>, sqlx::Error> {
+pub(crate) async fn refund_by_provider_id(tx: &mut Tx<'_>, provider_id: &str) -> Result<Option<RefundRecord>, sqlx::Error> {
     tx!(tx, |c| sqlx::query_as(concat!("SELECT ", refund_columns!(), " FROM refunds WHERE provider_refund_id = $1"))
         .bind(provider_id)
         .fetch_optional(c)
@@ -567,7 +567,7 @@ pub(crate) async fn refund_by_provider_id(tx: &mut Tx, provider_id: &str) -> Res
 }
 
 /// Refunds of a payment not yet succeeded nor failed (their amounts are spoken for).
-pub(crate) async fn pending_refunds(tx: &mut Tx, payment: PaymentId) -> Result<i64, sqlx::Error> {
+pub(crate) async fn pending_refunds(tx: &mut Tx<'_>, payment: PaymentId) -> Result<i64, sqlx::Error> {
     let (n,): (Option<i64>,) = tx!(tx, |c| sqlx::query_as(
         "SELECT CAST(SUM(amount) AS BIGINT) FROM refunds WHERE payment_id = $1 AND status = 'pending'"
     )
@@ -580,7 +580,7 @@ pub(crate) async fn pending_refunds(tx: &mut Tx, payment: PaymentId) -> Result<i
 /// Items already given back, or being given back, by a payment's refunds (other than
 /// `except`).
 pub(crate) async fn refunded_items(
-    tx: &mut Tx,
+    tx: &mut Tx<'_>,
     payment: PaymentId,
     except: Option<RefundId>,
 ) -> Result<std::collections::HashSet<String>, sqlx::Error> {
@@ -595,7 +595,7 @@ pub(crate) async fn refunded_items(
 
 /// One more attempt at a refund; a failed refund being retried is pending again.
 pub(crate) async fn begin_refund_attempt(
-    tx: &mut Tx,
+    tx: &mut Tx<'_>,
     id: RefundId,
     at: DateTime<Utc>,
 ) -> Result<Option<RefundRecord>, sqlx::Error> {
@@ -612,7 +612,7 @@ pub(crate) async fn begin_refund_attempt(
 }
 
 pub(crate) async fn refund_failed_attempt(
-    tx: &mut Tx,
+    tx: &mut Tx<'_>,
     id: RefundId,
     error: &str,
     give_up: bool,
@@ -632,7 +632,7 @@ pub(crate) async fn refund_failed_attempt(
 }
 
 pub(crate) async fn mark_refund_succeeded(
-    tx: &mut Tx,
+    tx: &mut Tx<'_>,
     id: RefundId,
     provider_id: &str,
     at: DateTime<Utc>,
@@ -654,7 +654,7 @@ pub(crate) async fn mark_refund_succeeded(
 /// Records a provider event; `0` when it was recorded before (a replay or a concurrent
 /// duplicate: on PostgreSQL the second insert waits for the first transaction, then skips).
 pub(crate) async fn insert_webhook_event(
-    tx: &mut Tx,
+    tx: &mut Tx<'_>,
     provider: &str,
     event_id: &str,
     event_type: &str,
@@ -679,7 +679,7 @@ pub(crate) async fn insert_webhook_event(
 }
 
 pub(crate) async fn finish_webhook_event(
-    tx: &mut Tx,
+    tx: &mut Tx<'_>,
     provider: &str,
     event_id: &str,
     org: Option<OrgId>,
@@ -706,7 +706,7 @@ pub(crate) async fn finish_webhook_event(
 // ---- ledger -----------------------------------------------------------------------------------
 
 /// Writes a ledger transaction header once per (kind, source); `false` if it exists.
-pub(crate) async fn insert_ledger_tx(tx: &mut Tx, t: &LedgerTxRecord, source: &str) -> Result<bool, sqlx::Error> {
+pub(crate) async fn insert_ledger_tx(tx: &mut Tx<'_>, t: &LedgerTxRecord, source: &str) -> Result<bool, sqlx::Error> {
     let n = tx!(tx, |c| {
         sqlx::query(
         "INSERT INTO ledger_transactions (id, org_id, kind, source, currency, payment_id, refund_id, event_id, test_mode, memo, created_at, updated_at) \
@@ -731,7 +731,7 @@ pub(crate) async fn insert_ledger_tx(tx: &mut Tx, t: &LedgerTxRecord, source: &s
 }
 
 pub(crate) async fn insert_ledger_line(
-    tx: &mut Tx,
+    tx: &mut Tx<'_>,
     org: OrgId,
     transaction: LedgerTransactionId,
     account: &str,
@@ -827,7 +827,7 @@ pub(crate) async fn charge_counts(db: &Db, org: OrgId, event: Option<Uuid>) -> R
 
 // ---- subscriptions ----------------------------------------------------------------------------
 
-pub(crate) async fn insert_subscription(tx: &mut Tx, s: &SubscriptionRecord) -> Result<u64, sqlx::Error> {
+pub(crate) async fn insert_subscription(tx: &mut Tx<'_>, s: &SubscriptionRecord) -> Result<u64, sqlx::Error> {
     tx!(tx, |c| sqlx::query(concat!(
         "INSERT INTO subscriptions (",
         subscription_columns!(),
@@ -862,7 +862,7 @@ pub(crate) async fn subscription(db: &Db, id: SubscriptionId) -> Result<Option<S
         .await)
 }
 
-pub(crate) async fn subscription_tx(tx: &mut Tx, id: SubscriptionId) -> Result<Option<SubscriptionRecord>, sqlx::Error> {
+pub(crate) async fn subscription_tx(tx: &mut Tx<'_>, id: SubscriptionId) -> Result<Option<SubscriptionRecord>, sqlx::Error> {
     tx!(tx, |c| sqlx::query_as(concat!("SELECT ", subscription_columns!(), " FROM subscriptions WHERE id = $1"))
         .bind(id)
         .fetch_optional(c)
@@ -871,7 +871,7 @@ pub(crate) async fn subscription_tx(tx: &mut Tx, id: SubscriptionId) -> Result<O
 
 /// Up to `limit` organizations taking payments through Stripe on the server's own account
 /// (no connected account of their own).
-pub(crate) async fn orgs_on_platform_stripe(tx: &mut Tx, limit: i64) -> Result<Vec<OrgId>, sqlx::Error> {
+pub(crate) async fn orgs_on_platform_stripe(tx: &mut Tx<'_>, limit: i64) -> Result<Vec<OrgId>, sqlx::Error> {
     let rows: Vec<(OrgId,)> = tx!(tx, |c| sqlx::query_as(
         "SELECT org_id FROM payment_settings WHERE provider = 'stripe' AND stripe_account IS NULL ORDER BY org_id LIMIT $1"
     )
@@ -882,7 +882,7 @@ pub(crate) async fn orgs_on_platform_stripe(tx: &mut Tx, limit: i64) -> Result<V
 }
 
 /// The organization whose Stripe connected account is `account`.
-pub(crate) async fn org_of_stripe_account(tx: &mut Tx, account: &str) -> Result<Option<OrgId>, sqlx::Error> {
+pub(crate) async fn org_of_stripe_account(tx: &mut Tx<'_>, account: &str) -> Result<Option<OrgId>, sqlx::Error> {
     let row: Option<(OrgId,)> = tx!(tx, |c| sqlx::query_as("SELECT org_id FROM payment_settings WHERE stripe_account = $1")
         .bind(account)
         .fetch_optional(c)
@@ -891,7 +891,7 @@ pub(crate) async fn org_of_stripe_account(tx: &mut Tx, account: &str) -> Result<
 }
 
 pub(crate) async fn set_subscription_state(
-    tx: &mut Tx,
+    tx: &mut Tx<'_>,
     id: SubscriptionId,
     provider_id: Option<&str>,
     customer_id: Option<&str>,
@@ -914,7 +914,10 @@ pub(crate) async fn set_subscription_state(
     .await)
 }
 
-pub(crate) async fn subscription_by_provider_id(tx: &mut Tx, provider_id: &str) -> Result<Option<SubscriptionId>, sqlx::Error> {
+pub(crate) async fn subscription_by_provider_id(
+    tx: &mut Tx<'_>,
+    provider_id: &str,
+) -> Result<Option<SubscriptionId>, sqlx::Error> {
     let row: Option<(SubscriptionId,)> =
         tx!(tx, |c| sqlx::query_as("SELECT id FROM subscriptions WHERE provider = 'stripe' AND provider_subscription_id = $1")
             .bind(provider_id)

@@ -230,7 +230,7 @@ pub(crate) async fn settings(db: &Db, event: EventId) -> Result<Option<SettingsR
     .await)
 }
 
-pub(crate) async fn save_settings(tx: &mut Tx, s: &SettingsRecord) -> Result<u64, sqlx::Error> {
+pub(crate) async fn save_settings(tx: &mut Tx<'_>, s: &SettingsRecord) -> Result<u64, sqlx::Error> {
     tx!(tx, |c| sqlx::query(
         "INSERT INTO ticketing_settings (event_id, org_id, hold_seconds, max_tickets_per_buyer, waitlist_offer_hours, \
          waitlist_tiers, created_at, updated_at, waitlist_offer_seconds) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
@@ -277,14 +277,14 @@ pub(crate) async fn ticket_type(db: &Db, id: TicketTypeId) -> Result<Option<Tick
         .await)
 }
 
-pub(crate) async fn count_types(tx: &mut Tx, event: EventId) -> Result<i64, sqlx::Error> {
+pub(crate) async fn count_types(tx: &mut Tx<'_>, event: EventId) -> Result<i64, sqlx::Error> {
     let (n,): (i64,) =
         tx!(tx, |c| sqlx::query_as("SELECT COUNT(*) FROM ticket_types WHERE event_id = $1").bind(event).fetch_one(c).await)?;
     Ok(n)
 }
 
 /// Which of `ids` are ticket types of `event` (for validating id lists).
-pub(crate) async fn type_ids_of_event(tx: &mut Tx, event: EventId) -> Result<Vec<TicketTypeId>, sqlx::Error> {
+pub(crate) async fn type_ids_of_event(tx: &mut Tx<'_>, event: EventId) -> Result<Vec<TicketTypeId>, sqlx::Error> {
     let rows: Vec<(TicketTypeId,)> = tx!(tx, |c| sqlx::query_as("SELECT id FROM ticket_types WHERE event_id = $1 LIMIT 10000")
         .bind(event)
         .fetch_all(c)
@@ -292,7 +292,7 @@ pub(crate) async fn type_ids_of_event(tx: &mut Tx, event: EventId) -> Result<Vec
     Ok(rows.into_iter().map(|r| r.0).collect())
 }
 
-pub(crate) async fn insert_ticket_type(tx: &mut Tx, t: &TicketTypeRecord) -> Result<u64, sqlx::Error> {
+pub(crate) async fn insert_ticket_type(tx: &mut Tx<'_>, t: &TicketTypeRecord) -> Result<u64, sqlx::Error> {
     tx!(tx, |c| sqlx::query(concat!(
         "INSERT INTO ticket_types (",
         type_columns!(),
@@ -319,7 +319,7 @@ pub(crate) async fn insert_ticket_type(tx: &mut Tx, t: &TicketTypeRecord) -> Res
     .map(|r| r.rows_affected()))
 }
 
-pub(crate) async fn save_ticket_type(tx: &mut Tx, t: &TicketTypeRecord) -> Result<u64, sqlx::Error> {
+pub(crate) async fn save_ticket_type(tx: &mut Tx<'_>, t: &TicketTypeRecord) -> Result<u64, sqlx::Error> {
     tx!(tx, |c| sqlx::query(
         "UPDATE ticket_types SET session_id = $3, name = $4, description = $5, price = $6, currency = $7, sales_start = $8, \
          sales_end = $9, min_per_order = $10, max_per_order = $11, visibility = $12, sort_order = $13, updated_at = $14 \
@@ -346,7 +346,7 @@ pub(crate) async fn save_ticket_type(tx: &mut Tx, t: &TicketTypeRecord) -> Resul
 
 /// Deletes a ticket type that was never booked (positions reference booked types, so the
 /// foreign key refuses the rest).
-pub(crate) async fn delete_ticket_type(tx: &mut Tx, org: OrgId, id: TicketTypeId) -> Result<u64, sqlx::Error> {
+pub(crate) async fn delete_ticket_type(tx: &mut Tx<'_>, org: OrgId, id: TicketTypeId) -> Result<u64, sqlx::Error> {
     tx!(tx, |c| sqlx::query("DELETE FROM ticket_types WHERE org_id = $1 AND id = $2")
         .bind(org)
         .bind(id)
@@ -355,7 +355,7 @@ pub(crate) async fn delete_ticket_type(tx: &mut Tx, org: OrgId, id: TicketTypeId
         .map(|r| r.rows_affected()))
 }
 
-pub(crate) async fn type_was_booked(tx: &mut Tx, id: TicketTypeId) -> Result<bool, sqlx::Error> {
+pub(crate) async fn type_was_booked(tx: &mut Tx<'_>, id: TicketTypeId) -> Result<bool, sqlx::Error> {
     let row: Option<(TicketTypeId,)> =
         tx!(tx, |c| sqlx::query_as("SELECT ticket_type_id FROM booking_positions WHERE ticket_type_id = $1 LIMIT 1")
             .bind(id)
@@ -392,7 +392,7 @@ pub(crate) async fn quota(db: &Db, id: QuotaId) -> Result<Option<QuotaRecord>, s
         .await)
 }
 
-pub(crate) async fn quota_tx(tx: &mut Tx, org: OrgId, id: QuotaId) -> Result<Option<QuotaRecord>, sqlx::Error> {
+pub(crate) async fn quota_tx(tx: &mut Tx<'_>, org: OrgId, id: QuotaId) -> Result<Option<QuotaRecord>, sqlx::Error> {
     tx!(tx, |c| sqlx::query_as(concat!("SELECT ", quota_columns!(), " FROM quotas WHERE org_id = $1 AND id = $2"))
         .bind(org)
         .bind(id)
@@ -400,13 +400,13 @@ pub(crate) async fn quota_tx(tx: &mut Tx, org: OrgId, id: QuotaId) -> Result<Opt
         .await)
 }
 
-pub(crate) async fn count_quotas(tx: &mut Tx, event: EventId) -> Result<i64, sqlx::Error> {
+pub(crate) async fn count_quotas(tx: &mut Tx<'_>, event: EventId) -> Result<i64, sqlx::Error> {
     let (n,): (i64,) =
         tx!(tx, |c| sqlx::query_as("SELECT COUNT(*) FROM quotas WHERE event_id = $1").bind(event).fetch_one(c).await)?;
     Ok(n)
 }
 
-pub(crate) async fn insert_quota(tx: &mut Tx, q: &QuotaRecord) -> Result<u64, sqlx::Error> {
+pub(crate) async fn insert_quota(tx: &mut Tx<'_>, q: &QuotaRecord) -> Result<u64, sqlx::Error> {
     tx!(tx, |c| sqlx::query(concat!("INSERT INTO quotas (", quota_columns!(), ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"))
         .bind(q.id)
         .bind(q.org_id)
@@ -422,7 +422,7 @@ pub(crate) async fn insert_quota(tx: &mut Tx, q: &QuotaRecord) -> Result<u64, sq
 }
 
 pub(crate) async fn rename_quota(
-    tx: &mut Tx,
+    tx: &mut Tx<'_>,
     org: OrgId,
     id: QuotaId,
     name: &str,
@@ -441,7 +441,7 @@ pub(crate) async fn rename_quota(
 /// Sets a quota's capacity unless that would put it below what is taken. Returns the quota
 /// as changed, or `None` when seats taken exceed the new capacity.
 pub(crate) async fn set_capacity(
-    tx: &mut Tx,
+    tx: &mut Tx<'_>,
     org: OrgId,
     id: QuotaId,
     capacity: i64,
@@ -461,7 +461,7 @@ pub(crate) async fn set_capacity(
 
 /// Replaces the ticket types of a quota.
 pub(crate) async fn set_quota_types(
-    tx: &mut Tx,
+    tx: &mut Tx<'_>,
     org: OrgId,
     quota: QuotaId,
     types: &[TicketTypeId],
@@ -489,7 +489,7 @@ pub(crate) async fn set_quota_types(
     Ok(())
 }
 
-pub(crate) async fn quota_types(tx: &mut Tx, quota: QuotaId) -> Result<Vec<TicketTypeId>, sqlx::Error> {
+pub(crate) async fn quota_types(tx: &mut Tx<'_>, quota: QuotaId) -> Result<Vec<TicketTypeId>, sqlx::Error> {
     let rows: Vec<(TicketTypeId,)> = tx!(tx, |c| sqlx::query_as(
         "SELECT ticket_type_id FROM quota_ticket_types WHERE quota_id = $1 ORDER BY ticket_type_id LIMIT 10000"
     )
@@ -500,7 +500,7 @@ pub(crate) async fn quota_types(tx: &mut Tx, quota: QuotaId) -> Result<Vec<Ticke
 }
 
 /// Deletes a quota from which no seat is held or sold.
-pub(crate) async fn delete_quota(tx: &mut Tx, org: OrgId, id: QuotaId) -> Result<u64, sqlx::Error> {
+pub(crate) async fn delete_quota(tx: &mut Tx<'_>, org: OrgId, id: QuotaId) -> Result<u64, sqlx::Error> {
     tx!(tx, |c| sqlx::query("DELETE FROM quotas WHERE org_id = $1 AND id = $2 AND taken = 0")
         .bind(org)
         .bind(id)
@@ -513,7 +513,7 @@ pub(crate) async fn delete_quota(tx: &mut Tx, org: OrgId, id: QuotaId) -> Result
 /// overselling impossible. On PostgreSQL the row stays locked until the transaction ends, and
 /// a concurrent taker re-checks the condition against the committed row; on SQLite the single
 /// writer serializes transactions. Returns rows affected (0: no room).
-pub(crate) async fn take_seats(tx: &mut Tx, quota: QuotaId, n: i64, at: DateTime<Utc>) -> Result<u64, sqlx::Error> {
+pub(crate) async fn take_seats(tx: &mut Tx<'_>, quota: QuotaId, n: i64, at: DateTime<Utc>) -> Result<u64, sqlx::Error> {
     tx!(tx, |c| sqlx::query("UPDATE quotas SET taken = taken + $2, updated_at = $3 WHERE id = $1 AND taken + $2 <= capacity")
         .bind(quota)
         .bind(n)
@@ -525,7 +525,7 @@ pub(crate) async fn take_seats(tx: &mut Tx, quota: QuotaId, n: i64, at: DateTime
 
 /// Gives back `n` seats (the mirror of [`take_seats`]). A quota deleted meanwhile has none
 /// taken, so 0 rows is harmless there.
-pub(crate) async fn release_seats(tx: &mut Tx, quota: QuotaId, n: i64, at: DateTime<Utc>) -> Result<u64, sqlx::Error> {
+pub(crate) async fn release_seats(tx: &mut Tx<'_>, quota: QuotaId, n: i64, at: DateTime<Utc>) -> Result<u64, sqlx::Error> {
     tx!(tx, |c| sqlx::query("UPDATE quotas SET taken = taken - $2, updated_at = $3 WHERE id = $1 AND taken >= $2")
         .bind(quota)
         .bind(n)
@@ -582,7 +582,7 @@ pub(crate) async fn voucher_by_code(db: &Db, event: EventId, code_norm: &str) ->
         .await)
 }
 
-pub(crate) async fn insert_voucher(tx: &mut Tx, v: &VoucherRecord) -> Result<u64, sqlx::Error> {
+pub(crate) async fn insert_voucher(tx: &mut Tx<'_>, v: &VoucherRecord) -> Result<u64, sqlx::Error> {
     tx!(tx, |c| sqlx::query(concat!(
         "INSERT INTO vouchers (",
         voucher_columns!(),
@@ -611,7 +611,7 @@ pub(crate) async fn insert_voucher(tx: &mut Tx, v: &VoucherRecord) -> Result<u64
 
 /// Writes a voucher's changeable fields, unless `max_uses` would fall below the uses it
 /// already has (concurrent bookings included). Returns the voucher as saved.
-pub(crate) async fn save_voucher(tx: &mut Tx, v: &VoucherRecord) -> Result<Option<VoucherRecord>, sqlx::Error> {
+pub(crate) async fn save_voucher(tx: &mut Tx<'_>, v: &VoucherRecord) -> Result<Option<VoucherRecord>, sqlx::Error> {
     tx!(tx, |c| sqlx::query_as(concat!(
         "UPDATE vouchers SET code = $3, code_norm = $4, amount_off = $5, percent_off = $6, currency = $7, max_uses = $8, \
          valid_from = $9, valid_until = $10, ticket_type_ids = $11, unlock_ticket_type_ids = $12, updated_at = $13 \
@@ -636,7 +636,7 @@ pub(crate) async fn save_voucher(tx: &mut Tx, v: &VoucherRecord) -> Result<Optio
 }
 
 /// Deletes a voucher no live booking uses.
-pub(crate) async fn delete_voucher(tx: &mut Tx, org: OrgId, id: VoucherId) -> Result<u64, sqlx::Error> {
+pub(crate) async fn delete_voucher(tx: &mut Tx<'_>, org: OrgId, id: VoucherId) -> Result<u64, sqlx::Error> {
     tx!(tx, |c| sqlx::query("DELETE FROM vouchers WHERE org_id = $1 AND id = $2 AND uses = 0")
         .bind(org)
         .bind(id)
@@ -646,7 +646,7 @@ pub(crate) async fn delete_voucher(tx: &mut Tx, org: OrgId, id: VoucherId) -> Re
 }
 
 /// Counts one use of a voucher if it has uses left (0 rows: used up).
-pub(crate) async fn use_voucher(tx: &mut Tx, id: VoucherId, at: DateTime<Utc>) -> Result<u64, sqlx::Error> {
+pub(crate) async fn use_voucher(tx: &mut Tx<'_>, id: VoucherId, at: DateTime<Utc>) -> Result<u64, sqlx::Error> {
     tx!(tx, |c| sqlx::query(
         "UPDATE vouchers SET uses = uses + 1, updated_at = $2 WHERE id = $1 AND (max_uses IS NULL OR uses < max_uses)"
     )
@@ -657,7 +657,7 @@ pub(crate) async fn use_voucher(tx: &mut Tx, id: VoucherId, at: DateTime<Utc>) -
     .map(|r| r.rows_affected()))
 }
 
-pub(crate) async fn release_voucher(tx: &mut Tx, id: VoucherId, at: DateTime<Utc>) -> Result<u64, sqlx::Error> {
+pub(crate) async fn release_voucher(tx: &mut Tx<'_>, id: VoucherId, at: DateTime<Utc>) -> Result<u64, sqlx::Error> {
     tx!(tx, |c| sqlx::query("UPDATE vouchers SET uses = uses - 1, updated_at = $2 WHERE id = $1 AND uses > 0")
         .bind(id)
         .bind(at)
@@ -672,7 +672,7 @@ pub(crate) async fn release_voucher(tx: &mut Tx, id: VoucherId, at: DateTime<Utc
 /// over the cap). One upsert: the first booking of a buyer inserts the row (the caller has
 /// checked `n <= max`), later ones add to it under the row lock.
 pub(crate) async fn count_buyer(
-    tx: &mut Tx,
+    tx: &mut Tx<'_>,
     org: OrgId,
     event: EventId,
     buyer: &str,
@@ -701,7 +701,7 @@ pub(crate) async fn count_buyer(
 /// Adds tickets to buyers' counts without a cap (the event sets none), with one multi-row
 /// upsert. Each `(event, buyer)` must appear once; pass them in key order (lock order).
 pub(crate) async fn count_buyers_uncapped(
-    tx: &mut Tx,
+    tx: &mut Tx<'_>,
     counts: &[(OrgId, EventId, &str, i64)],
     at: DateTime<Utc>,
 ) -> Result<u64, sqlx::Error> {
@@ -717,7 +717,7 @@ pub(crate) async fn count_buyers_uncapped(
 }
 
 pub(crate) async fn uncount_buyer(
-    tx: &mut Tx,
+    tx: &mut Tx<'_>,
     event: EventId,
     buyer: &str,
     n: i64,
@@ -740,7 +740,7 @@ pub(crate) async fn uncount_buyer(
 // ---- bookings -----------------------------------------------------------------------------
 
 /// Inserts bookings with one multi-row insert (the group-commit writer's batches).
-pub(crate) async fn insert_bookings(tx: &mut Tx, bookings: &[&BookingRecord]) -> Result<u64, sqlx::Error> {
+pub(crate) async fn insert_bookings(tx: &mut Tx<'_>, bookings: &[&BookingRecord]) -> Result<u64, sqlx::Error> {
     kernel::insert_rows!(tx, "bookings", bookings, |b| {
         "id": "uuid" = b.id,
         "org_id": "uuid" = b.org_id,
@@ -771,7 +771,7 @@ pub(crate) async fn insert_bookings(tx: &mut Tx, bookings: &[&BookingRecord]) ->
 }
 
 /// Inserts positions with one multi-row insert.
-pub(crate) async fn insert_positions(tx: &mut Tx, positions: &[NewPosition<'_>]) -> Result<u64, sqlx::Error> {
+pub(crate) async fn insert_positions(tx: &mut Tx<'_>, positions: &[NewPosition<'_>]) -> Result<u64, sqlx::Error> {
     kernel::insert_rows!(tx, "booking_positions", positions, |p| {
         "id": "uuid" = p.position.id,
         "org_id": "uuid" = p.org_id,
@@ -789,7 +789,7 @@ pub(crate) async fn insert_positions(tx: &mut Tx, positions: &[NewPosition<'_>])
 }
 
 /// Inserts tickets with one multi-row insert.
-pub(crate) async fn insert_tickets(tx: &mut Tx, tickets: &[&TicketRecord]) -> Result<u64, sqlx::Error> {
+pub(crate) async fn insert_tickets(tx: &mut Tx<'_>, tickets: &[&TicketRecord]) -> Result<u64, sqlx::Error> {
     kernel::insert_rows!(tx, "tickets", tickets, |t| {
         "id": "uuid" = t.id,
         "org_id": "uuid" = t.org_id,
@@ -826,7 +826,7 @@ pub(crate) async fn positions(db: &Db, booking: BookingId) -> Result<Vec<Positio
     .await)
 }
 
-pub(crate) async fn positions_tx(tx: &mut Tx, booking: BookingId) -> Result<Vec<Position>, sqlx::Error> {
+pub(crate) async fn positions_tx(tx: &mut Tx<'_>, booking: BookingId) -> Result<Vec<Position>, sqlx::Error> {
     tx!(tx, |c| sqlx::query_as(
         "SELECT id, ticket_type_id, ticket_type_name, quantity, unit_price, discount, currency FROM booking_positions \
          WHERE booking_id = $1 ORDER BY id"
@@ -847,7 +847,7 @@ pub(crate) async fn tickets(db: &Db, booking: BookingId) -> Result<Vec<TicketRec
 /// same text serves SQLite, where the single writer already serializes changes). Every
 /// change of a booking locks its row first, then the buyer counter(s), the voucher, and the
 /// quotas in id order: one order, so concurrent transactions never deadlock.
-pub(crate) async fn lock_booking(tx: &mut Tx, id: BookingId) -> Result<Option<BookingRecord>, sqlx::Error> {
+pub(crate) async fn lock_booking(tx: &mut Tx<'_>, id: BookingId) -> Result<Option<BookingRecord>, sqlx::Error> {
     tx!(tx, |c| sqlx::query_as(concat!(
         "UPDATE bookings SET updated_at = updated_at WHERE id = $1 RETURNING ",
         booking_columns!()
@@ -860,7 +860,7 @@ pub(crate) async fn lock_booking(tx: &mut Tx, id: BookingId) -> Result<Option<Bo
 /// Confirms a booking that is in `from` (pending, or expired and re-taken): the guard that
 /// makes "mark paid" happen once. `None`: the booking is no longer in `from`.
 pub(crate) async fn confirm(
-    tx: &mut Tx,
+    tx: &mut Tx<'_>,
     id: BookingId,
     from: BookingStatus,
     reference: Option<&str>,
@@ -881,7 +881,7 @@ pub(crate) async fn confirm(
 
 /// Cancels a booking that is still in `from`. `None`: someone else changed it first.
 pub(crate) async fn cancel(
-    tx: &mut Tx,
+    tx: &mut Tx<'_>,
     id: BookingId,
     from: BookingStatus,
     at: DateTime<Utc>,
@@ -899,7 +899,7 @@ pub(crate) async fn cancel(
 
 /// Expires a pending booking whose hold has run out. `None`: paid, cancelled or expired
 /// already, or not due yet.
-pub(crate) async fn expire(tx: &mut Tx, id: BookingId, at: DateTime<Utc>) -> Result<Option<BookingRecord>, sqlx::Error> {
+pub(crate) async fn expire(tx: &mut Tx<'_>, id: BookingId, at: DateTime<Utc>) -> Result<Option<BookingRecord>, sqlx::Error> {
     tx!(tx, |c| sqlx::query_as(concat!(
         "UPDATE bookings SET status = 'expired', expired_at = $2, updated_at = $2 \
          WHERE id = $1 AND status = 'pending_payment' AND hold_expires_at <= $2 RETURNING ",
@@ -912,7 +912,7 @@ pub(crate) async fn expire(tx: &mut Tx, id: BookingId, at: DateTime<Utc>) -> Res
 }
 
 pub(crate) async fn update_buyer(
-    tx: &mut Tx,
+    tx: &mut Tx<'_>,
     id: BookingId,
     email: &str,
     name: &str,
@@ -933,7 +933,7 @@ pub(crate) async fn update_buyer(
 }
 
 pub(crate) async fn name_ticket(
-    tx: &mut Tx,
+    tx: &mut Tx<'_>,
     booking: BookingId,
     seq: i64,
     name: Option<&str>,
@@ -953,7 +953,7 @@ pub(crate) async fn name_ticket(
     .map(|r| r.rows_affected()))
 }
 
-pub(crate) async fn cancel_tickets(tx: &mut Tx, booking: BookingId, at: DateTime<Utc>) -> Result<u64, sqlx::Error> {
+pub(crate) async fn cancel_tickets(tx: &mut Tx<'_>, booking: BookingId, at: DateTime<Utc>) -> Result<u64, sqlx::Error> {
     tx!(tx, |c| sqlx::query(
         "UPDATE tickets SET status = 'cancelled', cancelled_at = $2, updated_at = $2 WHERE booking_id = $1 AND status = 'valid'"
     )
@@ -966,7 +966,7 @@ pub(crate) async fn cancel_tickets(tx: &mut Tx, booking: BookingId, at: DateTime
 
 /// Cancels the named tickets of a booking that are still valid; their ids and types.
 pub(crate) async fn cancel_ticket_ids(
-    tx: &mut Tx,
+    tx: &mut Tx<'_>,
     booking: BookingId,
     ids: &[TicketId],
     at: DateTime<Utc>,
@@ -988,7 +988,7 @@ pub(crate) async fn cancel_ticket_ids(
 }
 
 /// A booking's valid tickets, in seq order (the order attendees are given in).
-pub(crate) async fn valid_ticket_seqs(tx: &mut Tx, booking: BookingId) -> Result<Vec<(TicketId, i64)>, sqlx::Error> {
+pub(crate) async fn valid_ticket_seqs(tx: &mut Tx<'_>, booking: BookingId) -> Result<Vec<(TicketId, i64)>, sqlx::Error> {
     tx!(tx, |c| sqlx::query_as("SELECT id, seq FROM tickets WHERE booking_id = $1 AND status = 'valid' ORDER BY seq")
         .bind(booking)
         .fetch_all(c)
@@ -998,7 +998,7 @@ pub(crate) async fn valid_ticket_seqs(tx: &mut Tx, booking: BookingId) -> Result
 /// Sets what is left of a position after some of its tickets were given back; a position
 /// with none left is removed.
 pub(crate) async fn shrink_position(
-    tx: &mut Tx,
+    tx: &mut Tx<'_>,
     id: PositionId,
     quantity: i64,
     discount: i64,
@@ -1031,7 +1031,7 @@ pub(crate) struct Shrunk<'a> {
 }
 
 pub(crate) async fn shrink_booking(
-    tx: &mut Tx,
+    tx: &mut Tx<'_>,
     id: BookingId,
     s: Shrunk<'_>,
     at: DateTime<Utc>,
@@ -1056,7 +1056,7 @@ pub(crate) async fn shrink_booking(
 /// Marks a booking refunded (its payment was refunded in full) from `from`. `None`: it is
 /// no longer in `from`.
 pub(crate) async fn refund_booking(
-    tx: &mut Tx,
+    tx: &mut Tx<'_>,
     id: BookingId,
     from: BookingStatus,
     at: DateTime<Utc>,

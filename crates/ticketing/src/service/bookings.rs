@@ -155,7 +155,7 @@ pub(super) fn actor_of(p: Option<&Principal>) -> String {
 
 /// Records a booking change for the acting principal, or for an anonymous buyer.
 pub(super) async fn audit_booking(
-    tx: &mut Tx,
+    tx: &mut Tx<'_>,
     p: Option<&Principal>,
     b: &BookingRecord,
     action: &str,
@@ -399,7 +399,11 @@ impl TicketingService {
     /// the conditional inventory updates last (so PostgreSQL holds the quota row locks for
     /// as short a time as possible), then commits. `Some(shortfall)`: nothing was written.
     pub(super) async fn write_booking(&self, db: &kernel::Db, new: &NewBooking) -> AppResult<Option<Shortfall>> {
-        let mut tx = db.begin().await?;
+        self.write_booking_in(db.begin().await?, new).await
+    }
+
+    /// [`Self::write_booking`] in a transaction the caller began.
+    pub(super) async fn write_booking_in(&self, mut tx: Tx<'_>, new: &NewBooking) -> AppResult<Option<Shortfall>> {
         self.insert_booking_rows(&mut tx, new).await?;
         if let Some(short) = self.take_inventory(&mut tx, &new.booking, new.max_per_buyer).await? {
             return Ok(Some(short));
@@ -410,13 +414,13 @@ impl TicketingService {
 
     /// The rows of a new booking: the booking, its positions and tickets, its hold-expiry
     /// job, its audit record and its `booking.created` (and `booking.confirmed`) events.
-    pub(super) async fn insert_booking_rows(&self, tx: &mut Tx, new: &NewBooking) -> AppResult<()> {
+    pub(super) async fn insert_booking_rows(&self, tx: &mut Tx<'_>, new: &NewBooking) -> AppResult<()> {
         self.insert_bookings_rows(tx, &[new]).await
     }
 
     /// The rows of several new bookings, each kind with one statement for all of them (the
     /// group-commit writer's batches): bookings, positions, tickets, audit records, events.
-    pub(super) async fn insert_bookings_rows(&self, tx: &mut Tx, news: &[&NewBooking]) -> AppResult<()> {
+    pub(super) async fn insert_bookings_rows(&self, tx: &mut Tx<'_>, news: &[&NewBooking]) -> AppResult<()> {
         let bookings: Vec<&BookingRecord> = news.iter().map(|n| &n.booking).collect();
         store::insert_bookings(tx, &bookings).await?;
         let positions: Vec<store::NewPosition> = news
@@ -485,7 +489,7 @@ impl TicketingService {
     /// `Some(shortfall)` when one had no room; the caller drops the transaction.
     pub(super) async fn take_inventory(
         &self,
-        tx: &mut Tx,
+        tx: &mut Tx<'_>,
         b: &BookingRecord,
         max_per_buyer: Option<i64>,
     ) -> AppResult<Option<Shortfall>> {
@@ -512,7 +516,7 @@ impl TicketingService {
     /// Gives back what [`Self::take_inventory`] took, in the same lock order. Runs only
     /// after a conditional state change from a live status affected the booking's row, so
     /// once per booking.
-    pub(super) async fn release_inventory(&self, tx: &mut Tx, b: &BookingRecord) -> AppResult<()> {
+    pub(super) async fn release_inventory(&self, tx: &mut Tx<'_>, b: &BookingRecord) -> AppResult<()> {
         let at = now();
         store::uncount_buyer(tx, b.event_id, &domain::buyer_key(&b.buyer_email), b.quantity, at).await?;
         if let Some(v) = b.voucher_id {
@@ -763,7 +767,7 @@ impl TicketingService {
     #[allow(clippy::too_many_arguments)]
     pub(super) async fn confirm_in(
         &self,
-        tx: &mut Tx,
+        tx: &mut Tx<'_>,
         p: Option<&Principal>,
         id: BookingId,
         from: BookingStatus,

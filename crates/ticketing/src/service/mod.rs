@@ -248,7 +248,7 @@ impl TicketingService {
     /// Records a catalog change, attributed to the request's principal.
     async fn audit(
         &self,
-        tx: &mut Tx,
+        tx: &mut Tx<'_>,
         org: OrgId,
         action: &str,
         resource_type: &str,

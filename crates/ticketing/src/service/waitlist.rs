@@ -198,7 +198,7 @@ fn entry_event(e: &EntryRecord) -> serde_json::Value {
     })
 }
 
-async fn audit_entry(tx: &mut Tx, actor: &str, e: &EntryRecord, action: &str, changes: serde_json::Value) -> AppResult<()> {
+async fn audit_entry(tx: &mut Tx<'_>, actor: &str, e: &EntryRecord, action: &str, changes: serde_json::Value) -> AppResult<()> {
     let entry =
         AuditEntry { org_id: Some(e.org_id), action, resource_type: "waitlist_entry", resource_id: e.id.to_string(), changes };
     audit::record_as(tx, actor, entry).await
@@ -612,7 +612,7 @@ impl TicketingService {
     /// Cancels a pending offer booking in `tx`, releasing its seats (`false`: it was no
     /// longer pending — expired or cancelled meanwhile). An offer that has been paid is not
     /// given up this way: `409 already_paid` (its booking is cancelled like any other).
-    async fn cancel_offer(&self, tx: &mut Tx, p: Option<&Principal>, booking: BookingId) -> AppResult<bool> {
+    async fn cancel_offer(&self, tx: &mut Tx<'_>, p: Option<&Principal>, booking: BookingId) -> AppResult<bool> {
         let Some(cancelled) = store::cancel(tx, booking, BookingStatus::PendingPayment, now()).await? else {
             if store::lock_booking(tx, booking).await?.is_some_and(|b| b.status == BookingStatus::Confirmed) {
                 return Err(AppError::conflict("already_paid", "the offer has been paid; cancel its booking instead"));

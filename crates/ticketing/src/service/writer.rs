@@ -23,9 +23,10 @@
 //! its own, so one bad booking cannot fail the others.
 
 use std::sync::Weak;
+use std::time::{Duration, Instant};
 
 use kernel::time::{Timestamp, now};
-use kernel::{AppError, AppResult, Backend, Db, Kernel, Tx};
+use kernel::{AppError, AppResult, Backend, Db, Held, Kernel, Tx};
 use secrecy::ExposeSecret;
 use tokio::sync::{mpsc, oneshot};
 
@@ -43,6 +44,8 @@ const WRITER_CONNECTIONS: u32 = 2;
 const MAX_BATCH: usize = 256;
 /// Bookings waiting for the writer before callers wait to enqueue.
 const QUEUE: usize = 4096;
+/// Longest the writer keeps SQLite's one writer connection from every other write.
+const SQLITE_HOLD: Duration = Duration::from_millis(50);
 
 pub(super) struct Job {
     new: NewBooking,
@@ -88,12 +91,37 @@ impl Writer {
     }
 }
 
-/// Writes queued bookings, a batch at a time, until the queue closes.
+/// Writes queued bookings, a batch at a time, until the queue closes. The writer keeps its
+/// connection between batches ([`Held`]): for good on PostgreSQL (a pool of its own), and on
+/// SQLite, where it is the one writer every other write needs too, only while bookings keep
+/// coming and for at most [`SQLITE_HOLD`] at a time.
 async fn run(service: Weak<TicketingService>, mut rx: mpsc::Receiver<Job>, db: Db) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
+    let mut held: Option<(Held, Instant)> = None;
     while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
         let Some(svc) = service.upgrade() else { break };
-        svc.write_batch(&db, &mut batch).await;
+        if db.backend() == Backend::Sqlite && held.as_ref().is_some_and(|(_, since)| since.elapsed() > SQLITE_HOLD) {
+            held = None;
+        }
+        if held.is_none() {
+            match db.hold().await {
+                Ok(conn) => held = Some((conn, Instant::now())),
+                Err(e) => {
+                    for job in batch.drain(..) {
+                        let _ = job.reply.send(Err(AppError::internal(format!("the booking writer has no connection: {e}"))));
+                    }
+                    continue;
+                }
+            }
+        }
+        let Some((conn, _)) = held.as_mut() else { continue };
+        if !svc.write_batch(conn, &mut batch).await {
+            // The connection failed: take a fresh one for the next batch.
+            held = None;
+        }
+        if db.backend() == Backend::Sqlite && rx.is_empty() {
+            held = None;
+        }
     }
 }
 
@@ -110,31 +138,41 @@ impl TicketingService {
         answer.await.map_err(|_| AppError::internal("the booking writer stopped"))?
     }
 
-    async fn write_batch(&self, db: &Db, jobs: &mut Vec<Job>) {
+    /// Writes a batch in one transaction, or each booking in one of its own if that fails.
+    /// False when the connection could not even begin a transaction.
+    async fn write_batch(&self, conn: &mut Held, jobs: &mut Vec<Job>) -> bool {
         if jobs.len() > 1 {
-            match self.try_batch(db, jobs).await {
+            match self.try_batch(conn, jobs).await {
                 Ok(results) => {
                     for (job, result) in jobs.drain(..).zip(results) {
                         let _ = job.reply.send(Ok(result));
                     }
-                    return;
+                    return true;
                 }
                 Err(e) => tracing::debug!(error = %e, bookings = jobs.len(), "booking batch failed; writing one by one"),
             }
         }
+        let mut usable = true;
         for job in jobs.drain(..) {
-            let result = self.write_booking(db, &job.new).await;
+            let result = match conn.begin().await {
+                Ok(tx) => self.write_booking_in(tx, &job.new).await,
+                Err(e) => {
+                    usable = false;
+                    Err(e.into())
+                }
+            };
             let _ = job.reply.send(result);
         }
+        usable
     }
 
     /// One transaction for the whole batch: every booking's inventory in stages (buyer
     /// counters, vouchers, quotas — each stage in key order, the same lock order as every
     /// other inventory transaction, so batches on several nodes and concurrent
     /// cancellations cannot deadlock), then the rows of the bookings that got theirs.
-    async fn try_batch(&self, db: &Db, jobs: &[Job]) -> AppResult<Vec<Option<Shortfall>>> {
+    async fn try_batch(&self, conn: &mut Held, jobs: &[Job]) -> AppResult<Vec<Option<Shortfall>>> {
         let at = now();
-        let mut tx = db.begin().await?;
+        let mut tx = conn.begin().await?;
         let n = jobs.len();
         let bookings: Vec<&BookingRecord> = jobs.iter().map(|j| &j.new.booking).collect();
         let buyers: Vec<String> = bookings.iter().map(|b| domain::buyer_key(&b.buyer_email)).collect();
@@ -143,7 +181,7 @@ impl TicketingService {
 
         // Gives back what booking `i` took so far (rows this transaction has locked already).
         async fn undo(
-            tx: &mut Tx,
+            tx: &mut Tx<'_>,
             b: &BookingRecord,
             buyer: &str,
             voucher: bool,

@@ -128,7 +128,7 @@ pub(crate) async fn keys(db: &Db, org: OrgId) -> Result<Vec<KeyRecord>, sqlx::Er
 }
 
 /// Adds a key as the organization's active one unless it already has one (`0`).
-pub(crate) async fn insert_key(tx: &mut Tx, k: &KeyRecord) -> Result<u64, sqlx::Error> {
+pub(crate) async fn insert_key(tx: &mut Tx<'_>, k: &KeyRecord) -> Result<u64, sqlx::Error> {
     tx!(tx, |c| sqlx::query(concat!(
         "INSERT INTO ticket_signing_keys (",
         key_columns!(),
@@ -149,7 +149,7 @@ pub(crate) async fn insert_key(tx: &mut Tx, k: &KeyRecord) -> Result<u64, sqlx::
 }
 
 /// Retires the organization's active key (it stays published for verification).
-pub(crate) async fn retire_active_key(tx: &mut Tx, org: OrgId, at: DateTime<Utc>) -> Result<u64, sqlx::Error> {
+pub(crate) async fn retire_active_key(tx: &mut Tx<'_>, org: OrgId, at: DateTime<Utc>) -> Result<u64, sqlx::Error> {
     tx!(tx, |c| {
         sqlx::query(
         "UPDATE ticket_signing_keys SET status = 'retired', retired_at = $2, updated_at = $2 WHERE org_id = $1 AND status = 'active'"
@@ -174,7 +174,7 @@ pub(crate) async fn document(db: &Db, booking: BookingId) -> Result<Option<Docum
 /// Marks the booking's document as asked for (creating its row), keeping what was rendered
 /// before until the new rendering replaces it.
 pub(crate) async fn request_document(
-    tx: &mut Tx,
+    tx: &mut Tx<'_>,
     booking: BookingId,
     org: OrgId,
     event: EventId,
@@ -198,7 +198,7 @@ pub(crate) async fn request_document(
 /// Records a finished rendering, unless a newer request came in after `requested` (its job
 /// renders again).
 pub(crate) async fn document_ready(
-    tx: &mut Tx,
+    tx: &mut Tx<'_>,
     booking: BookingId,
     requested: DateTime<Utc>,
     key: &str,
@@ -222,7 +222,7 @@ pub(crate) async fn document_ready(
 }
 
 pub(crate) async fn document_failed(
-    tx: &mut Tx,
+    tx: &mut Tx<'_>,
     booking: BookingId,
     requested: DateTime<Utc>,
     error: &str,
@@ -261,7 +261,7 @@ pub(crate) async fn lists_of_event(db: &Db, event: EventId) -> Result<Vec<ListRe
 }
 
 /// Inserts a list; with `if_absent`, an existing list of the same id is kept (`0`).
-pub(crate) async fn insert_list(tx: &mut Tx, l: &ListRecord, if_absent: bool) -> Result<u64, sqlx::Error> {
+pub(crate) async fn insert_list(tx: &mut Tx<'_>, l: &ListRecord, if_absent: bool) -> Result<u64, sqlx::Error> {
     const INSERT: &str =
         concat!("INSERT INTO checkin_lists (", list_columns!(), ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)");
     const INSERT_IF_ABSENT: &str = concat!(
@@ -286,7 +286,7 @@ pub(crate) async fn insert_list(tx: &mut Tx, l: &ListRecord, if_absent: bool) ->
         .map(|r| r.rows_affected()))
 }
 
-pub(crate) async fn save_list(tx: &mut Tx, l: &ListRecord) -> Result<u64, sqlx::Error> {
+pub(crate) async fn save_list(tx: &mut Tx<'_>, l: &ListRecord) -> Result<u64, sqlx::Error> {
     tx!(tx, |c| sqlx::query(
         "UPDATE checkin_lists SET session_id = $3, name = $4, ticket_type_ids = $5, opens_at = $6, closes_at = $7, \
          updated_at = $8 WHERE org_id = $1 AND id = $2"
@@ -305,7 +305,7 @@ pub(crate) async fn save_list(tx: &mut Tx, l: &ListRecord) -> Result<u64, sqlx::
 }
 
 /// Deletes a list and its scan log.
-pub(crate) async fn delete_list(tx: &mut Tx, org: OrgId, id: CheckinListId) -> Result<u64, sqlx::Error> {
+pub(crate) async fn delete_list(tx: &mut Tx<'_>, org: OrgId, id: CheckinListId) -> Result<u64, sqlx::Error> {
     tx!(tx, |c| sqlx::query("DELETE FROM checkin_lists WHERE org_id = $1 AND id = $2")
         .bind(org)
         .bind(id)
@@ -438,7 +438,7 @@ pub(crate) async fn admission(db: &Db, list: CheckinListId, ticket: TicketId) ->
 
 /// Records a scan; `0` when its scan id was recorded before or, for a `valid` scan, when the
 /// ticket was already admitted on the list.
-pub(crate) async fn insert_checkin(tx: &mut Tx, k: &CheckinRecord) -> Result<u64, sqlx::Error> {
+pub(crate) async fn insert_checkin(tx: &mut Tx<'_>, k: &CheckinRecord) -> Result<u64, sqlx::Error> {
     tx!(tx, |c| sqlx::query(concat!(
         "INSERT INTO checkins (",
         checkin_columns!(),
@@ -466,7 +466,7 @@ pub(crate) async fn insert_checkin(tx: &mut Tx, k: &CheckinRecord) -> Result<u64
 
 /// Undoes a live admission of the organization; `None` if there is none with this id.
 pub(crate) async fn undo_checkin(
-    tx: &mut Tx,
+    tx: &mut Tx<'_>,
     org: OrgId,
     id: CheckinId,
     by: &str,
@@ -486,7 +486,7 @@ pub(crate) async fn undo_checkin(
 }
 
 /// Sets the ticket's `checked_in_at` to its earliest live admission on any list (or clears it).
-pub(crate) async fn refresh_checked_in(tx: &mut Tx, ticket: TicketId, at: DateTime<Utc>) -> Result<u64, sqlx::Error> {
+pub(crate) async fn refresh_checked_in(tx: &mut Tx<'_>, ticket: TicketId, at: DateTime<Utc>) -> Result<u64, sqlx::Error> {
     tx!(tx, |c| sqlx::query(
         "UPDATE tickets SET checked_in_at = (SELECT MIN(scanned_at) FROM checkins \
          WHERE ticket_id = $1 AND result = 'valid' AND undone_at IS NULL), updated_at = $2 WHERE id = $1"

@@ -64,7 +64,7 @@ macro_rules! rank {
     };
 }
 
-pub(crate) async fn insert_entry(tx: &mut Tx, e: &EntryRecord) -> Result<u64, sqlx::Error> {
+pub(crate) async fn insert_entry(tx: &mut Tx<'_>, e: &EntryRecord) -> Result<u64, sqlx::Error> {
     tx!(tx, |c| sqlx::query(concat!(
         "INSERT INTO waitlist_entries (",
         entry_columns!(),
@@ -112,7 +112,7 @@ pub(crate) async fn entry_by_booking(db: &Db, booking: BookingId) -> Result<Opti
 /// `waiting → offered` with its offer booking: the guard that makes an entry get at most
 /// one offer, ever (0 rows: it is no longer waiting — offered by another job, or left).
 pub(crate) async fn mark_offered(
-    tx: &mut Tx,
+    tx: &mut Tx<'_>,
     id: WaitlistEntryId,
     booking: BookingId,
     at: DateTime<Utc>,
@@ -134,7 +134,7 @@ pub(crate) async fn mark_offered(
 /// Moves an entry that is in one of `from` to `to`. `None`: it was in neither (someone else
 /// changed it first).
 pub(crate) async fn transition(
-    tx: &mut Tx,
+    tx: &mut Tx<'_>,
     id: WaitlistEntryId,
     from: [WaitlistStatus; 2],
     to: WaitlistStatus,
@@ -158,7 +158,7 @@ pub(crate) async fn transition(
 
 /// Changes the tier of a live entry. `None`: no such live entry in `org`.
 pub(crate) async fn set_tier(
-    tx: &mut Tx,
+    tx: &mut Tx<'_>,
     org: OrgId,
     id: WaitlistEntryId,
     tier: &str,
@@ -231,7 +231,7 @@ pub(crate) async fn waiting_targets(
 /// Replaces the token of a waitlist offer's booking (accepting with the entry's own token
 /// hands the person a fresh booking token; only its hash is stored).
 pub(crate) async fn set_booking_token(
-    tx: &mut Tx,
+    tx: &mut Tx<'_>,
     booking: BookingId,
     hash: &str,
     at: DateTime<Utc>,
