@@ -278,8 +278,10 @@ impl Db {
                 .pragma("temp_store", "memory")
                 .pragma("journal_size_limit", checkpoint::JOURNAL_SIZE_LIMIT.to_string());
             // Page caches are per connection: the one writer gets 16 MiB (every write goes
-            // through it), each reader 4 MiB, so a large database and a full reader pool
-            // stay within ~80 MiB of cache. The writer never checkpoints the log itself
+            // through it), each reader 2 MiB (point lookups; the file itself is in the
+            // operating system's cache), so a large database and a full reader pool stay
+            // within ~50 MiB of cache (16 readers at 4 MiB took the on-sale bench, paid
+            // phase included, past 200 MiB). The writer never checkpoints the log itself
             // (see `checkpoint`). Connections are not pinged when taken from a pool: they are
             // in-process and do not go stale.
             let writer = SqlitePoolOptions::new()
@@ -292,7 +294,7 @@ impl Db {
                 .max_connections(max_connections.clamp(2, 16))
                 .test_before_acquire(false)
                 .acquire_timeout(Duration::from_secs(10))
-                .connect_with(opts.clone().read_only(true).pragma("cache_size", "-4096"))
+                .connect_with(opts.clone().read_only(true).pragma("cache_size", "-2048"))
                 .await?;
             let checkpoints = checkpoint::start(&opts.pragma("cache_size", "-1024"), writer.clone()).await?;
             Ok(Db::Sqlite { writer, reader, checkpoints })
