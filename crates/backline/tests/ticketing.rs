@@ -218,6 +218,28 @@ async fn free_bookings_confirm_at_once_and_idempotent_retries_return_the_same_bo
     assert_eq!(q[0]["available"], 50);
 }
 
+#[tokio::test]
+async fn a_sold_out_answer_leaves_nothing_locked_behind() {
+    // The booking writer keeps its connection between batches. A booking that finds no room
+    // has already counted its buyer (a row lock on the buyer's counter) when the quota says
+    // no; its transaction must be rolled back now, not when the next booking comes, or the
+    // buyer's cancellation below waits for a booking that never comes.
+    let app = TestApp::spawn().await;
+    let (owner, _, event) = published_event(&app, "o@locks.org").await;
+    let one = ticket_type(&app, &owner, &event, json!({"name": "Last", "price": 0, "currency": "EUR", "capacity": 1})).await;
+    let req = booking(&event, json!([{"ticket_type_id": id(&one), "quantity": 1}]), "same@locks.org");
+    let first = book(&app, req.clone()).await;
+    let (s, p) = app.post("/api/bookings", None, req).await;
+    assert_eq!((s, p["code"].as_str()), (StatusCode::CONFLICT, Some("sold_out")), "{p}");
+    let path = format!("/api/bookings/{}?token={}", id(&first), first["booking_token"].as_str().unwrap());
+    let (s, c) = tokio::time::timeout(std::time::Duration::from_secs(5), app.delete(&path, None))
+        .await
+        .expect("the cancellation waited for a lock the sold-out booking kept");
+    assert_eq!(s, StatusCode::OK, "{c}");
+    assert_eq!(c["status"], "cancelled");
+    assert_eq!(quota_taken(&app, &owner, &event, one["quota_ids"][0].as_str().unwrap()).await, 0);
+}
+
 /// `buyers` concurrent anonymous buyers of one ticket each, spread over `bases` (app
 /// instances) and `types`. Returns (confirmed booking ids, sold-out count).
 async fn rush(client: &reqwest::Client, bases: &[String], event: &str, types: &[String], buyers: usize) -> (Vec<String>, usize) {

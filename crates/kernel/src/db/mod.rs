@@ -66,6 +66,18 @@ impl Held {
             Held::Postgres(c) => Tx::Postgres(c.begin().await?),
         })
     }
+
+    /// Round-trips to the database, which also sends what a transaction dropped without
+    /// commit left queued: PostgreSQL's rollback goes out with the connection's next command,
+    /// and on a held connection that can be long after, with the transaction's locks held
+    /// meanwhile. Call it after dropping a transaction unless another one begins at once.
+    pub async fn settle(&mut self) -> Result<(), sqlx::Error> {
+        use sqlx::Connection;
+        match self {
+            Held::Sqlite(c) => c.ping().await,
+            Held::Postgres(c) => c.ping().await,
+        }
+    }
 }
 
 /// Runs `$body` against a pool (reads): `read!(db, |c| query.fetch_one(c).await)`.

@@ -152,7 +152,7 @@ impl TicketingService {
                 Err(e) => tracing::debug!(error = %e, bookings = jobs.len(), "booking batch failed; writing one by one"),
             }
         }
-        let mut usable = true;
+        let (mut usable, mut dropped) = (true, false);
         for job in jobs.drain(..) {
             let result = match conn.begin().await {
                 Ok(tx) => self.write_booking_in(tx, &job.new).await,
@@ -161,7 +161,13 @@ impl TicketingService {
                     Err(e.into())
                 }
             };
+            dropped |= !matches!(result, Ok(None));
             let _ = job.reply.send(result);
+        }
+        // A booking without room (or one that failed) dropped its transaction; its rollback
+        // must not wait for the next batch.
+        if usable && dropped && conn.settle().await.is_err() {
+            usable = false;
         }
         usable
     }
