@@ -8,12 +8,6 @@ use clap::{Parser, Subcommand};
 use secrecy::ExposeSecret;
 use tokio_util::sync::CancellationToken;
 
-/// mimalloc instead of the system allocator: under an on-sale rush glibc's malloc, shared by
-/// the request workers, the database threads and the booking writer, took a fifth of the
-/// CPU (its arena locks and free-list consolidation); mimalloc's per-thread heaps avoid both.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 #[derive(Parser)]
 #[command(name = "backline", version, about = "The open, self-hostable platform for live music and events")]
 struct Cli {
