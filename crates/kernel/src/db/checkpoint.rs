@@ -124,6 +124,11 @@ mod tests {
     use crate::db::Db;
     use crate::tx;
 
+    /// Runs one statement in the test's transaction.
+    async fn execute(t: &mut crate::db::Tx<'_>, sql: &'static str) {
+        tx!(t, |c| sqlx::query(sql).execute(c).await.map(|r| r.rows_affected())).unwrap();
+    }
+
     /// Frames in the log, as a passive checkpoint from a connection of the test sees them.
     async fn log_pages(conn: &mut sqlx::SqliteConnection) -> i64 {
         let (_busy, log, _copied): (i64, i64, i64) =
@@ -138,11 +143,7 @@ mod tests {
         let url = format!("sqlite://{}", path.display());
         let db = Db::connect(&url, 2).await.unwrap();
         let mut t = db.begin().await.unwrap();
-        tx!(&mut t, |c| sqlx::query("CREATE TABLE blobs (id INTEGER PRIMARY KEY, body BLOB NOT NULL)")
-            .execute(c)
-            .await
-            .map(|r| r.rows_affected()))
-        .unwrap();
+        execute(&mut t, "CREATE TABLE blobs (id INTEGER PRIMARY KEY, body BLOB NOT NULL)").await;
         t.commit().await.unwrap();
         let before = std::fs::metadata(&path).unwrap().len();
         // About 3,000 pages in 30 commits: three times the 1,000 pages at which SQLite's own
@@ -150,11 +151,7 @@ mod tests {
         for _ in 0..30 {
             let mut t = db.begin().await.unwrap();
             for _ in 0..100 {
-                tx!(&mut t, |c| sqlx::query("INSERT INTO blobs (body) VALUES (zeroblob(4000))")
-                    .execute(c)
-                    .await
-                    .map(|r| r.rows_affected()))
-                .unwrap();
+                execute(&mut t, "INSERT INTO blobs (body) VALUES (zeroblob(4000))").await;
             }
             t.commit().await.unwrap();
         }
