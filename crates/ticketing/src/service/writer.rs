@@ -40,8 +40,13 @@ use crate::store::{self, BookingRecord};
 
 /// Connections of the writer's own PostgreSQL pool.
 const WRITER_CONNECTIONS: u32 = 2;
-/// Most bookings in one transaction.
-const MAX_BATCH: usize = 256;
+/// Most bookings in one transaction. Larger batches cost less per booking, but all of a
+/// batch's answers go out at once, and while the request workers serve that wave (and the
+/// buyers' next requests come back) the writer has little to do: timing every batch of a
+/// PostgreSQL rush showed runs of full batches followed by runs of 1–20 bookings. 96 (about
+/// 13 ms of writer time on PostgreSQL here) measured the narrowest tail in alternating runs
+/// against 32–256, at the same throughput (docs/benchmarks.md).
+const MAX_BATCH: usize = 96;
 /// Bookings waiting for the writer before callers wait to enqueue.
 const QUEUE: usize = 4096;
 /// Longest the writer keeps SQLite's one writer connection from every other write.
