@@ -403,18 +403,29 @@ fn start_line(buyers: usize) -> std::sync::Arc<tokio::sync::Barrier> {
 /// pooled client (request builder, header map, pool checkout, a JSON value per request) took
 /// about 70 µs of CPU per booking there, a seventh of the machine during a rush. `https://`
 /// targets go through reqwest.
-enum Buyer {
+struct Buyer {
+    client: reqwest::Client,
+    base: String,
+    conn: Conn,
+}
+
+enum Conn {
     Plain { send: hyper::client::conn::http1::SendRequest<http_body_util::Full<hyper::body::Bytes>>, host: String },
-    Tls { client: reqwest::Client, base: String },
+    Pooled,
 }
 
 impl Buyer {
     async fn connect(client: &reqwest::Client, base: &str) -> anyhow::Result<Buyer> {
+        let conn = Self::open(client, base).await?;
+        Ok(Buyer { client: client.clone(), base: base.to_string(), conn })
+    }
+
+    async fn open(client: &reqwest::Client, base: &str) -> anyhow::Result<Conn> {
         let url = url::Url::parse(base)?;
         if url.scheme() != "http" {
             // A first request opens the pooled connection.
             client.get(format!("{base}/healthz")).send().await?.bytes().await?;
-            return Ok(Buyer::Tls { client: client.clone(), base: base.to_string() });
+            return Ok(Conn::Pooled);
         }
         let host = url.host_str().ok_or_else(|| anyhow::anyhow!("{base}: no host"))?;
         let host = match url.port() {
@@ -425,18 +436,34 @@ impl Buyer {
         stream.set_nodelay(true)?;
         let (send, conn) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream)).await?;
         tokio::spawn(conn);
-        Ok(Buyer::Plain { send, host })
+        Ok(Conn::Plain { send, host })
     }
 
     /// POSTs `body` (JSON) to `path`, with one more header if given: the status and body.
+    /// A connection that failed is replaced for the next request.
     async fn post(
         &mut self,
         path: &str,
         header: Option<(&str, &str)>,
         body: String,
     ) -> anyhow::Result<(u16, hyper::body::Bytes)> {
-        match self {
-            Buyer::Plain { send, host } => {
+        let answer = self.send(path, header, body).await;
+        if answer.is_err()
+            && let Ok(fresh) = Self::open(&self.client, &self.base).await
+        {
+            self.conn = fresh;
+        }
+        answer
+    }
+
+    async fn send(
+        &mut self,
+        path: &str,
+        header: Option<(&str, &str)>,
+        body: String,
+    ) -> anyhow::Result<(u16, hyper::body::Bytes)> {
+        match &mut self.conn {
+            Conn::Plain { send, host } => {
                 use http_body_util::BodyExt;
                 send.ready().await?;
                 let mut req = hyper::Request::post(path)
@@ -449,8 +476,9 @@ impl Buyer {
                 let status = resp.status().as_u16();
                 Ok((status, resp.into_body().collect().await?.to_bytes()))
             }
-            Buyer::Tls { client, base } => {
-                let mut req = client.post(format!("{base}{path}")).header(hyper::header::CONTENT_TYPE, "application/json");
+            Conn::Pooled => {
+                let mut req =
+                    self.client.post(format!("{}{path}", self.base)).header(hyper::header::CONTENT_TYPE, "application/json");
                 if let Some((name, value)) = header {
                     req = req.header(name, value);
                 }
@@ -459,24 +487,6 @@ impl Buyer {
                 Ok((status, resp.bytes().await?))
             }
         }
-    }
-
-    /// [`Self::post`], with a fresh connection in place of one that failed.
-    async fn post_or_reconnect(
-        &mut self,
-        client: &reqwest::Client,
-        base: &str,
-        path: &str,
-        header: Option<(&str, &str)>,
-        body: String,
-    ) -> anyhow::Result<(u16, hyper::body::Bytes)> {
-        let answer = self.post(path, header, body).await;
-        if answer.is_err()
-            && let Ok(fresh) = Buyer::connect(client, base).await
-        {
-            *self = fresh;
-        }
-        answer
     }
 }
 
@@ -508,7 +518,7 @@ async fn onsale_rush(client: &reqwest::Client, base: &str, event: &str, ticket_t
             for n in 0u64.. {
                 let body = booking_body(&event, &ticket_type, &format!("buyer{b}-{n}@bench.invalid"), "Bench Buyer");
                 let t = Instant::now();
-                match buyer.post_or_reconnect(&client, &base, "/api/bookings", None, body).await {
+                match buyer.post("/api/bookings", None, body).await {
                     Ok((201, _)) => latencies.push(t.elapsed().as_micros() as u64),
                     Ok((409, body)) if is_sold_out(&body) => {
                         sold_out += 1;
@@ -617,7 +627,7 @@ async fn paid_rush(
                 }
                 let t = Instant::now();
                 let body = booking_body(&event, &ticket_type, &format!("payer{b}-{n}@bench.invalid"), "Bench Payer");
-                let hold: serde_json::Value = match buyer.post_or_reconnect(&client, &base, "/api/bookings", None, body).await {
+                let hold: serde_json::Value = match buyer.post("/api/bookings", None, body).await {
                     Ok((201, body)) => serde_json::from_slice(&body).unwrap_or_default(),
                     Ok((409, body)) if is_sold_out(&body) => {
                         sold_out += 1;
@@ -633,9 +643,7 @@ async fn paid_rush(
                     "token": hold["booking_token"], "payment_method": "4242424242424242",
                 });
                 let key = format!("bench-{b}-{n}");
-                let answer = buyer
-                    .post_or_reconnect(&client, &base, "/api/payments/process", Some(("idempotency-key", &key)), pay.to_string())
-                    .await;
+                let answer = buyer.post("/api/payments/process", Some(("idempotency-key", &key)), pay.to_string()).await;
                 match answer {
                     Ok((201, body))
                         if serde_json::from_slice::<serde_json::Value>(&body).is_ok_and(|p| p["status"] == "succeeded") =>
