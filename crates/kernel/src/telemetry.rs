@@ -19,6 +19,20 @@ pub fn init_logging(config: &LogConfig) {
         LogFormat::Json => builder.json().flatten_event(true).with_current_span(true).with_span_list(false).try_init(),
         LogFormat::Pretty => builder.try_init(),
     };
+    install_panic_hook();
+}
+
+/// Panics become one error log line (with the current span, so a request's panic carries its
+/// request id) instead of the default hook's bare text on stderr.
+fn install_panic_hook() {
+    static INSTALLED: std::sync::Once = std::sync::Once::new();
+    INSTALLED.call_once(|| {
+        std::panic::set_hook(Box::new(|info| {
+            let message = crate::http::panic_message(info.payload());
+            let location = info.location().map(|l| format!("{}:{}", l.file(), l.line())).unwrap_or_default();
+            tracing::error!(panic = %message, location = %location, "panicked");
+        }));
+    });
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -34,6 +48,13 @@ pub struct RouteLabels {
     pub route: String,
 }
 
+/// Where a panic was caught: `handler` (while the response was made) or `body` (while it
+/// streamed).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct PanicLabels {
+    pub site: String,
+}
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct StatusLabels {
     pub status: String,
@@ -47,6 +68,7 @@ pub struct Metrics {
     pub db_connections: Gauge,
     pub db_idle: Gauge,
     pub jobs: Family<StatusLabels, Gauge>,
+    pub panics: Family<PanicLabels, Counter>,
 }
 
 impl Default for Metrics {
@@ -59,12 +81,17 @@ impl Default for Metrics {
         let db_connections = Gauge::default();
         let db_idle = Gauge::default();
         let jobs = Family::<StatusLabels, Gauge>::default();
+        let panics = Family::<PanicLabels, Counter>::default();
+        // Both sites are listed from the start, so an alert on the rate sees a zero first.
+        let _ = panics.get_or_create(&PanicLabels { site: "handler".into() });
+        let _ = panics.get_or_create(&PanicLabels { site: "body".into() });
         registry.register("http_requests", "HTTP requests served", requests.clone());
         registry.register("http_request_duration_seconds", "HTTP request latency", latency.clone());
         registry.register("db_pool_connections", "Open database connections", db_connections.clone());
         registry.register("db_pool_idle", "Idle database connections", db_idle.clone());
         registry.register("jobs", "Jobs by status", jobs.clone());
-        Metrics { registry, requests, latency, db_connections, db_idle, jobs }
+        registry.register("panics", "Panics caught while serving a request", panics.clone());
+        Metrics { registry, requests, latency, db_connections, db_idle, jobs, panics }
     }
 }
 

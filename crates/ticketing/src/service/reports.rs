@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use axum::body::Bytes;
 use events::EventId;
-use futures::Stream;
+use futures::{Stream, StreamExt};
 use kernel::auth::{Principal, Role};
 use kernel::id::{OrgId, UserId};
 use kernel::pagination::{Page, PageParams};
@@ -63,6 +63,7 @@ struct Export {
 }
 
 fn export_stream(export: Export) -> impl Stream<Item = Result<Bytes, std::io::Error>> + Send + 'static {
+    // Fused: a bare `unfold` panics when polled after its end, which the gzip encoder does.
     futures::stream::unfold(export, |mut st| async move {
         if st.done {
             return None;
@@ -90,6 +91,7 @@ fn export_stream(export: Export) -> impl Stream<Item = Result<Bytes, std::io::Er
             }
         }
     })
+    .fuse()
 }
 
 impl TicketingService {

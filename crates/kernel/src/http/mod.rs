@@ -23,12 +23,16 @@ use tracing::Instrument;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+mod body_guard;
+
+pub use body_guard::{GuardedBody, panic_message};
+
 use crate::Kernel;
 use crate::auth::{AuthErrorKind, AuthFailure, Authenticator, Principal};
 use crate::context::RequestContext;
 use crate::error::AppError;
 use crate::extract::Json;
-use crate::telemetry::{RequestLabels, RouteLabels};
+use crate::telemetry::{PanicLabels, RequestLabels, RouteLabels};
 
 pub const REQUEST_ID: &str = "x-request-id";
 
@@ -67,7 +71,14 @@ pub fn apply_edge(router: Router, kernel: Arc<Kernel>, authenticator: Arc<dyn Au
         .layer(middleware::from_fn_with_state(edge.clone(), authenticate))
         .layer(middleware::from_fn_with_state(edge.clone(), body_limit))
         .layer(axum::extract::DefaultBodyLimit::max(config.body_limit_bytes))
-        .layer(CatchPanicLayer::custom(|_| AppError::internal("handler panicked").into_response()))
+        .layer(CatchPanicLayer::custom({
+            let metrics = kernel.metrics.clone();
+            move |_: Box<dyn std::any::Any + Send + 'static>| {
+                // The panic hook (telemetry::init_logging) has logged it inside the request's span.
+                metrics.panics.get_or_create(&PanicLabels { site: "handler".into() }).inc();
+                AppError::internal("handler panicked").into_response()
+            }
+        }))
         .layer(middleware::from_fn_with_state(edge, request_context))
         .layer(
             ServiceBuilder::new()
@@ -137,7 +148,8 @@ async fn request_context(State(edge): State<Edge>, req: Request, next: Next) -> 
     if let Ok(v) = HeaderValue::from_str(&request_id) {
         response.headers_mut().insert(REQUEST_ID, v);
     }
-    response
+    let panics = metrics.panics.get_or_create(&PanicLabels { site: "body".into() }).clone();
+    response.map(|body| Body::new(GuardedBody::new(body, span, panics)))
 }
 
 async fn body_limit(State(edge): State<Edge>, req: Request, next: Next) -> Response {
