@@ -202,7 +202,12 @@ struct Seen {
 struct DoubleState {
     seen: Vec<Seen>,
     intents: HashMap<String, Value>,
+    /// Refunds made outside the app (the dashboard), by charge: `GET /v1/refunds?charge=`.
+    charge_refunds: HashMap<String, Vec<Value>>,
     fail_refunds: bool,
+    /// The next PaymentIntent create answers only after this long, as if the connection had
+    /// hung; `hang_creates`: whether the intent is made meanwhile (else the answer is a 500).
+    hang: Option<(Duration, bool)>,
     next: u64,
 }
 
@@ -239,6 +244,8 @@ impl StripeDouble {
         let s2 = state.clone();
         let s3 = state.clone();
         let s4 = state.clone();
+        let s5 = state.clone();
+        let s6 = state.clone();
         let app = axum::Router::new()
             .route(
                 "/v1/payment_intents",
@@ -246,6 +253,12 @@ impl StripeDouble {
                     let state = s1.clone();
                     async move {
                         let form = record(&state, "/v1/payment_intents", &headers, &body);
+                        let hang = state.lock().unwrap().hang.take();
+                        if let Some((wait, false)) = hang {
+                            tokio::time::sleep(wait).await;
+                            return (axum::http::StatusCode::INTERNAL_SERVER_ERROR, axum::Json(json!({"error": {"message": "gone"}})));
+                        }
+                        let pi = {
                         let mut st = state.lock().unwrap();
                         st.next += 1;
                         let id = format!("pi_double_{}", st.next);
@@ -257,9 +270,25 @@ impl StripeDouble {
                         let pi = json!({"id": id, "object": "payment_intent", "status": status, "amount": form["amount"].parse::<i64>().unwrap(),
                             "currency": form["currency"], "livemode": false, "client_secret": format!("{id}_secret_x"),
                             "next_action": if status == "requires_action" { json!({"type": "use_stripe_sdk"}) } else { Value::Null },
+                            "created": chrono::Utc::now().timestamp(),
                             "metadata": {"payment_id": form.get("metadata[payment_id]"), "reference": form.get("metadata[reference]")}});
                         st.intents.insert(id, pi.clone());
-                        axum::Json(pi)
+                        pi
+                        };
+                        if let Some((wait, true)) = hang {
+                            tokio::time::sleep(wait).await;
+                        }
+                        (axum::http::StatusCode::OK, axum::Json(pi))
+                    }
+                })
+                .get(move |axum::extract::Query(q): axum::extract::Query<HashMap<String, String>>| {
+                    let state = s6.clone();
+                    async move {
+                        let since: i64 = q.get("created[gte]").and_then(|v| v.parse().ok()).unwrap_or(0);
+                        let st = state.lock().unwrap();
+                        let data: Vec<Value> =
+                            st.intents.values().filter(|pi| pi["created"].as_i64().unwrap_or(0) >= since).cloned().collect();
+                        axum::Json(json!({"object": "list", "has_more": false, "data": data}))
                     }
                 }),
             )
@@ -291,6 +320,14 @@ impl StripeDouble {
                         (axum::http::StatusCode::OK, axum::Json(json!({"id": id, "object": "refund", "status": "succeeded",
                             "amount": form["amount"].parse::<i64>().unwrap(), "payment_intent": form["payment_intent"],
                             "metadata": {"refund_id": form.get("metadata[refund_id]")}})))
+                    }
+                })
+                .get(move |axum::extract::Query(q): axum::extract::Query<HashMap<String, String>>| {
+                    let state = s5.clone();
+                    async move {
+                        let st = state.lock().unwrap();
+                        let data = st.charge_refunds.get(q.get("charge").map(String::as_str).unwrap_or_default()).cloned();
+                        axum::Json(json!({"object": "list", "has_more": false, "data": data.unwrap_or_default()}))
                     }
                 }),
             )
@@ -909,7 +946,7 @@ async fn webhook_signatures_are_verified() {
     ];
     for (what, sig, b) in cases {
         let (s, p) = webhook(&app, sig.as_deref(), &b).await;
-        assert_eq!(s, StatusCode::BAD_REQUEST, "{what}: {p}");
+        assert_eq!(s, StatusCode::UNAUTHORIZED, "{what}: {p}");
         assert!(["invalid_signature"].contains(&p["code"].as_str().unwrap()), "{what}: {p}");
     }
     // Rotation: the previous secret still verifies, and a header carrying signatures under
@@ -924,9 +961,10 @@ async fn webhook_signatures_are_verified() {
         payments::domain::stripe_signature(WHSEC.as_bytes(), now, body3.as_bytes())
     );
     assert_eq!(webhook(&app, Some(&both), &body3).await.0, StatusCode::OK);
-    // Not configured at all: refused.
+    // Not configured at all: the endpoint does not exist on this server.
     let bare = TestApp::spawn().await;
-    assert_eq!(webhook(&bare, Some(&sign(WHSEC, now, &body)), &body).await.0, StatusCode::BAD_REQUEST);
+    let (s, p) = webhook(&bare, Some(&sign(WHSEC, now, &body)), &body).await;
+    assert_eq!((s, p["code"].as_str()), (StatusCode::NOT_FOUND, Some("not_found")), "{p}");
 }
 
 /// A shop on the Stripe double with a booking paid with `pm`; returns (shop, booking id,
@@ -999,6 +1037,67 @@ async fn replayed_and_concurrent_duplicate_webhooks_have_one_effect() {
     let ledger = assert_ledger_balances(&app, &shop.owner, &shop.org).await;
     assert_eq!(ledger.iter().filter(|t| t["kind"] == "charge").count(), 1);
     assert_eq!(ledger.iter().filter(|t| t["kind"] == "refund").count(), 1);
+}
+
+/// A refund made in the Stripe dashboard is announced twice, by `charge.refunded` (which,
+/// in the API versions we speak, no longer lists the refunds) and by `refund.created`. Both
+/// orders book it once, under Stripe's id; a second dashboard refund books only itself; an
+/// event that would refund more than was paid is kept, answered 200 and books nothing.
+#[tokio::test]
+async fn a_dashboard_refund_announced_twice_is_booked_once() {
+    let double = StripeDouble::start().await;
+    let app = TestApp::spawn_with(stripe_config(&double.url, 3)).await;
+    let (shop, bid, token, p) = stripe_payment(&app, "o@dashboard.org", "pm_ok", 5).await;
+    assert_eq!(p["status"], "succeeded", "{p}");
+    wait_booking_status(&app, &bid, &token, "confirmed").await;
+    let (pid, pi) = (p["id"].as_str().unwrap(), p["provider_payment_id"].as_str().unwrap());
+    let refund = |id: &str, amount: i64| {
+        json!({"id": id, "object": "refund", "amount": amount, "status": "succeeded", "charge": "ch_dash",
+               "payment_intent": pi, "metadata": {}})
+    };
+    let charge_refunded = |evt: &str, total: i64| {
+        stripe_event(
+            evt,
+            "charge.refunded",
+            json!({"id": "ch_dash", "object": "charge", "payment_intent": pi,
+            "amount": 5000, "amount_refunded": total, "refunded": total == 5000}),
+        )
+    };
+    let refunded_amount = || async { payment(&app, &shop.owner, pid).await["refunded_amount"].as_i64() };
+
+    // charge.refunded first, then refund.created for the same refund.
+    double.state.lock().unwrap().charge_refunds.insert("ch_dash".into(), vec![refund("re_dash_a", 1000)]);
+    let (s, a) = signed_webhook(&app, &charge_refunded("evt_dash_1", 1000)).await;
+    assert_eq!(s, StatusCode::OK, "{a}");
+    assert_eq!(refunded_amount().await, Some(1000));
+    let (s, a) = signed_webhook(&app, &stripe_event("evt_dash_2", "refund.created", refund("re_dash_a", 1000))).await;
+    assert_eq!(s, StatusCode::OK, "{a}");
+    assert_eq!(refunded_amount().await, Some(1000), "refund.created for a refund already booked");
+
+    // A second dashboard refund, refund.created first this time.
+    double.state.lock().unwrap().charge_refunds.get_mut("ch_dash").unwrap().push(refund("re_dash_b", 1500));
+    assert_eq!(
+        signed_webhook(&app, &stripe_event("evt_dash_3", "refund.created", refund("re_dash_b", 1500))).await.0,
+        StatusCode::OK
+    );
+    assert_eq!(signed_webhook(&app, &charge_refunded("evt_dash_4", 2500)).await.0, StatusCode::OK);
+    let pay = payment(&app, &shop.owner, pid).await;
+    assert_eq!((pay["status"].as_str(), pay["refunded_amount"].as_i64()), (Some("partially_refunded"), Some(2500)), "{pay}");
+    assert_eq!(pay["refunds"].as_array().unwrap().len(), 2, "{pay}");
+
+    // An event refunding more than is left contradicts the books: kept (a redelivery is a
+    // duplicate), answered 200 so Stripe stops retrying, nothing booked.
+    let too_much = stripe_event("evt_dash_5", "refund.created", refund("re_dash_c", 4000));
+    let (s, a) = signed_webhook(&app, &too_much).await;
+    assert_eq!((s, a["duplicate"].as_bool()), (StatusCode::OK, Some(false)), "{a}");
+    let (s, a) = signed_webhook(&app, &too_much).await;
+    assert_eq!((s, a["duplicate"].as_bool()), (StatusCode::OK, Some(true)), "{a}");
+    assert_eq!(refunded_amount().await, Some(2500));
+
+    let ledger = assert_ledger_balances(&app, &shop.owner, &shop.org).await;
+    let refunds: Vec<i64> =
+        ledger.iter().filter(|t| t["kind"] == "refund").map(|t| t["amount"].as_i64().unwrap_or_default()).collect();
+    assert_eq!(refunds.len(), 2, "{ledger:?}");
 }
 
 #[tokio::test]
@@ -1169,6 +1268,70 @@ async fn reconciliation_settles_payments_the_provider_saw_succeed() {
     let (_, report) = app.post(&format!("/api/payments/reconcile?org_id={}", shop.org), Some(&shop.owner), json!({})).await;
     assert_eq!((report["fixed"].as_i64(), report["mismatches"].as_array().map(Vec::len)), (Some(0), Some(0)), "{report}");
     assert_ledger_balances(&app, &shop.owner, &shop.org).await;
+}
+
+/// A card payment whose server never heard Stripe's answer (it stopped mid-charge, or the
+/// connection hung) is left `processing` without a provider id. Once stale it is settled:
+/// found at Stripe by our payment id when the charge went through (reconciliation books the
+/// success and the buyer is not charged again), or failed as `abandoned` when Stripe never
+/// saw it, so the buyer's next attempt goes ahead instead of hearing `payment_in_progress`.
+#[tokio::test]
+async fn an_interrupted_card_payment_does_not_stay_processing() {
+    let double = StripeDouble::start().await;
+    let app = TestApp::spawn_with(json!({"payments": {"stripe_api_key": "sk_test_x", "stripe_base_url": double.url,
+        "stripe_webhook_secrets": [WHSEC], "reconcile_after_secs": 1, "reconcile_interval_secs": 0}}))
+    .await;
+    let shop = shop(&app, "o@interrupted.org", 5000, 5).await;
+    use_stripe(&app, &shop).await;
+    let pay_body =
+        |bid: &str, token: &str| json!({"reference": format!("booking:{bid}"), "token": token, "payment_method": "pm_ok"});
+    let double = &double;
+    let attempt_seen = |n: usize| async move {
+        eventually("Stripe saw the attempt", || async { double.seen("/v1/payment_intents").len() == n }).await;
+        double.seen("/v1/payment_intents")[n - 1].idempotency_key.clone().unwrap()
+    };
+
+    // 1. Stripe charged; the answer never arrived.
+    let (bid, token) = book(&app, &shop, 1, "fan-charged@example.org").await;
+    double.state.lock().unwrap().hang = Some((Duration::from_secs(5), true));
+    let hung = process(&app, None, "k-hung-1", pay_body(&bid, &token));
+    let meanwhile = async {
+        let pid = attempt_seen(1).await;
+        let stuck = payment(&app, &shop.owner, &pid).await;
+        assert_eq!((stuck["status"].as_str(), stuck["provider_payment_id"].as_str()), (Some("processing"), None), "{stuck}");
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+        let (s, report) = app.post(&format!("/api/payments/reconcile?org_id={}", shop.org), Some(&shop.owner), json!({})).await;
+        assert_eq!((s, report["fixed"].as_i64()), (StatusCode::OK, Some(1)), "{report}");
+        let found = payment(&app, &shop.owner, &pid).await;
+        assert_eq!(found["status"], "succeeded", "{found}");
+        assert!(found["provider_payment_id"].as_str().unwrap().starts_with("pi_double_"), "{found}");
+        wait_booking_status(&app, &bid, &token, "confirmed").await;
+        // The buyer, seeing no answer, tries again: told it is paid, not charged twice.
+        let (s, again) = process(&app, None, "k-hung-2", pay_body(&bid, &token)).await;
+        assert_eq!((s, again["code"].as_str()), (StatusCode::CONFLICT, Some("already_paid")), "{again}");
+    };
+    let ((s, _), ()) = tokio::join!(hung, meanwhile);
+    assert_eq!(s, StatusCode::CREATED, "the hung request ends with the payment it made");
+    assert_eq!(double.seen("/v1/payment_intents").len(), 1);
+
+    // 2. The attempt never reached Stripe.
+    let (bid, token) = book(&app, &shop, 1, "fan-lost@example.org").await;
+    double.state.lock().unwrap().hang = Some((Duration::from_secs(5), false));
+    let hung = process(&app, None, "k-hung-3", pay_body(&bid, &token));
+    let meanwhile = async {
+        let lost = attempt_seen(2).await;
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+        let (s, paid) = process(&app, None, "k-hung-4", pay_body(&bid, &token)).await;
+        assert_eq!((s, paid["status"].as_str()), (StatusCode::CREATED, Some("succeeded")), "{paid}");
+        assert_ne!(paid["id"].as_str(), Some(lost.as_str()));
+        let lost = payment(&app, &shop.owner, &lost).await;
+        assert_eq!((lost["status"].as_str(), lost["failure_code"].as_str()), (Some("failed"), Some("abandoned")), "{lost}");
+        wait_booking_status(&app, &bid, &token, "confirmed").await;
+    };
+    let ((s, _), ()) = tokio::join!(hung, meanwhile);
+    assert!(!s.is_success(), "the hung attempt failed: {s}");
+    let ledger = assert_ledger_balances(&app, &shop.owner, &shop.org).await;
+    assert_eq!(ledger.iter().filter(|t| t["kind"] == "charge").count(), 2, "{ledger:?}");
 }
 
 // ---- localstripe: the real wire format end to end --------------------------------------------

@@ -138,6 +138,14 @@ async fn idempotency_keys_replay_and_conflict() {
     assert_eq!(p["code"], "idempotency_key_reused");
     // Another key creates normally.
     assert_eq!(send("k-2", "Second Org").await.unwrap().status(), StatusCode::CREATED);
+
+    // A 401 does not use the key up: signed out, the same key on another route is a 401
+    // again (not a 409), and once signed in the original request runs.
+    let anonymous =
+        |path: &str| app.client.post(app.url(path)).header("idempotency-key", "k-3").json(&json!({"name": "Later Org"})).send();
+    assert_eq!(anonymous("/api/orgs").await.unwrap().status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(anonymous("/api/checkins/batch").await.unwrap().status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(send("k-3", "Later Org").await.unwrap().status(), StatusCode::CREATED);
 }
 
 /// Creates a platform administrator with the CLI (`backline admin create-user`), as an

@@ -20,7 +20,7 @@ pub enum AppError {
     /// 400: the request as a whole is malformed.
     #[error("{message}")]
     BadRequest { code: &'static str, message: String },
-    #[error("authentication required")]
+    #[error("{message}")]
     Unauthorized { code: &'static str, message: String },
     #[error("forbidden")]
     Forbidden { message: String },

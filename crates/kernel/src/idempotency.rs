@@ -1,7 +1,8 @@
 //! `Idempotency-Key` for POST requests. The first request with a key runs and its response
-//! (if not a 5xx) is stored; a retry with the same key and the same body gets the stored
+//! is stored; a retry with the same key and the same body gets the stored
 //! response back (`Idempotent-Replayed: true`); the same key with a different body, or while
-//! the first request is still running, is a `409`. Keys are scoped to the caller (anonymous
+//! the first request is still running, is a `409`. A `5xx`, `401`, `403` or `429` is not
+//! stored: the key is released so the request can run again. Keys are scoped to the caller (anonymous
 //! callers by IP) and kept for 24 hours. A claim whose request never finished (client gone,
 //! process died) is taken over after [`ABANDONED_SECS`].
 //!
@@ -138,8 +139,7 @@ async fn run(db: &Db, key: String, req: Request, next: Next) -> Result<Response,
     let (parts, body) = response.into_parts();
     let body: Bytes = axum::body::to_bytes(body, usize::MAX).await.map_err(AppError::internal)?;
     let mut tx = db.begin().await?;
-    if parts.status.is_server_error() {
-        // Let the client retry a failure that was not its fault.
+    if releases_key(parts.status) {
         tx!(&mut tx, |c| sqlx::query("DELETE FROM idempotency_keys WHERE scope = $1 AND idem_key = $2")
             .bind(&scope)
             .bind(&key)
@@ -164,6 +164,13 @@ async fn run(db: &Db, key: String, req: Request, next: Next) -> Result<Response,
     }
     tx.commit().await?;
     Ok(Response::from_parts(parts, Body::from(body)))
+}
+
+/// Answers that say nothing about the request itself free the key again: a 5xx was not the
+/// client's fault, and a 401/403/429 depends on credentials or timing, so the same request
+/// must be able to run once the caller has signed in or waited.
+fn releases_key(status: StatusCode) -> bool {
+    status.is_server_error() || matches!(status, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN | StatusCode::TOO_MANY_REQUESTS)
 }
 
 /// Deletes keys older than 24 hours.

@@ -204,7 +204,7 @@ pub fn currency(field: &str, v: &str) -> Result<String, AppError> {
 /// A reference `<kind>:<id>` naming what is paid for (e.g. `booking:0190…`).
 pub fn reference(field: &str, v: &str) -> Result<(String, String), AppError> {
     let v = v.trim();
-    if v.is_empty() || v.len() > REFERENCE_MAX {
+    if v.is_empty() || v.chars().count() > REFERENCE_MAX {
         return Err(AppError::validation(field, format!("must be `<kind>:<id>`, at most {REFERENCE_MAX} characters")));
     }
     match v.split_once(':') {
@@ -395,6 +395,9 @@ mod tests {
         assert_eq!(reference("reference", "booking:abc").unwrap(), ("booking".into(), "abc".into()));
         assert!(reference("reference", "nope").is_err());
         assert!(reference("reference", ":x").is_err());
+        // The limit counts characters, not bytes.
+        assert!(reference("reference", &format!("booking:{}", "é".repeat(REFERENCE_MAX - 8))).is_ok());
+        assert!(reference("reference", &format!("booking:{}", "é".repeat(REFERENCE_MAX - 7))).is_err());
     }
 
     #[test]

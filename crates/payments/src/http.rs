@@ -6,6 +6,7 @@ use std::sync::Arc;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
 use kernel::AppResult;
 use kernel::auth::{Auth, MaybeAuth};
 use kernel::error::{AppError, Problem};
@@ -29,11 +30,12 @@ type Svc = State<Arc<PaymentsService>>;
 /// `failure_code`), `requires_action` (see `next_action`) or `processing` (checkout: send
 /// the buyer to `checkout_url`; the webhook settles it).
 #[utoipa::path(post, path = "/api/payments/process", tag = "payments", request_body = ProcessPayment,
-    params(("Idempotency-Key" = String, Header, description = "Required: a unique key per payment attempt")),
+    params(("Idempotency-Key" = String, Header, min_length = 1, max_length = 255, pattern = "^[\\x21-\\x7e]+$",
+        description = "Required: a unique key per payment attempt (1–255 visible ASCII characters)")),
     responses(
     (status = 201, body = Payment), (status = 404, description = "No such reference", body = Problem),
     (status = 409, description = "`already_paid`, `payment_in_progress`, `not_payable`", body = Problem),
-    (status = 422, description = "Invalid field (amount, currency mismatch, payment_method, Idempotency-Key missing)", body = Problem),
+    (status = 422, description = "Invalid field (amount or currency not those due, provider, payment_method, Idempotency-Key missing)", body = Problem),
     (status = 503, description = "Provider unavailable", body = Problem)),
     security((), ("bearer" = [])))]
 async fn process(
@@ -112,14 +114,20 @@ async fn cancel_subscription(State(svc): Svc, auth: Auth, Path(id): Path<Subscri
 
 /// Stripe webhook endpoint. Verifies `Stripe-Signature` (HMAC-SHA256 over `t.payload`,
 /// tolerance window, every configured secret), records each event id once and applies it
-/// once; a replay answers `200` with `duplicate: true`. Bad signatures get `400`.
+/// once; a replay answers `200` with `duplicate: true`. The signature is the sender's
+/// credential: a missing or bad one is a `401` (`invalid_signature`). A server without a
+/// webhook secret has no such endpoint: `404`.
 #[utoipa::path(post, path = "/api/payments/webhook/stripe", tag = "payments",
+    params(("Stripe-Signature" = String, Header, description = "`t=<unix time>,v1=<hex HMAC-SHA256>[,v1=…]`, as Stripe sends it")),
     request_body(content = Object, description = "A Stripe event", content_type = "application/json"),
-    responses((status = 200, body = WebhookAck), (status = 400, description = "Bad signature or payload", body = Problem)),
+    responses((status = 200, body = WebhookAck),
+    (status = 400, description = "A correctly signed body that is not a Stripe event (`malformed_json`, `malformed_event`)", body = Problem),
+    (status = 401, description = "Missing, malformed, stale or non-matching `Stripe-Signature` (`invalid_signature`)", body = Problem),
+    (status = 404, description = "This server has no Stripe webhook secret configured", body = Problem)),
     security(()))]
-async fn stripe_webhook(State(svc): Svc, headers: HeaderMap, body: Bytes) -> AppResult<Json<WebhookAck>> {
+async fn stripe_webhook(State(svc): Svc, headers: HeaderMap, body: Bytes) -> Result<Json<WebhookAck>, Response> {
     let signature = headers.get("stripe-signature").and_then(|v| v.to_str().ok());
-    Ok(Json(svc.stripe_webhook(signature, &body).await?))
+    svc.stripe_webhook(signature, &body).await.map(Json).map_err(IntoResponse::into_response)
 }
 
 /// The organization's money ledger, newest first (members): balanced double-entry lines

@@ -11,15 +11,24 @@ use crate::domain::{
 };
 use crate::provider::Flow;
 
+// The patterns below mirror the server's checks and are valid in both ECMA-262 and Python
+// `re`. `[^\s\x85]` is "not whitespace": the server trims what Rust calls whitespace, which
+// is ECMA's `\s` plus U+0085. Texts the server counts in bytes (URLs, emails) are limited to
+// ASCII so that `maxLength` (characters) bounds the bytes too.
+
 /// Create (or confirm) a payment for a reference. `Idempotency-Key` header required.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProcessPayment {
-    /// What is paid for: `booking:<booking id>`.
+    /// What is paid for: `booking:<booking id>` (`subscription:` references exist but are
+    /// never paid here: `404`).
+    #[schema(min_length = 1, max_length = 200, pattern = "^(booking|subscription):[\\s\\S]*[^\\s\\x85]")]
     pub reference: String,
     /// The amount due in minor units; optional, but when given it must match.
+    #[schema(minimum = 1, maximum = 1_000_000_000)]
     pub amount: Option<i64>,
-    /// ISO 4217; optional, but when given it must match the order's currency.
+    /// ISO 4217 (any case); optional, but when given it must match the order's currency.
+    #[schema(pattern = "^[A-Za-z]{3}$")]
     pub currency: Option<String>,
     /// `offline` records money received outside the system (staff and above); otherwise
     /// the organization's provider is used (and `free` for zero amounts).
@@ -27,16 +36,30 @@ pub struct ProcessPayment {
     /// `intent` (default; API clients) or `checkout` (redirect to a hosted page).
     pub flow: Option<Flow>,
     /// Test provider: a test card number. Stripe: a PaymentMethod id (`pm_…`) from Stripe.js.
+    #[schema(max_length = 255)]
     pub payment_method: Option<String>,
     /// Completes a payment waiting for authentication (test provider): `succeeded` or `failed`.
+    #[schema(value_type = Option<PaymentAuthentication>)]
     pub authentication: Option<String>,
     /// The booking token, for buyers who are not signed in.
     pub token: Option<String>,
-    /// Checkout: where the hosted page sends the buyer back.
+    /// Checkout: where the hosted page sends the buyer back (an absolute `http(s)` URL).
+    #[schema(max_length = 2000, pattern = "^https?://[\\x20-\\x7e]+$")]
     pub success_url: Option<String>,
+    /// Checkout: where the hosted page sends a buyer who gives up (an absolute `http(s)` URL).
+    #[schema(max_length = 2000, pattern = "^https?://[\\x20-\\x7e]+$")]
     pub cancel_url: Option<String>,
     /// Offline: the bank-transfer or receipt reference.
+    #[schema(max_length = 200)]
     pub offline_reference: Option<String>,
+}
+
+/// How the buyer's authentication (3-D Secure) ended (test provider).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum PaymentAuthentication {
+    Succeeded,
+    Failed,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -102,12 +125,16 @@ pub struct Payment {
 pub struct CreateRefund {
     /// Minor units; at most what is left to refund. Absent: everything left, or with
     /// `items` their price.
+    #[schema(minimum = 1, maximum = 1_000_000_000)]
     pub amount: Option<i64>,
+    #[schema(max_length = 500)]
     pub reason: Option<String>,
     /// What is given back, as the reference's owner names it: for a `booking:` reference,
     /// ticket ids. Those tickets are cancelled and their seats freed once the refund went
     /// through. `amount` defaults to their price and may be lower (keeping a fee), never
     /// higher. Without items a partial refund is money only (goodwill, a price change).
+    /// Absent rather than empty; each named once.
+    #[schema(value_type = Option<std::collections::BTreeSet<String>>, min_items = 1, max_items = 500)]
     pub items: Option<Vec<String>>,
 }
 
@@ -116,11 +143,15 @@ pub struct CreateRefund {
 pub struct HistoryQuery {
     /// An organization (members see its payments); absent: your own payments.
     pub org_id: Option<OrgId>,
+    #[param(value_type = Option<PaymentStatus>)]
     pub status: Option<String>,
     pub reference: Option<String>,
+    #[param(value_type = Option<ProviderKind>)]
     pub provider: Option<String>,
     pub test_mode: Option<bool>,
     pub cursor: Option<String>,
+    /// Items per page, 1–100 (default 20).
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<i64>,
 }
 
@@ -157,16 +188,24 @@ pub struct LedgerTransaction {
 #[derive(Debug, Clone, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct LedgerQuery {
+    /// Required.
+    #[param(required = true)]
     pub org_id: Option<OrgId>,
+    /// ISO 4217 (any case).
+    #[param(pattern = "^[A-Za-z]{3}$")]
     pub currency: Option<String>,
     pub event_id: Option<Uuid>,
     pub cursor: Option<String>,
+    /// Items per page, 1–100 (default 20).
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<i64>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct SettlementQuery {
+    /// Required.
+    #[param(required = true)]
     pub org_id: Option<OrgId>,
     /// One event; absent: the whole organization.
     pub event_id: Option<Uuid>,
@@ -214,27 +253,63 @@ pub struct PaymentSettings {
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdatePaymentSettings {
+    /// `stripe` or `test` (`free` and `offline` are chosen per payment).
+    #[schema(value_type = Option<SettingsProvider>)]
     pub provider: Option<ProviderKind>,
     pub offline_enabled: Option<bool>,
     /// A Stripe connected account id (`acct_…`), `""` to go back to the server's own
     /// account. Platform administrators only (they onboard the accounts); one organization
     /// per account.
+    #[schema(max_length = 255, pattern = "^(acct_[A-Za-z0-9]+)?$")]
     pub stripe_account: Option<String>,
+}
+
+/// The providers an organization can choose for its payments.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum SettingsProvider {
+    Stripe,
+    Test,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateSubscription {
     pub org_id: OrgId,
+    /// An address with an `@` inside (ASCII).
+    #[schema(
+        min_length = 3,
+        max_length = 254,
+        pattern = "^[\\x21-\\x3f\\x41-\\x7e][\\x20-\\x7e]*@[\\x20-\\x7e]*[\\x21-\\x3f\\x41-\\x7e]$"
+    )]
     pub customer_email: String,
     /// The tier: `Fan club gold`, `Season pass 2030`.
+    #[schema(min_length = 1, max_length = 200, pattern = "[^\\s\\x85]")]
     pub name: String,
+    /// Minor units, per interval.
+    #[schema(minimum = 1, maximum = 1_000_000_000)]
     pub amount: i64,
+    /// ISO 4217 (any case).
+    #[schema(pattern = "^[A-Za-z]{3}$")]
     pub currency: String,
     /// `day`, `week`, `month` or `year`.
+    #[schema(value_type = SubscriptionInterval)]
     pub interval: String,
+    #[schema(max_length = 255)]
     pub payment_method: Option<String>,
+    /// What the subscription is for, `<kind>:<id>` (`kind`: lowercase letters and `_`).
+    #[schema(min_length = 1, max_length = 200, pattern = "^[a-z_]+:[\\s\\S]*[^\\s\\x85]")]
     pub reference: Option<String>,
+}
+
+/// How often a subscription is billed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum SubscriptionInterval {
+    Day,
+    Week,
+    Month,
+    Year,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]

@@ -125,6 +125,15 @@ impl Payables for SubscriptionPayables {
     }
 }
 
+/// What a Stripe event needs read from Stripe before it is applied ([`PaymentsService::stripe_reads`]).
+#[derive(Default)]
+struct StripeReads {
+    /// The provider's fee of the charge an event settles.
+    fee: i64,
+    /// A refunded charge's refunds, when the event does not list them.
+    refunds: Option<Vec<Value>>,
+}
+
 #[derive(serde::Serialize, serde::Deserialize)]
 struct RefundJobPayload {
     refund_id: RefundId,
@@ -511,7 +520,15 @@ impl PaymentsService {
                 return Err(AppError::conflict("not_payable", "this reference can no longer be paid (expired or cancelled)"));
             }
         }
-        if let Some(live) = store::live_payment(self.db(), &reference).await? {
+        let mut live = store::live_payment(self.db(), &reference).await?;
+        // An attempt stuck in flight (its process stopped mid-charge) is settled now rather
+        // than blocking the buyer until the next reconciliation run.
+        if let Some(stuck) = live.as_ref().filter(|l| !l.status.captured() && l.updated_at < self.stale_cutoff())
+            && self.settle_stale(stuck).await?
+        {
+            live = store::live_payment(self.db(), &reference).await?;
+        }
+        if let Some(live) = live {
             return Err(if live.status.captured() {
                 AppError::conflict("already_paid", format!("payment {} has paid this reference", live.id))
             } else {
@@ -1247,13 +1264,15 @@ impl PaymentsService {
     pub async fn stripe_webhook(&self, signature: Option<&str>, body: &[u8]) -> AppResult<WebhookAck> {
         let cfg = &self.kernel.config.payments;
         if cfg.stripe_webhook_secrets.is_empty() {
+            // Without a secret nothing can be verified: to a sender the endpoint does not exist.
             tracing::warn!("Stripe webhook received but payments.stripe_webhook_secrets is not configured");
-            return Err(AppError::bad_request("webhook_not_configured", "this server has no Stripe webhook secret configured"));
+            return Err(AppError::not_found("Stripe webhook endpoint"));
         }
         let secrets: Vec<&[u8]> = cfg.stripe_webhook_secrets.iter().map(|s| s.expose_secret().as_bytes()).collect();
         if let Err(e) = domain::verify_stripe_signature(signature, body, &secrets, cfg.webhook_tolerance_secs, now()) {
+            // The signature is the sender's credential.
             tracing::warn!(reason = %e, bytes = body.len(), "rejected a Stripe webhook with a bad signature");
-            return Err(AppError::bad_request("invalid_signature", e.to_string()));
+            return Err(AppError::unauthorized("invalid_signature", e.to_string()));
         }
         let event: Value =
             serde_json::from_slice(body).map_err(|_| AppError::bad_request("malformed_json", "not a JSON event"))?;
@@ -1263,23 +1282,54 @@ impl PaymentsService {
         let object = &event["data"]["object"];
         // Connect: events of a connected account name it.
         let account = event["account"].as_str().filter(|a| !a.is_empty());
-        // Provider reads happen before the transaction.
-        let fee = match (kind, &self.stripe) {
-            ("payment_intent.succeeded", Some(s)) => s.on_account_opt(account).fee_of(object).await,
-            ("invoice.paid" | "invoice.payment_succeeded", Some(s)) => {
-                s.on_account_opt(account).charge_fee(&object["charge"]).await
-            }
-            _ => 0,
-        };
+        let fetched = self.stripe_reads(kind, object, account).await?;
         let mut tx = self.db().begin().await?;
         if store::insert_webhook_event(&mut tx, "stripe", event_id, kind, &Json(event.clone()), now()).await? == 0 {
             tracing::info!(event = event_id, kind, "duplicate Stripe webhook delivery ignored");
             return Ok(WebhookAck { received: true, duplicate: true });
         }
-        let (org, payment, outcome) = self.apply_stripe_event(&mut tx, kind, object, account, fee).await?;
-        store::finish_webhook_event(&mut tx, "stripe", event_id, org, payment, outcome, now()).await?;
-        self.kernel.commit(tx).await?;
+        match self.apply_stripe_event(&mut tx, kind, object, account, &fetched).await {
+            Ok((org, payment, outcome)) => {
+                store::finish_webhook_event(&mut tx, "stripe", event_id, org, payment, outcome, now()).await?;
+                self.kernel.commit(tx).await?;
+            }
+            Err(AppError::Conflict { code, message }) => {
+                // The event contradicts our books (e.g. more refunded than was paid). Stripe
+                // would redeliver a non-2xx answer for three days and get the same result:
+                // keep the event, marked rejected, for an operator to look at, and answer 200.
+                drop(tx);
+                tracing::error!(event = event_id, kind, code, %message, "a Stripe event was rejected; it is recorded, nothing was booked");
+                let mut tx = self.db().begin().await?;
+                store::insert_webhook_event(&mut tx, "stripe", event_id, kind, &Json(event.clone()), now()).await?;
+                store::finish_webhook_event(&mut tx, "stripe", event_id, None, None, &format!("rejected:{code}"), now()).await?;
+                self.kernel.commit(tx).await?;
+            }
+            Err(e) => return Err(e),
+        }
         Ok(WebhookAck { received: true, duplicate: false })
+    }
+
+    /// What an event needs from Stripe, read before the transaction opens so no database
+    /// lock is held across a network call.
+    async fn stripe_reads(&self, kind: &str, object: &Value, account: Option<&str>) -> AppResult<StripeReads> {
+        let Some(stripe) = &self.stripe else { return Ok(StripeReads::default()) };
+        let stripe = stripe.on_account_opt(account);
+        Ok(match kind {
+            "payment_intent.succeeded" => StripeReads { fee: stripe.fee_of(object).await, refunds: None },
+            "invoice.paid" | "invoice.payment_succeeded" => {
+                StripeReads { fee: stripe.charge_fee(&object["charge"]).await, refunds: None }
+            }
+            "charge.refunded" if object["refunds"]["data"].as_array().is_none_or(|d| d.is_empty()) => {
+                let charge = object["id"].as_str().unwrap_or_default();
+                let refunds = stripe.charge_refunds(charge).await.map_err(|e| {
+                    // Answering 503 makes Stripe deliver the event again later.
+                    tracing::warn!(charge, error = %e.message, "cannot list the refunds of a refunded charge");
+                    AppError::Unavailable { message: "Stripe could not be asked for the charge's refunds".into() }
+                })?;
+                StripeReads { fee: 0, refunds: Some(refunds) }
+            }
+            _ => StripeReads::default(),
+        })
     }
 
     /// Finds our payment for a Stripe object: `metadata.payment_id`, else its provider id.
@@ -1306,9 +1356,10 @@ impl PaymentsService {
         kind: &str,
         object: &Value,
         account: Option<&str>,
-        fee: i64,
+        fetched: &StripeReads,
     ) -> AppResult<(Option<OrgId>, Option<PaymentId>, &'static str)> {
         let at = now();
+        let fee = fetched.fee;
         let s = |v: &Value| v.as_str().unwrap_or_default().to_string();
         match kind {
             "payment_intent.succeeded" | "payment_intent.payment_failed" | "payment_intent.requires_action" => {
@@ -1379,16 +1430,12 @@ impl PaymentsService {
                 let pi = s(&object["payment_intent"]);
                 let Some(p) = self.stripe_payment(tx, object, &[&pi]).await? else { return Ok((None, None, "unknown_payment")) };
                 let mut applied = false;
-                let refunds = object["refunds"]["data"].as_array().cloned().unwrap_or_default();
-                if refunds.is_empty() {
-                    // Older API versions: only the total. Book the difference.
-                    let total = object["amount_refunded"].as_i64().unwrap_or(0);
-                    let known = store::lock_payment(tx, p.id).await?.map(|x| x.refunded_amount).unwrap_or(0);
-                    if total > known {
-                        let rid = format!("{}:{total}", s(&object["id"]));
-                        applied |= self.complete_refund(tx, p.id, None, &rid, total - known).await?;
-                    }
-                }
+                // Each refund by its own id (`re_…`), listed in the event (older API
+                // versions) or read from Stripe: the same refund's `refund.created` then finds
+                // it booked. Without a Stripe client nothing can be read; the refund's own
+                // events book it.
+                let listed = object["refunds"]["data"].as_array().filter(|d| !d.is_empty());
+                let refunds = listed.or(fetched.refunds.as_ref()).cloned().unwrap_or_default();
                 for r in refunds {
                     applied |= self.apply_stripe_refund(tx, p.id, &r).await?;
                 }
@@ -1774,24 +1821,70 @@ impl PaymentsService {
         self.reconcile_all(org).await
     }
 
-    /// (1) Payments in flight longer than `payments.reconcile_after_secs`: asks the provider,
-    /// settles what succeeded or failed. (2) Recently paid payments whose reference is not
+    /// Attempts last updated before this are stale.
+    fn stale_cutoff(&self) -> chrono::DateTime<chrono::Utc> {
+        now() - TimeDelta::seconds(self.kernel.config.payments.reconcile_after_secs)
+    }
+
+    /// Settles an attempt in flight for longer than `payments.reconcile_after_secs`; true
+    /// when it changed. With a provider id, the provider says how it ended. Without one the
+    /// process stopped between recording the attempt and hearing back: the provider is
+    /// searched by our payment id (Stripe: the `metadata[payment_id]` every object carries),
+    /// and an attempt it never saw failed (`abandoned`), so the buyer can pay again.
+    async fn settle_stale(&self, p: &PaymentRecord) -> AppResult<bool> {
+        let Ok(provider) = self.provider(p.provider, p.provider_account.as_deref()) else { return Ok(false) };
+        let found = match &p.provider_payment_id {
+            Some(pid) if p.provider == ProviderKind::Stripe => provider.retrieve(pid).await.map(Some),
+            // The test provider's in-flight payments stay so until a test says otherwise.
+            Some(_) => return Ok(false),
+            None => provider.find(p.id, &p.flow, (p.created_at - TimeDelta::minutes(5)).timestamp()).await,
+        };
+        match found {
+            Ok(Some(o)) if matches!(o.status, ChargeStatus::Succeeded | ChargeStatus::Failed { .. }) => {
+                self.apply_outcome(p.id, o).await?;
+                Ok(true)
+            }
+            // Still under way at the provider: at least learn its id.
+            Ok(Some(o)) if p.provider_payment_id.is_none() && o.provider_payment_id.is_some() => {
+                self.apply_outcome(p.id, o).await?;
+                Ok(true)
+            }
+            Ok(Some(_)) => Ok(false),
+            Ok(None) => {
+                let mut tx = self.db().begin().await?;
+                let failed = store::mark_failed(
+                    &mut tx,
+                    p.id,
+                    None,
+                    "abandoned",
+                    "the payment attempt was interrupted before the provider charged anything",
+                    now(),
+                )
+                .await?;
+                if let Some(failed) = &failed {
+                    tracing::warn!(payment = %p.id, reference = %p.reference, "an interrupted payment attempt was marked failed");
+                    publish(&mut tx, topics::FAILED, &payment_event(failed)).await?;
+                }
+                self.kernel.commit(tx).await?;
+                Ok(failed.is_some())
+            }
+            Err(e) => {
+                tracing::warn!(payment = %p.id, error = %e, "reconciliation could not reach the provider");
+                Ok(false)
+            }
+        }
+    }
+
+    /// (1) Payments in flight longer than `payments.reconcile_after_secs`: settled with their
+    /// provider ([`Self::settle_stale`]). (2) Recently paid payments whose reference is not
     /// settled: re-publishes `payment.succeeded` (its listener confirms, re-takes seats or
     /// refunds); a reference that is closed with no refund under way is a mismatch.
     pub async fn reconcile_all(&self, org: Option<OrgId>) -> AppResult<ReconcileReport> {
         let mut report = ReconcileReport::default();
-        let cutoff = now() - TimeDelta::seconds(self.kernel.config.payments.reconcile_after_secs);
-        for p in store::stale_in_flight(self.db(), org, cutoff).await? {
+        for p in store::stale_in_flight(self.db(), org, self.stale_cutoff()).await? {
             report.checked += 1;
-            let (Some(pid), ProviderKind::Stripe) = (p.provider_payment_id.clone(), p.provider) else { continue };
-            let Ok(provider) = self.provider(p.provider, p.provider_account.as_deref()) else { continue };
-            match provider.retrieve(&pid).await {
-                Ok(o) if matches!(o.status, ChargeStatus::Succeeded | ChargeStatus::Failed { .. }) => {
-                    self.apply_outcome(p.id, o).await?;
-                    report.fixed += 1;
-                }
-                Ok(_) => {}
-                Err(e) => tracing::warn!(payment = %p.id, error = %e, "reconciliation could not reach the provider"),
+            if self.settle_stale(&p).await? {
+                report.fixed += 1;
             }
         }
         let since = now() - TimeDelta::days(7);

@@ -168,6 +168,16 @@ pub trait PaymentProvider: Send + Sync {
     /// The provider's current view of a payment (reconciliation).
     async fn retrieve(&self, provider_payment_id: &str) -> ProviderResult<ChargeOutcome>;
 
+    /// A payment whose provider id we never learnt (the process stopped between recording
+    /// the attempt and hearing the provider's answer), found by our payment id. `None`: the
+    /// provider has no such payment, so the charge never reached it. `created_after`: a Unix
+    /// time before the attempt began, bounding the search.
+    async fn find(&self, _payment_id: PaymentId, _flow: &str, _created_after: i64) -> ProviderResult<Option<ChargeOutcome>> {
+        // Providers that charge in-process (free, offline, test) have nothing outside us to
+        // ask: an attempt that left no answer did not charge.
+        Ok(None)
+    }
+
     async fn refund(&self, req: &RefundRequest) -> ProviderResult<RefundOutcome>;
 
     async fn subscribe(&self, _req: &SubscriptionRequest) -> ProviderResult<SubscriptionOutcome> {

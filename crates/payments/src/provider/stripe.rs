@@ -123,6 +123,30 @@ impl StripeProvider {
         txn["fee"].as_i64().unwrap_or(0)
     }
 
+    /// Every refund of a charge (`GET /v1/refunds?charge=…`, all pages). `charge.refunded`
+    /// no longer lists them in the API versions we speak, and only their real ids let a
+    /// refund announced twice (`charge.refunded` and `refund.created`) be booked once.
+    pub async fn charge_refunds(&self, charge: &str) -> ProviderResult<Vec<Value>> {
+        let mut all = Vec::new();
+        let mut after: Option<String> = None;
+        // Bounded: a charge cannot have more refunds than its amount in minor units, and
+        // 50 pages of 100 are far beyond any real one.
+        for _ in 0..50 {
+            let mut query = vec![kv("charge", charge), kv("limit", 100)];
+            if let Some(a) = &after {
+                query.push(kv("starting_after", a));
+            }
+            let page = self.send(self.client.get(format!("{}/v1/refunds", self.base)).query(&query)).await?;
+            let data = page["data"].as_array().cloned().unwrap_or_default();
+            after = data.last().and_then(|r| r["id"].as_str()).map(str::to_string);
+            all.extend(data);
+            if page["has_more"].as_bool() != Some(true) || after.is_none() {
+                break;
+            }
+        }
+        Ok(all)
+    }
+
     /// Maps a PaymentIntent to our view of it.
     async fn intent_outcome(&self, pi: &Value) -> ChargeOutcome {
         let status = match pi["status"].as_str().unwrap_or_default() {
@@ -244,6 +268,36 @@ impl PaymentProvider for StripeProvider {
         };
         let pi = self.get(&format!("/v1/payment_intents/{pi_id}")).await?;
         Ok(self.intent_outcome(&pi).await)
+    }
+
+    async fn find(&self, payment_id: PaymentId, flow: &str, created_after: i64) -> ProviderResult<Option<ChargeOutcome>> {
+        // Every object we create carries `metadata[payment_id]`. Lists (unlike Search) see an
+        // object as soon as it exists, so walk the ones created since the attempt began.
+        let path = if flow == Flow::Checkout.as_str() { "/v1/checkout/sessions" } else { "/v1/payment_intents" };
+        let ours = payment_id.to_string();
+        let mut after: Option<String> = None;
+        for _ in 0..20 {
+            let mut query = vec![kv("created[gte]", created_after), kv("limit", 100)];
+            if let Some(a) = &after {
+                query.push(kv("starting_after", a));
+            }
+            let page = self.send(self.client.get(format!("{}{path}", self.base)).query(&query)).await?;
+            let data = page["data"].as_array().cloned().unwrap_or_default();
+            if let Some(found) = data.iter().find(|o| o["metadata"]["payment_id"].as_str() == Some(ours.as_str())) {
+                let id = found["id"].as_str().unwrap_or_default();
+                return if id.starts_with("cs_") {
+                    self.retrieve(id).await.map(Some)
+                } else {
+                    Ok(Some(self.intent_outcome(found).await))
+                };
+            }
+            after = data.last().and_then(|o| o["id"].as_str()).map(str::to_string);
+            if page["has_more"].as_bool() != Some(true) || after.is_none() {
+                return Ok(None);
+            }
+        }
+        // Too many objects to be sure it is not there: let the caller try again later.
+        Err(ProviderError { retryable: true, status: None, message: "too many payments to search through".into() })
     }
 
     async fn refund(&self, req: &RefundRequest) -> ProviderResult<RefundOutcome> {
