@@ -36,10 +36,13 @@ pub struct AuditRecord {
     pub created_at: DateTime<Utc>,
 }
 
+/// Filters of `GET /api/audit/logs`.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct AuditQuery {
-    /// Organization whose trail to read (required unless you are a platform administrator).
+    /// Organization whose trail to read. Required; only platform administrators may leave it
+    /// out, to read the records of every organization and of no organization.
+    #[param(required = true)]
     pub org_id: Option<OrgId>,
     /// `user:<id>` or `api_key:<id>`.
     pub actor: Option<String>,
@@ -48,12 +51,44 @@ pub struct AuditQuery {
     pub resource_type: Option<String>,
     pub resource_id: Option<String>,
     /// Inclusive lower bound (RFC 3339).
+    #[param(
+        pattern = r"^(?:[0-9]{4}-(?:(?:0[1-9]|1[0-2])-(?:0[1-9]|1[0-9]|2[0-8])|(?:0[13-9]|1[0-2])-(?:29|30)|(?:0[13578]|1[02])-31)|(?:[0-9]{2}(?:0[48]|[2468][048]|[13579][26])|(?:[02468][048]|[13579][26])00)-02-29)[Tt](?:[01][0-9]|2[0-3]):[0-5][0-9]:(?:[0-5][0-9]|60)(?:\.[0-9]+)?(?:[Zz]|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])$"
+    )]
     pub from: Option<DateTime<Utc>>,
-    /// Exclusive upper bound (RFC 3339).
+    /// Exclusive upper bound (RFC 3339); must be after `from`.
+    #[param(
+        pattern = r"^(?:[0-9]{4}-(?:(?:0[1-9]|1[0-2])-(?:0[1-9]|1[0-9]|2[0-8])|(?:0[13-9]|1[0-2])-(?:29|30)|(?:0[13578]|1[02])-31)|(?:[0-9]{2}(?:0[48]|[2468][048]|[13579][26])|(?:[02468][048]|[13579][26])00)-02-29)[Tt](?:[01][0-9]|2[0-3]):[0-5][0-9]:(?:[0-5][0-9]|60)(?:\.[0-9]+)?(?:[Zz]|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])$"
+    )]
     pub to: Option<DateTime<Utc>>,
     pub cursor: Option<String>,
     pub limit: Option<i64>,
 }
+
+/// Filters of `GET /api/audit/logs/{resource}` (the path names the resource and, through its
+/// records, the organization).
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct TrailQuery {
+    /// `user:<id>` or `api_key:<id>`.
+    pub actor: Option<String>,
+    /// e.g. `event.updated`.
+    pub action: Option<String>,
+    /// Inclusive lower bound (RFC 3339).
+    #[param(
+        pattern = r"^(?:[0-9]{4}-(?:(?:0[1-9]|1[0-2])-(?:0[1-9]|1[0-9]|2[0-8])|(?:0[13-9]|1[0-2])-(?:29|30)|(?:0[13578]|1[02])-31)|(?:[0-9]{2}(?:0[48]|[2468][048]|[13579][26])|(?:[02468][048]|[13579][26])00)-02-29)[Tt](?:[01][0-9]|2[0-3]):[0-5][0-9]:(?:[0-5][0-9]|60)(?:\.[0-9]+)?(?:[Zz]|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])$"
+    )]
+    pub from: Option<DateTime<Utc>>,
+    /// Exclusive upper bound (RFC 3339); must be after `from`.
+    #[param(
+        pattern = r"^(?:[0-9]{4}-(?:(?:0[1-9]|1[0-2])-(?:0[1-9]|1[0-9]|2[0-8])|(?:0[13-9]|1[0-2])-(?:29|30)|(?:0[13578]|1[02])-31)|(?:[0-9]{2}(?:0[48]|[2468][048]|[13579][26])|(?:[02468][048]|[13579][26])00)-02-29)[Tt](?:[01][0-9]|2[0-3]):[0-5][0-9]:(?:[0-5][0-9]|60)(?:\.[0-9]+)?(?:[Zz]|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])$"
+    )]
+    pub to: Option<DateTime<Utc>>,
+    pub cursor: Option<String>,
+    pub limit: Option<i64>,
+}
+
+/// Longest resource id `GET /api/audit/logs/{resource}` accepts, in characters.
+pub const RESOURCE_ID_MAX: usize = 100;
 
 pub struct AuditService {
     kernel: Arc<Kernel>,
@@ -102,6 +137,7 @@ impl AuditService {
 /// Query the audit trail of an organization (owners and admins).
 #[utoipa::path(get, path = "/api/audit/logs", tag = "audit", params(AuditQuery), responses(
     (status = 200, body = Page<AuditRecord>), (status = 403, body = kernel::error::Problem),
+    (status = 404, description = "No such organization, or the caller is not a member", body = kernel::error::Problem),
     (status = 422, description = "org_id missing or a filter is invalid", body = kernel::error::Problem)),
     security(("bearer" = [])))]
 async fn logs(
@@ -122,22 +158,22 @@ async fn logs(
 
 /// The history of one resource (`event:<id>` or a bare id), newest first.
 #[utoipa::path(get, path = "/api/audit/logs/{resource}", tag = "audit",
-    params(("resource" = String, Path, description = "`<type>:<id>` or `<id>`"), AuditQuery),
+    params(("resource" = String, Path, pattern = r"^(?:[^:]{1,100}|[^:]*:[\s\S]{1,100})$",
+        description = "`<type>:<id>` or `<id>`: the id (after the first `:`) has 1–100 characters"), TrailQuery),
     responses((status = 200, body = Page<AuditRecord>), (status = 404, body = kernel::error::Problem)), security(("bearer" = [])))]
 async fn resource_trail(
     State(svc): State<Arc<AuditService>>,
     auth: Auth,
     Path(resource): Path<String>,
-    Query(mut q): Query<AuditQuery>,
+    Query(t): Query<TrailQuery>,
 ) -> AppResult<Json<Page<AuditRecord>>> {
     let (kind, id) = match resource.split_once(':') {
         Some((k, id)) => (Some(k.to_string()), id.to_string()),
         None => (None, resource),
     };
-    if id.is_empty() || id.len() > 100 {
+    if id.is_empty() || id.chars().count() > RESOURCE_ID_MAX {
         return Err(AppError::validation("resource", "expected <type>:<id> or <id>"));
     }
-    q.resource_id = Some(id.clone());
     // The records say which organization the resource belongs to; only its admins may read them.
     let org: Option<(Option<OrgId>,)> = read!(&svc.kernel.db, |c| sqlx::query_as(
         "SELECT org_id FROM audit_logs WHERE resource_id = $1 AND ($2 IS NULL OR resource_type = $2) ORDER BY id DESC LIMIT 1"
@@ -154,11 +190,51 @@ async fn resource_trail(
         Some((None,)) if auth.0.is_platform_admin() => None,
         _ => return Err(AppError::not_found("resource")),
     };
-    q.org_id = org;
-    q.resource_type = kind;
+    let q = AuditQuery {
+        org_id: org,
+        actor: t.actor,
+        action: t.action,
+        resource_type: kind,
+        resource_id: Some(id),
+        from: t.from,
+        to: t.to,
+        cursor: t.cursor,
+        limit: t.limit,
+    };
     Ok(Json(svc.query(org, &q).await?))
 }
 
 pub fn router(svc: Arc<AuditService>) -> OpenApiRouter {
     OpenApiRouter::new().routes(routes!(logs)).routes(routes!(resource_trail)).with_state(svc)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::Value;
+
+    fn param(operation: utoipa::openapi::path::Operation, name: &str) -> Value {
+        let op = serde_json::to_value(operation).unwrap();
+        op["parameters"].as_array().unwrap().iter().find(|p| p["name"] == name).cloned().unwrap()
+    }
+
+    /// RFC 3339 `date-time` with valid calendar dates (a subset of what chrono parses).
+    const DATE_TIME: &str = r"^(?:[0-9]{4}-(?:(?:0[1-9]|1[0-2])-(?:0[1-9]|1[0-9]|2[0-8])|(?:0[13-9]|1[0-2])-(?:29|30)|(?:0[13578]|1[02])-31)|(?:[0-9]{2}(?:0[48]|[2468][048]|[13579][26])|(?:[02468][048]|[13579][26])00)-02-29)[Tt](?:[01][0-9]|2[0-3]):[0-5][0-9]:(?:[0-5][0-9]|60)(?:\.[0-9]+)?(?:[Zz]|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])$";
+
+    #[test]
+    fn the_schema_states_the_parameter_rules() {
+        let logs = <__path_logs as utoipa::Path>::operation();
+        assert_eq!(param(logs, "org_id")["required"], true);
+        let trail = <__path_resource_trail as utoipa::Path>::operation();
+        let resource = param(trail, "resource");
+        for op in [<__path_logs as utoipa::Path>::operation(), <__path_resource_trail as utoipa::Path>::operation()] {
+            for name in ["from", "to"] {
+                let p = param(op.clone(), name);
+                assert_eq!(p["schema"]["format"], "date-time");
+                assert_eq!(p["schema"]["pattern"], DATE_TIME, "{name}");
+            }
+        }
+        let m = RESOURCE_ID_MAX;
+        assert_eq!(resource["schema"]["pattern"], format!(r"^(?:[^:]{{1,{m}}}|[^:]*:[\s\S]{{1,{m}}})$"));
+    }
 }

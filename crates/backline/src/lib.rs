@@ -4,6 +4,7 @@
 
 pub mod bench;
 pub mod demo;
+pub mod openapi;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
@@ -27,6 +28,8 @@ pub use kernel::Config;
 #[openapi(
     info(title = "Backline API", description = "The open, self-hostable platform for live music and events.", license(name = "MIT OR Apache-2.0")),
     modifiers(&BearerAuth),
+    // Named by `$ref` from query parameters only, which utoipa does not collect.
+    components(schemas(kernel::jobs::JobStatus)),
     tags(
         (name = "auth", description = "Registration, sign-in, tokens, sessions, password reset"),
         (name = "users", description = "Profiles"),
@@ -73,7 +76,8 @@ pub struct App {
     pub events: Arc<events::EventsService>,
     pub ticketing: Arc<ticketing::TicketingService>,
     pub payments: Arc<payments::PaymentsService>,
-    pub openapi: utoipa::openapi::OpenApi,
+    /// The finished OpenAPI document (see [`openapi::finish`]).
+    pub openapi: serde_json::Value,
 }
 
 /// Connects, migrates and wires every context.
@@ -100,7 +104,9 @@ pub async fn build(config: Config) -> anyhow::Result<App> {
         .merge(audit::router(audit))
         .merge(OpenApiRouter::new().routes(routes!(openapi_json)).with_state(spec_cell.clone()))
         .split_for_parts();
-    let _ = spec_cell.set(serde_json::to_string(&openapi)?);
+    let mut openapi = serde_json::to_value(&openapi)?;
+    openapi::finish(&mut openapi);
+    let _ = spec_cell.set(openapi.to_string());
     let router = kernel::http::apply_edge(router, kernel.clone(), authenticator);
     Ok(App { router, kernel, identity, events, ticketing, payments, openapi })
 }

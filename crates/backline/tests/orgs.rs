@@ -85,8 +85,11 @@ async fn invitations_expire_match_email_and_are_single_use() {
     let (s, o) = app.post("/api/invitations/accept", Some(&invitee), json!({"token": token})).await;
     assert_eq!(s, StatusCode::OK, "{o}");
     assert_eq!(o["my_role"], "staff");
-    let (s, _) = app.post("/api/invitations/accept", Some(&invitee), json!({"token": token})).await;
-    assert_eq!(s, StatusCode::BAD_REQUEST, "single use");
+    let (s, p) = app.post("/api/invitations/accept", Some(&invitee), json!({"token": token})).await;
+    assert_eq!(s, StatusCode::CONFLICT, "single use");
+    assert_eq!(p["code"], "invitation_closed");
+    let (s, _) = app.post("/api/invitations/accept", Some(&invitee), json!({"token": "inv_no-such-token"})).await;
+    assert_eq!(s, StatusCode::NOT_FOUND, "unknown token");
 
     // Revoked invitations cannot be accepted.
     let (_, inv2) = app
@@ -95,7 +98,7 @@ async fn invitations_expire_match_email_and_are_single_use() {
     let token2 = app.wait_for_token("stranger@b.org", "invitation-token: ").await;
     let id2 = inv2["id"].as_str().unwrap();
     assert_eq!(app.delete(&format!("/api/orgs/{org}/invitations/{id2}"), Some(&owner)).await.0, StatusCode::NO_CONTENT);
-    assert_eq!(app.post("/api/invitations/accept", Some(&stranger), json!({"token": token2})).await.0, StatusCode::BAD_REQUEST);
+    assert_eq!(app.post("/api/invitations/accept", Some(&stranger), json!({"token": token2})).await.0, StatusCode::CONFLICT);
     let (s, list) = app.get(&format!("/api/orgs/{org}/invitations"), Some(&owner)).await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(list.as_array().unwrap().len(), 2);

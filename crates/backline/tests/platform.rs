@@ -136,6 +136,17 @@ async fn idempotency_keys_replay_and_conflict() {
     assert_eq!(other.status(), StatusCode::CONFLICT);
     let p: Value = other.json().await.unwrap();
     assert_eq!(p["code"], "idempotency_key_reused");
+    // The query string is part of the request too.
+    let other_query = app
+        .client
+        .post(app.url("/api/orgs?source=retry"))
+        .bearer_auth(&token)
+        .header("idempotency-key", "k-1")
+        .json(&json!({"name": "Idem Org"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(other_query.status(), StatusCode::CONFLICT);
     // Another key creates normally.
     assert_eq!(send("k-2", "Second Org").await.unwrap().status(), StatusCode::CREATED);
 

@@ -235,6 +235,134 @@ pub fn capacity(field: &str, raw: Option<i64>) -> Result<Option<i64>, AppError> 
     }
 }
 
+// ---- the rules above as JSON Schema ---------------------------------------------------------
+//
+// The OpenAPI description states what the validators above accept, so a client (or a schema
+// fuzzer) whose input is schema-valid never meets a `422` the schema could have predicted
+// (the schema-only types in `model` use these). The text patterns accept exactly what the
+// validators accept, apart from length: `maxLength` counts the untrimmed characters. Each is
+// valid ECMA-262 (with and without the `u` flag) and Python `re`, and spells out its classes
+// (no `\s`, whose members differ between the dialects and from Rust's `str::trim`); a test
+// checks them against `char::is_whitespace`, `is_control` and `is_alphanumeric`.
+
+/// What `str::trim` strips (Unicode `White_Space`), as the body of a regex class.
+macro_rules! ws_class {
+    () => {
+        "\\u0009-\\u000d\\u0020\\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000"
+    };
+}
+/// Control characters (`char::is_control`, category Cc).
+macro_rules! cc_class {
+    () => {
+        "\\u0000-\\u001f\\u007f-\\u009f"
+    };
+}
+/// Control characters and whitespace.
+macro_rules! ws_cc_class {
+    () => {
+        "\\u0000-\\u0020\\u007f-\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000"
+    };
+}
+/// Control characters but tab, line feed and carriage return.
+macro_rules! cc_multiline_class {
+    () => {
+        "\\u0000-\\u0008\\u000b\\u000c\\u000e-\\u001f\\u007f-\\u009f"
+    };
+}
+
+/// [`required_text`]: after trimming, not empty and free of control characters.
+pub const LINE_PATTERN: &str =
+    concat!("^[", ws_class!(), "]*[^", ws_cc_class!(), "](?:[^", cc_class!(), "]*[^", ws_cc_class!(), "])?[", ws_class!(), "]*$");
+/// [`optional_text`]: after trimming, free of control characters (blank is allowed: no value).
+pub const OPTIONAL_LINE_PATTERN: &str = concat!(
+    "^[",
+    ws_class!(),
+    "]*(?:[^",
+    ws_cc_class!(),
+    "](?:[^",
+    cc_class!(),
+    "]*[^",
+    ws_cc_class!(),
+    "])?)?[",
+    ws_class!(),
+    "]*$"
+);
+/// [`optional_long_text`] and [`long_text`]: after trimming, free of control characters but
+/// tab and line breaks (blank is allowed).
+pub const MULTILINE_PATTERN: &str = concat!(
+    "^[",
+    ws_class!(),
+    "]*(?:[^",
+    ws_cc_class!(),
+    "](?:[^",
+    cc_multiline_class!(),
+    "]*[^",
+    ws_cc_class!(),
+    "])?)?[",
+    ws_class!(),
+    "]*$"
+);
+/// [`optional_url`], narrowed to what the URL parser surely accepts: http(s), a host of
+/// ASCII labels whose last one starts with a letter (so it is never read as an IPv4 number),
+/// an optional port up to 65535, then anything without whitespace or control characters.
+/// Blank is allowed (no value).
+pub const URL_PATTERN: &str = concat!(
+    "^[",
+    ws_class!(),
+    "]*(?:[Hh][Tt][Tt][Pp][Ss]?://(?:[0-9A-Za-z]+(?:-[0-9A-Za-z]+)*\\.)*[A-Za-z][0-9A-Za-z]*(?:-[0-9A-Za-z]+)*",
+    "(?::(?:6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[0-9]{1,4}))?",
+    "(?:[/?#][^",
+    ws_cc_class!(),
+    "]*)?)?[",
+    ws_class!(),
+    "]*$"
+);
+/// [`time_window`]'s years 1900–9999 (in UTC), as far as a pattern over the RFC 3339 text
+/// can say it: local years 1901–9998 are within range whatever the offset.
+pub const INSTANT_PATTERN: &str = "^(?:19(?:0[1-9]|[1-9][0-9])|[2-8][0-9]{3}|9(?:[0-8][0-9]{2}|9(?:[0-8][0-9]|9[0-8])))-";
+/// A blank query parameter (no filter).
+pub const BLANK_PATTERN: &str = concat!("^[", ws_class!(), "]*$");
+/// Some of the letters and digits [`SearchQuery::parse`] splits terms on (`char::is_alphanumeric`):
+/// ASCII, Latin, Greek, Cyrillic, Armenian, Hebrew, Arabic, kana, CJK ideographs, Hangul.
+macro_rules! alnum_class {
+    () => {
+        concat!(
+            "0-9A-Za-z\\u00aa\\u00b2-\\u00b3\\u00b5\\u00b9-\\u00ba\\u00bc-\\u00be\\u00c0-\\u00d6\\u00d8-\\u00f6\\u00f8-\\u024f",
+            "\\u0370-\\u0374\\u0376-\\u0377\\u037a-\\u037d\\u037f\\u0386\\u0388-\\u038a\\u038c\\u038e-\\u03a1\\u03a3-\\u03f5",
+            "\\u03f7-\\u0481\\u048a-\\u052f\\u0531-\\u0556\\u0559\\u0560-\\u0588\\u05d0-\\u05ea\\u0620-\\u0657\\u0659-\\u0669",
+            "\\u066e-\\u06d3\\u06d5-\\u06dc\\u06e1-\\u06e8\\u06ed-\\u06fc\\u06ff\\u1e00-\\u1eff\\u3041-\\u3096\\u309d-\\u309f",
+            "\\u30a1-\\u30fa\\u30fc-\\u30ff\\u4e00-\\u9fff\\uac00-\\ud7a3"
+        )
+    };
+}
+/// A required search query: contains a letter or digit.
+pub const QUERY_PATTERN: &str = concat!("[", alnum_class!(), "]");
+/// An optional search query: blank (no search), or containing a letter or digit.
+pub const OPTIONAL_QUERY_PATTERN: &str = concat!("^[", ws_class!(), "]*$|[", alnum_class!(), "]");
+
+/// [`country`] as a pattern: one of the codes, either case, trimmed.
+pub fn country_pattern() -> String {
+    let mut groups: Vec<(char, String)> = Vec::new();
+    for code in COUNTRIES.split(' ') {
+        let mut chars = code.chars();
+        let (Some(first), Some(second)) = (chars.next(), chars.next()) else { continue };
+        match groups.last_mut() {
+            Some((f, seconds)) if *f == first => seconds.push(second),
+            _ => groups.push((first, second.to_string())),
+        }
+    }
+    let alternatives: Vec<String> = groups
+        .iter()
+        .map(|(first, seconds)| format!("[{first}{}][{seconds}{}]", first.to_ascii_lowercase(), seconds.to_ascii_lowercase()))
+        .collect();
+    format!("^[{ws}]*(?:{})[{ws}]*$", alternatives.join("|"), ws = ws_class!())
+}
+
+/// The names [`time_zone`] accepts.
+pub fn time_zone_names() -> impl Iterator<Item = &'static str> {
+    chrono_tz::TZ_VARIANTS.iter().map(|tz| tz.name())
+}
+
 // ---- time -------------------------------------------------------------------------------
 
 /// Checks a `[starts, ends)` window: both in years 1900–9999, ends strictly after starts, and
@@ -456,5 +584,78 @@ mod tests {
         let old = json!({ "name": "A", "category": "rock", "tags": ["x"], "updated_at": "t1" });
         let new = json!({ "name": "B", "category": null, "tags": ["x"], "updated_at": "t2" });
         assert_eq!(changed_fields(&old, &new), json!({ "name": "B", "category": null }));
+    }
+
+    /// The code points of a regex class body made of `\uXXXX` escapes, ASCII characters and
+    /// ranges between them.
+    fn class_members(body: &str) -> Vec<u32> {
+        let mut points = Vec::new();
+        let mut rest = body;
+        let next = |rest: &mut &str| -> u32 {
+            if let Some(hex) = rest.strip_prefix("\\u") {
+                let c = u32::from_str_radix(&hex[..4], 16).unwrap();
+                *rest = &hex[4..];
+                c
+            } else {
+                let c = rest.chars().next().unwrap();
+                *rest = &rest[c.len_utf8()..];
+                c as u32
+            }
+        };
+        while !rest.is_empty() {
+            let lo = next(&mut rest);
+            if let Some(r) = rest.strip_prefix('-') {
+                rest = r;
+                let hi = next(&mut rest);
+                points.extend(lo..=hi);
+            } else {
+                points.push(lo);
+            }
+        }
+        points
+    }
+
+    fn all_chars() -> impl Iterator<Item = char> {
+        (0..=0x10FFFF).filter_map(char::from_u32)
+    }
+
+    #[test]
+    fn schema_classes_are_the_servers() {
+        let ws = class_members(ws_class!());
+        let cc = class_members(cc_class!());
+        let ws_cc = class_members(ws_cc_class!());
+        let cc_multiline = class_members(cc_multiline_class!());
+        for c in all_chars() {
+            let p = c as u32;
+            assert_eq!(ws.contains(&p), c.is_whitespace(), "{p:04x}");
+            assert_eq!(cc.contains(&p), c.is_control(), "{p:04x}");
+            assert_eq!(ws_cc.contains(&p), c.is_whitespace() || c.is_control(), "{p:04x}");
+            assert_eq!(cc_multiline.contains(&p), c.is_control() && !matches!(c, '\t' | '\n' | '\r'), "{p:04x}");
+        }
+        let alnum = class_members(alnum_class!());
+        assert!(alnum.len() > 30_000);
+        for p in alnum {
+            assert!(char::from_u32(p).is_some_and(char::is_alphanumeric), "{p:04x}");
+        }
+    }
+
+    #[test]
+    fn country_and_zone_schemas_list_what_is_accepted() {
+        let pattern = country_pattern();
+        assert!(pattern.contains("|[Dd][EJKMOZejkmoz]|"), "{pattern}");
+        // Each code is its first letter's group and, in the class after it, its second letter
+        // in both cases; nothing else is.
+        let seconds: usize = pattern.split("][").skip(1).map(|g| g.split(']').next().unwrap().len()).sum();
+        assert_eq!(seconds, 2 * COUNTRIES.split(' ').count());
+        for code in COUNTRIES.split(' ') {
+            let (a, b) = (&code[..1], &code[1..]);
+            let group = pattern.split(&format!("[{a}{}][", a.to_lowercase())).nth(1).unwrap();
+            assert!(group.split(']').next().unwrap().contains(b), "{code}");
+        }
+        let zones: Vec<&str> = time_zone_names().collect();
+        assert!(zones.len() > 500 && zones.contains(&"Europe/Berlin") && zones.contains(&"UTC"));
+        for z in zones {
+            assert_eq!(time_zone("time_zone", z).unwrap().name(), z);
+        }
     }
 }

@@ -44,11 +44,15 @@ async fn list_events(State(svc): Svc, auth: MaybeAuth, Query(q): Query<EventQuer
 
 /// Full-text search over name, performers and description, with the listing's filters and
 /// order. Every word is a prefix match; all must match.
-#[utoipa::path(get, path = "/api/events/search", tag = "events", params(EventQuery), responses(
+#[utoipa::path(get, path = "/api/events/search", tag = "events", params(EventSearchQuery), responses(
     (status = 200, body = Page<EventSummary>), (status = 422, description = "Missing or invalid `q`", body = Problem)),
     security((), ("bearer" = [])))]
-async fn search_events(State(svc): Svc, auth: MaybeAuth, Query(q): Query<EventQuery>) -> AppResult<Json<Page<EventSummary>>> {
-    Ok(Json(svc.search_events(auth.0.as_ref(), q).await?))
+async fn search_events(
+    State(svc): Svc,
+    auth: MaybeAuth,
+    Query(q): Query<EventSearchQuery>,
+) -> AppResult<Json<Page<EventSummary>>> {
+    Ok(Json(svc.search_events(auth.0.as_ref(), q.into()).await?))
 }
 
 /// Create an event (staff and above in `org_id`).

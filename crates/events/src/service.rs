@@ -127,6 +127,11 @@ impl EventsService {
         let to = domain::parse_instant("to", q.to.as_deref())?;
         let city = q.city.as_deref().map(str::trim).filter(|s| !s.is_empty());
         let category = q.category.as_deref().map(str::trim).filter(|s| !s.is_empty());
+        // Stored cities and categories hold no control characters, so such a filter matches
+        // nothing; PostgreSQL would refuse a NUL in a text parameter (a 500) instead.
+        if [city, category].into_iter().flatten().any(|s| s.contains(char::is_control)) {
+            return Ok(Page { items: Vec::new(), next_cursor: None });
+        }
         let member = match q.org_id {
             Some(org) => self.is_member(p, org).await?,
             None => false,

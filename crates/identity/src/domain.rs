@@ -7,24 +7,52 @@ use kernel::AppError;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 
+/// Longest accepted email address, in characters (RFC 5321's path limit less the brackets).
+pub const EMAIL_MAX: usize = 254;
+/// Longest accepted local part (before the `@`), in characters.
+pub const EMAIL_LOCAL_MAX: usize = 64;
+/// Password length bounds, in characters.
+pub const PASSWORD_MIN: usize = 10;
+pub const PASSWORD_MAX: usize = 128;
+/// Longest user name and API-key name, in characters (after trimming).
+pub const USER_NAME_MAX: usize = 100;
+pub const API_KEY_NAME_MAX: usize = 100;
+/// Longest organization name, in characters (after trimming).
+pub const ORG_NAME_MAX: usize = 120;
+/// Longest profile bio and organization description, in characters (after trimming).
+pub const BIO_MAX: usize = 2000;
+pub const DESCRIPTION_MAX: usize = 5000;
+/// Longest URL (`avatar_url`, `website`), in characters (after trimming).
+pub const URL_MAX: usize = 2048;
+/// Slug length bounds.
+pub const SLUG_MIN: usize = 2;
+pub const SLUG_MAX: usize = 64;
+/// Locale tag length bounds.
+pub const LOCALE_MIN: usize = 2;
+pub const LOCALE_MAX: usize = 35;
+
 /// A normalized (trimmed, lower-case) email address.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Email(String);
 
 impl Email {
+    /// Accepts `local@domain` after trimming: one `@`, a local part of 1–64 characters, a domain
+    /// with a dot that neither starts nor ends it, no whitespace or control characters, at most
+    /// 254 characters. Lengths are counted in characters, before lower-casing (the OpenAPI
+    /// pattern in `model.rs` states the same rule).
     pub fn parse(field: &str, raw: &str) -> Result<Email, AppError> {
-        let s = raw.trim().to_lowercase();
-        let valid = s.len() <= 254
+        let s = raw.trim();
+        let valid = s.chars().count() <= EMAIL_MAX
             && s.split_once('@').is_some_and(|(local, domain)| {
                 !local.is_empty()
-                    && local.len() <= 64
+                    && local.chars().count() <= EMAIL_LOCAL_MAX
                     && domain.contains('.')
                     && !domain.starts_with('.')
                     && !domain.ends_with('.')
             })
             && !s.chars().any(|c| c.is_whitespace() || c.is_control())
             && s.matches('@').count() == 1;
-        if valid { Ok(Email(s)) } else { Err(AppError::validation(field, "not a valid email address")) }
+        if valid { Ok(Email(s.to_lowercase())) } else { Err(AppError::validation(field, "not a valid email address")) }
     }
 
     pub fn as_str(&self) -> &str {
@@ -35,11 +63,11 @@ impl Email {
 /// Checks a new password: 10–128 characters, not all one character.
 pub fn check_password(field: &str, password: &str) -> Result<(), AppError> {
     let n = password.chars().count();
-    if n < 10 {
-        return Err(AppError::validation(field, "must be at least 10 characters"));
+    if n < PASSWORD_MIN {
+        return Err(AppError::validation(field, format!("must be at least {PASSWORD_MIN} characters")));
     }
-    if n > 128 {
-        return Err(AppError::validation(field, "must be at most 128 characters"));
+    if n > PASSWORD_MAX {
+        return Err(AppError::validation(field, format!("must be at most {PASSWORD_MAX} characters")));
     }
     let first = password.chars().next();
     if password.chars().all(|c| Some(c) == first) {
@@ -69,14 +97,23 @@ pub fn optional_text(field: &str, raw: Option<&str>, max: usize) -> Result<Optio
     }
 }
 
-/// An optional http(s) URL.
+/// An optional http(s) URL: blank becomes `None`; otherwise `http://` or `https://` followed by
+/// at least one character, no whitespace, at most 2048 characters.
 pub fn optional_url(field: &str, raw: Option<&str>) -> Result<Option<String>, AppError> {
-    let Some(s) = optional_text(field, raw, 2048)? else { return Ok(None) };
-    if (s.starts_with("https://") || s.starts_with("http://")) && s.len() > 8 && !s.contains(char::is_whitespace) {
+    let Some(s) = optional_text(field, raw, URL_MAX)? else { return Ok(None) };
+    let rest = s.strip_prefix("https://").or_else(|| s.strip_prefix("http://"));
+    if rest.is_some_and(|r| !r.is_empty()) && !s.contains(char::is_whitespace) {
         Ok(Some(s))
     } else {
         Err(AppError::validation(field, "must be an http(s) URL"))
     }
+}
+
+/// A locale tag such as `en` or `de-AT`, trimmed: 2–35 ASCII letters, digits and dashes.
+pub fn locale(field: &str, raw: &str) -> Result<String, AppError> {
+    let l = raw.trim();
+    let ok = (LOCALE_MIN..=LOCALE_MAX).contains(&l.len()) && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
+    if ok { Ok(l.to_string()) } else { Err(AppError::validation(field, "must be a BCP 47 language tag such as en or de-AT")) }
 }
 
 /// An IANA time zone name, checked against the time-zone database.
@@ -90,7 +127,7 @@ pub fn time_zone(field: &str, raw: &str) -> Result<String, AppError> {
 /// A URL slug: lower-case letters, digits and single dashes, 2–64 characters.
 pub fn slug(field: &str, raw: &str) -> Result<String, AppError> {
     let s = raw.trim();
-    let ok = (2..=64).contains(&s.len())
+    let ok = (SLUG_MIN..=SLUG_MAX).contains(&s.len())
         && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
         && !s.starts_with('-')
         && !s.ends_with('-')
@@ -134,6 +171,21 @@ mod tests {
         assert_eq!(Email::parse("email", " Ann@Example.ORG ").unwrap().as_str(), "ann@example.org");
         for bad in ["", "ann", "ann@", "@x.org", "a b@x.org", "a@@x.org", "a@x", "a@.x"] {
             assert!(Email::parse("email", bad).is_err(), "{bad}");
+        }
+        // Lengths count characters, before lower-casing (`İ` lower-cases to two).
+        assert!(Email::parse("email", &format!("{}@x.org", "İ".repeat(EMAIL_LOCAL_MAX))).is_ok());
+        assert!(Email::parse("email", &format!("{}@x.org", "é".repeat(EMAIL_LOCAL_MAX + 1))).is_err());
+        let longest = format!("a@{}.org", "é".repeat(EMAIL_MAX - 6));
+        assert!(Email::parse("email", &longest).is_ok());
+        assert!(Email::parse("email", &format!("a{longest}")).is_err());
+    }
+
+    #[test]
+    fn urls() {
+        assert_eq!(optional_url("u", Some(" http://x ")).unwrap().as_deref(), Some("http://x"));
+        assert!(optional_url("u", Some("")).unwrap().is_none());
+        for bad in ["http://", "https://", "ftp://x", "https://a b", "x"] {
+            assert!(optional_url("u", Some(bad)).is_err(), "{bad}");
         }
     }
 

@@ -95,7 +95,8 @@ async fn password_reset(State(svc): Svc, Json(req): Json<PasswordResetRequest>) 
 
 /// Set a new password with the emailed token (single use, expires); ends all sessions.
 #[utoipa::path(post, path = "/api/auth/password-reset/confirm", tag = "auth", request_body = PasswordResetConfirm, responses(
-    (status = 204, description = "Password changed"), (status = 400, description = "Invalid, used or expired token", body = Problem)))]
+    (status = 204, description = "Password changed"), (status = 400, description = "Used or expired token (`invalid_reset_token`)", body = Problem),
+    (status = 404, description = "No reset token like this was issued", body = Problem)))]
 async fn password_reset_confirm(State(svc): Svc, Json(req): Json<PasswordResetConfirm>) -> AppResult<StatusCode> {
     svc.confirm_password_reset(req).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -166,7 +167,8 @@ async fn get_org(State(svc): Svc, auth: Auth, Path(id): Path<OrgId>) -> AppResul
 
 /// Update an organization (admins).
 #[utoipa::path(put, path = "/api/orgs/{id}", tag = "organizations", params(("id" = String, Path)), request_body = UpdateOrg, responses(
-    (status = 200, body = Organization), (status = 403, body = Problem), (status = 404, body = Problem)), security(("bearer" = [])))]
+    (status = 200, body = Organization), (status = 403, body = Problem), (status = 404, body = Problem),
+    (status = 409, description = "Slug taken", body = Problem)), security(("bearer" = [])))]
 async fn update_org(
     State(svc): Svc,
     auth: Auth,
@@ -233,7 +235,8 @@ async fn list_invitations(State(svc): Svc, auth: Auth, Path(id): Path<OrgId>) ->
 
 /// Revoke a pending invitation (admins).
 #[utoipa::path(delete, path = "/api/orgs/{id}/invitations/{invitation_id}", tag = "organizations",
-    params(("id" = String, Path), ("invitation_id" = String, Path)), responses((status = 204, description = "Revoked")), security(("bearer" = [])))]
+    params(("id" = String, Path), ("invitation_id" = String, Path)), responses((status = 204, description = "Revoked"),
+    (status = 409, description = "Already accepted or revoked (`invitation_closed`)", body = Problem)), security(("bearer" = [])))]
 async fn revoke_invitation(State(svc): Svc, auth: Auth, Path((id, inv)): Path<(OrgId, Uuid)>) -> AppResult<StatusCode> {
     svc.require(&auth.0, id, Role::Admin).await?;
     svc.revoke_invitation(id, inv).await?;
@@ -242,8 +245,11 @@ async fn revoke_invitation(State(svc): Svc, auth: Auth, Path((id, inv)): Path<(O
 
 /// Accept an invitation sent to the signed-in user's email.
 #[utoipa::path(post, path = "/api/invitations/accept", tag = "organizations", request_body = AcceptInvitation, responses(
-    (status = 200, body = Organization), (status = 400, description = "Invalid or expired", body = Problem),
-    (status = 403, description = "Sent to another email", body = Problem)), security(("bearer" = [])))]
+    (status = 200, body = Organization), (status = 400, description = "The invitation has expired (`invitation_expired`)", body = Problem),
+    (status = 403, description = "Sent to another email", body = Problem),
+    (status = 404, description = "No invitation has this token", body = Problem),
+    (status = 409, description = "Already accepted or revoked (`invitation_closed`), or already a member (`already_member`)", body = Problem)),
+    security(("bearer" = [])))]
 async fn accept_invitation(State(svc): Svc, auth: Auth, Json(req): Json<AcceptInvitation>) -> AppResult<Json<Organization>> {
     Ok(Json(svc.accept_invitation(auth.user()?, &req.token).await?))
 }
@@ -271,7 +277,8 @@ async fn list_api_keys(State(svc): Svc, auth: Auth, Path(id): Path<OrgId>) -> Ap
 
 /// Revoke an API key (admins).
 #[utoipa::path(delete, path = "/api/orgs/{id}/api-keys/{key_id}", tag = "organizations", params(("id" = String, Path), ("key_id" = String, Path)),
-    responses((status = 204, description = "Revoked")), security(("bearer" = [])))]
+    responses((status = 204, description = "Revoked"), (status = 409, description = "Already revoked (`api_key_revoked`)", body = Problem)),
+    security(("bearer" = [])))]
 async fn revoke_api_key(State(svc): Svc, auth: Auth, Path((id, key)): Path<(OrgId, ApiKeyId)>) -> AppResult<StatusCode> {
     svc.require(&auth.0, id, Role::Admin).await?;
     svc.revoke_api_key(id, key).await?;

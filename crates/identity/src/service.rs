@@ -79,6 +79,17 @@ struct KeyRow {
     last_used_at: Option<Timestamp>,
 }
 
+#[derive(sqlx::FromRow)]
+struct InvitationRow {
+    id: Uuid,
+    org_id: OrgId,
+    email: String,
+    role: String,
+    expires_at: Timestamp,
+    accepted_at: Option<Timestamp>,
+    revoked_at: Option<Timestamp>,
+}
+
 /// Client details recorded on a session.
 #[derive(Debug, Clone, Default)]
 pub struct ClientInfo {
@@ -106,7 +117,7 @@ impl IdentityService {
     pub async fn register(&self, req: RegisterRequest, client: ClientInfo) -> AppResult<TokenPair> {
         let email = Email::parse("email", &req.email)?;
         domain::check_password("password", &req.password)?;
-        let name = domain::required_text("name", &req.name, 100)?;
+        let name = domain::required_text("name", &req.name, domain::USER_NAME_MAX)?;
         let hash = self.hasher.hash(req.password).await?;
         let mut tx = self.db().begin().await?;
         let id = self.write_user(&mut tx, &email, &hash, &name, false).await?;
@@ -441,16 +452,17 @@ impl IdentityService {
     pub async fn confirm_password_reset(&self, req: PasswordResetConfirm) -> AppResult<()> {
         domain::check_password("new_password", &req.new_password)?;
         let invalid = || AppError::bad_request("invalid_reset_token", "the reset token is invalid, expired or already used");
-        // Cheap check first, so invalid tokens cost no password hashing.
-        let live: Option<(Uuid,)> = read!(self.db(), |c| sqlx::query_as(
-            "SELECT id FROM password_resets WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2"
-        )
-        .bind(domain::hash_secret(req.token.trim()))
-        .bind(now())
-        .fetch_optional(c)
-        .await)?;
-        if live.is_none() {
-            return Err(invalid());
+        // Cheap check first, so invalid tokens cost no password hashing. A token that was never
+        // issued is `404`; one that was, but is used or expired, `400`.
+        let found: Option<(Option<Timestamp>, Timestamp)> =
+            read!(self.db(), |c| sqlx::query_as("SELECT used_at, expires_at FROM password_resets WHERE token_hash = $1")
+                .bind(domain::hash_secret(req.token.trim()))
+                .fetch_optional(c)
+                .await)?;
+        match found {
+            None => return Err(AppError::not_found("reset token")),
+            Some((used, expires)) if used.is_some() || expires <= now() => return Err(invalid()),
+            Some(_) => {}
         }
         let hash = self.hasher.hash(req.new_password).await?;
         let at = now();
@@ -503,7 +515,7 @@ impl IdentityService {
     pub async fn update_profile(&self, user_id: UserId, req: UpdateProfile) -> AppResult<User> {
         let current = self.user(user_id).await?;
         let name = match &req.name {
-            Some(n) => domain::required_text("name", n, 100)?,
+            Some(n) => domain::required_text("name", n, domain::USER_NAME_MAX)?,
             None => current.name,
         };
         let avatar = if req.avatar_url.is_some() {
@@ -511,16 +523,10 @@ impl IdentityService {
         } else {
             current.avatar_url
         };
-        let bio = if req.bio.is_some() { domain::optional_text("bio", req.bio.as_deref(), 2000)? } else { current.bio };
+        let bio =
+            if req.bio.is_some() { domain::optional_text("bio", req.bio.as_deref(), domain::BIO_MAX)? } else { current.bio };
         let locale = match &req.locale {
-            Some(l) => {
-                let l = l.trim();
-                let ok = (2..=35).contains(&l.len()) && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
-                if !ok {
-                    return Err(AppError::validation("locale", "must be a BCP 47 language tag such as en or de-AT"));
-                }
-                l.to_string()
-            }
+            Some(l) => domain::locale("locale", l)?,
             None => current.locale,
         };
         let tz = match &req.time_zone {
@@ -560,12 +566,12 @@ impl IdentityService {
     // ---- organizations -------------------------------------------------------------
 
     pub async fn create_org(&self, user: UserId, req: CreateOrg) -> AppResult<Organization> {
-        let name = domain::required_text("name", &req.name, 120)?;
+        let name = domain::required_text("name", &req.name, domain::ORG_NAME_MAX)?;
         let slug = match &req.slug {
             Some(s) => domain::slug("slug", s)?,
             None => domain::slugify(&name),
         };
-        let description = domain::optional_text("description", req.description.as_deref(), 5000)?;
+        let description = domain::optional_text("description", req.description.as_deref(), domain::DESCRIPTION_MAX)?;
         let website = domain::optional_url("website", req.website.as_deref())?;
         let id = OrgId::new();
         let at = now();
@@ -632,7 +638,7 @@ impl IdentityService {
     pub async fn update_org(&self, id: OrgId, role: Role, req: UpdateOrg) -> AppResult<Organization> {
         let cur = self.org(id, Some(role)).await?;
         let name = match &req.name {
-            Some(n) => domain::required_text("name", n, 120)?,
+            Some(n) => domain::required_text("name", n, domain::ORG_NAME_MAX)?,
             None => cur.name,
         };
         let slug = match &req.slug {
@@ -640,7 +646,7 @@ impl IdentityService {
             None => cur.slug,
         };
         let description = if req.description.is_some() {
-            domain::optional_text("description", req.description.as_deref(), 5000)?
+            domain::optional_text("description", req.description.as_deref(), domain::DESCRIPTION_MAX)?
         } else {
             cur.description
         };
@@ -917,17 +923,19 @@ impl IdentityService {
         let me = self.user(user).await?;
         let at = now();
         let mut tx = self.db().begin().await?;
-        let inv: Option<(Uuid, OrgId, String, String, Timestamp)> = tx!(&mut tx, |c| {
-            sqlx::query_as(
-            "SELECT id, org_id, email, role, expires_at FROM invitations WHERE token_hash = $1 AND accepted_at IS NULL AND revoked_at IS NULL"
+        let inv: Option<InvitationRow> = tx!(&mut tx, |c| sqlx::query_as(
+            "SELECT id, org_id, email, role, expires_at, accepted_at, revoked_at FROM invitations WHERE token_hash = $1"
         )
         .bind(domain::hash_secret(token.trim()))
         .fetch_optional(c)
-        .await
-        })?;
-        let Some((id, org, email, role, expires)) = inv else {
-            return Err(AppError::bad_request("invalid_invitation", "the invitation is invalid, revoked or already accepted"));
+        .await)?;
+        // No such token: 404. A real token that is used up: 409 (or 400 once expired).
+        let Some(InvitationRow { id, org_id: org, email, role, expires_at: expires, accepted_at, revoked_at }) = inv else {
+            return Err(AppError::not_found("invitation"));
         };
+        if accepted_at.is_some() || revoked_at.is_some() {
+            return Err(AppError::conflict("invitation_closed", "the invitation was already accepted or revoked"));
+        }
         if expires <= at {
             return Err(AppError::bad_request("invitation_expired", "the invitation has expired; ask for a new one"));
         }
@@ -970,7 +978,7 @@ impl IdentityService {
         creator_role: Role,
         req: CreateApiKey,
     ) -> AppResult<CreatedApiKey> {
-        let name = domain::required_text("name", &req.name, 100)?;
+        let name = domain::required_text("name", &req.name, domain::API_KEY_NAME_MAX)?;
         if req.role == Role::Owner {
             return Err(AppError::validation("role", "API keys can be viewer, staff or admin"));
         }

@@ -1,13 +1,14 @@
 //! `Idempotency-Key` for POST requests. The first request with a key runs and its response
-//! is stored; a retry with the same key and the same body gets the stored
-//! response back (`Idempotent-Replayed: true`); the same key with a different body, or while
-//! the first request is still running, is a `409`. A `5xx`, `401`, `403` or `429` is not
-//! stored: the key is released so the request can run again. Keys are scoped to the caller (anonymous
-//! callers by IP) and kept for 24 hours. A claim whose request never finished (client gone,
-//! process died) is taken over after [`ABANDONED_SECS`].
+//! is stored; a retry with the same key and the same body gets the stored response back
+//! (`Idempotent-Replayed: true`); the same key with a different body, or while the first
+//! request is still running, is a `409`. A `5xx`, `401`, `403` or `429` is not stored: the
+//! key is released so the request can run again. Keys are scoped to the caller (anonymous
+//! callers by IP) and the route, and kept for 24 hours. A claim whose request never finished
+//! (client gone, process died) is taken over after [`ABANDONED_SECS`].
 //!
 //! Routes whose responses carry credentials (`/api/auth/…`, API-key creation) are not
-//! covered: storing their bodies would keep tokens and key secrets in plain text.
+//! covered: storing their bodies would keep tokens and key secrets in plain text. Nor are
+//! provider webhooks, which are deduplicated by the provider's event id.
 
 use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
@@ -29,8 +30,10 @@ const MAX_KEY_LEN: usize = 255;
 /// An unfinished claim older than this is considered abandoned.
 pub const ABANDONED_SECS: i64 = 60;
 
-fn carries_credentials(path: &str) -> bool {
-    path.starts_with("/api/auth/") || path.ends_with("/api-keys")
+/// Routes the header does not apply to: those whose responses carry credentials, and
+/// provider webhooks (deduplicated by the provider's event id).
+pub fn exempt(path: &str) -> bool {
+    path.starts_with("/api/auth/") || path.ends_with("/api-keys") || path.starts_with("/api/payments/webhook/")
 }
 
 #[derive(sqlx::FromRow)]
@@ -42,14 +45,14 @@ struct Stored {
 }
 
 pub async fn middleware(State(db): State<Arc<Db>>, req: Request, next: Next) -> Response {
-    if req.method() != Method::POST || carries_credentials(req.uri().path()) {
+    if req.method() != Method::POST || exempt(req.uri().path()) {
         return next.run(req).await;
     }
     let Some(key) = req.headers().get(HEADER) else {
         return next.run(req).await;
     };
     let key = match key.to_str() {
-        Ok(k) if !k.is_empty() && k.len() <= MAX_KEY_LEN => k.to_string(),
+        Ok(k) if !k.is_empty() && k.len() <= MAX_KEY_LEN && k.bytes().all(|b| b.is_ascii_graphic()) => k.to_string(),
         _ => return AppError::validation("Idempotency-Key", "must be 1–255 visible ASCII characters").into_response(),
     };
     match run(&db, key, req, next).await {
@@ -59,19 +62,24 @@ pub async fn middleware(State(db): State<Arc<Db>>, req: Request, next: Next) -> 
 }
 
 async fn run(db: &Db, key: String, req: Request, next: Next) -> Result<Response, AppError> {
-    let scope = match req.extensions().get::<Principal>() {
+    let caller = match req.extensions().get::<Principal>() {
         Some(p) => p.actor(),
         None => match crate::context::RequestContext::current().and_then(|c| c.ip) {
             Some(ip) => format!("anonymous:{ip}"),
             None => "anonymous".into(),
         },
     };
+    // Per route as well as per caller: the same key sent to another route is another
+    // request's key, not a reuse. Otherwise a key an anonymous buyer used for a booking
+    // would answer 409 on a route that should have said 401.
+    let scope = format!("{caller} {} {}", req.method(), req.uri().path());
     let (parts, body) = req.into_parts();
     let bytes = axum::body::to_bytes(body, usize::MAX).await.map_err(|_| AppError::PayloadTooLarge)?;
     let mut hasher = Sha256::new();
     hasher.update(parts.method.as_str());
     hasher.update(b" ");
-    hasher.update(parts.uri.path());
+    // The query is part of the request: the same key with other parameters is a reuse.
+    hasher.update(parts.uri.path_and_query().map_or(parts.uri.path(), |pq| pq.as_str()));
     hasher.update(b"\n");
     hasher.update(&bytes);
     let hash = hex::encode(hasher.finalize());

@@ -1263,6 +1263,9 @@ impl PaymentsService {
     /// A Stripe webhook delivery: signature verified, recorded once, applied once.
     pub async fn stripe_webhook(&self, signature: Option<&str>, body: &[u8]) -> AppResult<WebhookAck> {
         let cfg = &self.kernel.config.payments;
+        if signature.is_none() {
+            return Err(AppError::unauthorized("invalid_signature", "the Stripe-Signature header is missing"));
+        }
         if cfg.stripe_webhook_secrets.is_empty() {
             // Without a secret nothing can be verified: to a sender the endpoint does not exist.
             tracing::warn!("Stripe webhook received but payments.stripe_webhook_secrets is not configured");

@@ -291,10 +291,15 @@ pub fn scanned_text(field: &str, raw: &str) -> Result<String, AppError> {
     if t.is_empty() {
         return Err(AppError::validation(field, "must not be empty"));
     }
-    if t.len() > SCAN_TEXT_MAX {
+    if t.chars().count() > SCAN_TEXT_MAX {
         return Err(AppError::validation(field, format!("at most {SCAN_TEXT_MAX} characters")));
     }
     if t.starts_with("BL1.") {
+        // Recorded as scanned; a control character (NUL above all) is no part of a payload
+        // and would not store.
+        if t.chars().any(char::is_control) {
+            return Err(AppError::validation(field, "must not contain control characters"));
+        }
         return Ok(t.to_string());
     }
     let code: String = t
@@ -326,7 +331,7 @@ pub fn scan_id(field: &str, raw: &str) -> Result<String, AppError> {
 
 /// ISO 4217 codes in use (active currencies, plus a few funds and precious metals that
 /// payment providers accept).
-const CURRENCIES: &str = "AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BHD BIF BMD BND BOB BRL BSD BTN BWP BYN BZD CAD \
+pub(crate) const CURRENCIES: &str = "AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BHD BIF BMD BND BOB BRL BSD BTN BWP BYN BZD CAD \
 CDF CHF CLP CNY COP CRC CUC CUP CVE CZK DJF DKK DOP DZD EGP ERN ETB EUR FJD FKP GBP GEL GHS GIP GMD GNF GTQ GYD HKD HNL HTG HUF \
 IDR ILS INR IQD IRR ISK JMD JOD JPY KES KGS KHR KMF KPW KRW KWD KYD KZT LAK LBP LKR LRD LSL LYD MAD MDL MGA MKD MMK MNT MOP MRU \
 MUR MVR MWK MXN MYR MZN NAD NGN NIO NOK NPR NZD OMR PAB PEN PGK PHP PKR PLN PYG QAR RON RSD RUB RWF SAR SBD SCR SDG SEK SGD SHP \
@@ -375,7 +380,7 @@ pub fn within(field: &str, raw: i64, range: std::ops::RangeInclusive<i64>) -> Re
 pub fn email(field: &str, raw: &str) -> Result<String, AppError> {
     let s = raw.trim();
     let bad = || AppError::validation(field, "must be an email address");
-    if s.is_empty() || s.len() > EMAIL_MAX || s.chars().any(|c| c.is_whitespace() || c.is_control()) {
+    if s.is_empty() || s.chars().count() > EMAIL_MAX || s.chars().any(|c| c.is_whitespace() || c.is_control()) {
         return Err(bad());
     }
     let (local, domain) = s.split_once('@').ok_or_else(bad)?;
@@ -660,6 +665,8 @@ mod tests {
         for bad in ["", "ann", "ann@", "@x.org", "a b@x.org", "a@b", "a@b@c.org", "a@.org", "a@x.org."] {
             assert!(email("buyer_email", bad).is_err(), "{bad}");
         }
+        assert!(email("buyer_email", &format!("{}@x.org", "é".repeat(EMAIL_MAX - 6))).is_ok(), "characters, not bytes");
+        assert!(email("buyer_email", &format!("{}@x.org", "é".repeat(EMAIL_MAX - 5))).is_err());
         assert_eq!(buyer_key(" Ann@Example.ORG"), "ann@example.org");
         assert_eq!(voucher_code("code", " Early-Bird_1 ").unwrap(), "Early-Bird_1");
         assert!(voucher_code("code", "no spaces").is_err());
@@ -761,6 +768,8 @@ mod tests {
             assert!(matches!(e, AppError::Validation { ref field, .. } if field == "code"), "{bad}: {e}");
         }
         assert!(scanned_text("code", &"A".repeat(SCAN_TEXT_MAX + 1)).is_err());
+        assert!(scanned_text("code", &format!("BL1.{}", "é".repeat(SCAN_TEXT_MAX - 4))).is_ok(), "characters, not bytes");
+        assert!(scanned_text("code", "BL1.ab\0cd").is_err(), "a NUL would not store");
         assert_eq!(scan_id("scan_id", " dev1-0001 ").unwrap(), "dev1-0001");
         assert!(scan_id("scan_id", "two words").is_err());
         assert!(scan_id("scan_id", &"x".repeat(SCAN_ID_MAX + 1)).is_err());

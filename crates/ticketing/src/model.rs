@@ -3,6 +3,15 @@
 //! Money is an integer in minor units (cents) beside its ISO 4217 `currency`. Instants are
 //! UTC. In partial updates an absent field is left as it is; for a field that can be empty,
 //! `null` clears it.
+//!
+//! Request fields carry the server's rules as schema constraints (lengths in characters,
+//! ranges, patterns), so every value the schema allows passes the field checks; what is
+//! left are rules between fields or against stored data. Patterns are written in the
+//! syntax ECMA-262 and Python share: texts may not contain control characters (`Cc`, plus
+//! line breaks in single-line texts), and required texts need one character that is not
+//! white space. Instants the server checks against the years 1900–9999 are limited to the
+//! years 1901–9998 as written (so no UTC offset moves them out). The limits mirror
+//! [`crate::domain`]; `schema_limits_follow_the_domain` below keeps them in step.
 
 use chrono::{DateTime, Utc};
 use events::{EventId, EventSessionId};
@@ -16,6 +25,7 @@ use crate::domain::{
 };
 use crate::signing::PublicJwk;
 
+mod schema;
 mod waitlist;
 pub use waitlist::*;
 
@@ -62,39 +72,62 @@ pub struct TicketType {
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 pub struct CreateTicketType {
-    /// 1–200 characters.
+    /// 1–200 characters, no line breaks.
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000][^\x00-\x1f\x7f-\x9f]*$"
+    )]
     pub name: String,
-    /// Up to 5,000 characters.
+    /// Up to 5,000 characters (line breaks and tabs allowed); blank means none.
+    #[schema(max_length = 5000, pattern = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*$")]
     pub description: Option<String>,
     /// Minor units (cents), 0 for free tickets.
+    #[schema(minimum = 0, maximum = 100_000_000_000_i64)]
     pub price: i64,
-    /// ISO 4217, e.g. `EUR`.
+    #[schema(schema_with = schema::ticket_currency)]
     pub currency: String,
     /// A session of the same event, for a session-only ticket.
     pub session_id: Option<EventSessionId>,
+    /// On sale from this instant (absent: now).
+    #[schema(value_type = Option<String>, format = DateTime, pattern = r"^(19[0-9][1-9]|19[1-9]0|[2-8][0-9]{3}|9[0-8][0-9]{2}|99[0-8][0-9]|999[0-8])-")]
     pub sales_start: Option<DateTime<Utc>>,
+    /// On sale until this instant, after `sales_start` (absent: until the event ends).
+    #[schema(value_type = Option<String>, format = DateTime, pattern = r"^(19[0-9][1-9]|19[1-9]0|[2-8][0-9]{3}|9[0-8][0-9]{2}|99[0-8][0-9]|999[0-8])-")]
     pub sales_end: Option<DateTime<Utc>>,
     /// 1–100 (default 1).
+    #[schema(minimum = 1, maximum = 100)]
     pub min_per_order: Option<i64>,
     /// 1–100, at least `min_per_order`.
+    #[schema(minimum = 1, maximum = 100)]
     pub max_per_order: Option<i64>,
     /// `public` (default) or `hidden` (bookable only with a voucher that unlocks it).
     pub visibility: Option<Visibility>,
-    /// Listing order (ascending), default 0.
+    /// Listing order (ascending), −1,000,000–1,000,000, default 0.
+    #[schema(minimum = -1_000_000, maximum = 1_000_000)]
     pub sort_order: Option<i64>,
-    /// Convenience: also create a quota of this capacity holding just this type.
+    /// Convenience: also create a quota of this capacity (0–10,000,000) holding just this type.
+    #[schema(minimum = 0, maximum = 10_000_000)]
     pub capacity: Option<i64>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 pub struct UpdateTicketType {
+    /// 1–200 characters, no line breaks.
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000][^\x00-\x1f\x7f-\x9f]*$"
+    )]
     pub name: Option<String>,
-    /// `null` clears it.
+    /// Up to 5,000 characters; `null` (or blank) clears it.
     #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<String>, nullable)]
+    #[schema(value_type = Option<String>, nullable, max_length = 5000, pattern = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*$")]
     pub description: Option<Option<String>>,
-    /// Changes the price of future bookings; existing bookings keep theirs.
+    /// Minor units (cents). Changes the price of future bookings; existing bookings keep theirs.
+    #[schema(minimum = 0, maximum = 100_000_000_000_i64)]
     pub price: Option<i64>,
+    #[schema(schema_with = schema::ticket_currency_update)]
     pub currency: Option<String>,
     /// `null` makes the type admit to the whole event.
     #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
@@ -102,18 +135,22 @@ pub struct UpdateTicketType {
     pub session_id: Option<Option<EventSessionId>>,
     /// `null` clears it.
     #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<DateTime<Utc>>, nullable)]
+    #[schema(value_type = Option<String>, format = DateTime, nullable, pattern = r"^(19[0-9][1-9]|19[1-9]0|[2-8][0-9]{3}|9[0-8][0-9]{2}|99[0-8][0-9]|999[0-8])-")]
     pub sales_start: Option<Option<DateTime<Utc>>>,
-    /// `null` clears it.
+    /// After `sales_start`; `null` clears it.
     #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<DateTime<Utc>>, nullable)]
+    #[schema(value_type = Option<String>, format = DateTime, nullable, pattern = r"^(19[0-9][1-9]|19[1-9]0|[2-8][0-9]{3}|9[0-8][0-9]{2}|99[0-8][0-9]|999[0-8])-")]
     pub sales_end: Option<Option<DateTime<Utc>>>,
+    /// 1–100, at most `max_per_order`.
+    #[schema(minimum = 1, maximum = 100)]
     pub min_per_order: Option<i64>,
-    /// `null` clears it.
+    /// 1–100, at least `min_per_order`; `null` clears it.
     #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<i64>, nullable)]
+    #[schema(value_type = Option<i64>, nullable, minimum = 1, maximum = 100)]
     pub max_per_order: Option<Option<i64>>,
     pub visibility: Option<Visibility>,
+    /// −1,000,000–1,000,000.
+    #[schema(minimum = -1_000_000, maximum = 1_000_000)]
     pub sort_order: Option<i64>,
 }
 
@@ -121,7 +158,8 @@ pub struct UpdateTicketType {
 #[derive(Debug, Clone, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct TicketTypeQuery {
-    /// A voucher code: hidden types it unlocks are listed too.
+    /// A voucher code: hidden types it unlocks are listed too (an unknown code is a `422`).
+    #[param(max_length = 64, pattern = r"^[A-Za-z0-9_-]*$")]
     pub voucher: Option<String>,
 }
 
@@ -145,22 +183,37 @@ pub struct Quota {
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 pub struct CreateQuota {
-    /// 1–200 characters.
+    /// 1–200 characters, no line breaks.
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000][^\x00-\x1f\x7f-\x9f]*$"
+    )]
     pub name: String,
     /// 0–10,000,000.
+    #[schema(minimum = 0, maximum = 10_000_000)]
     pub capacity: i64,
-    /// Ticket types of the same event drawing from this pool.
+    /// Ticket types of the same event drawing from this pool (up to 200).
     #[serde(default)]
+    #[schema(max_items = 200)]
     pub ticket_type_ids: Vec<TicketTypeId>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 pub struct UpdateQuota {
+    /// 1–200 characters, no line breaks.
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000][^\x00-\x1f\x7f-\x9f]*$"
+    )]
     pub name: Option<String>,
-    /// Lowering it below `taken` is a `409 capacity_below_taken`; raising it publishes
-    /// `quota.capacity_raised`.
+    /// 0–10,000,000. Lowering it below `taken` is a `409 capacity_below_taken`; raising it
+    /// publishes `quota.capacity_raised`.
+    #[schema(minimum = 0, maximum = 10_000_000)]
     pub capacity: Option<i64>,
-    /// Replaces the set of ticket types.
+    /// Replaces the set of ticket types (up to 200).
+    #[schema(max_items = 200)]
     pub ticket_type_ids: Option<Vec<TicketTypeId>>,
 }
 
@@ -195,51 +248,68 @@ pub struct Voucher {
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 pub struct CreateVoucher {
     /// 1–64 letters, digits, `-`, `_`; unique per event ignoring case.
+    #[schema(min_length = 1, max_length = 64, pattern = r"^[A-Za-z0-9_-]+$")]
     pub code: String,
-    /// Minor units off the booking (needs `currency`); not with `percent_off`.
+    /// Minor units off the booking, 1–100,000,000,000 (needs `currency`); not with
+    /// `percent_off`.
+    #[schema(minimum = 1, maximum = 100_000_000_000_i64)]
     pub amount_off: Option<i64>,
     /// 0–100; not with `amount_off`. Neither: the code only unlocks hidden types.
+    #[schema(minimum = 0, maximum = 100)]
     pub percent_off: Option<i64>,
-    /// ISO 4217; required with `amount_off`.
+    #[schema(schema_with = schema::voucher_currency)]
     pub currency: Option<String>,
-    /// 1 or more; absent: unlimited.
+    /// 1–10,000,000; absent: unlimited.
+    #[schema(minimum = 1, maximum = 10_000_000)]
     pub max_uses: Option<i64>,
+    #[schema(value_type = Option<String>, format = DateTime, pattern = r"^(19[0-9][1-9]|19[1-9]0|[2-8][0-9]{3}|9[0-8][0-9]{2}|99[0-8][0-9]|999[0-8])-")]
     pub valid_from: Option<DateTime<Utc>>,
+    /// After `valid_from`.
+    #[schema(value_type = Option<String>, format = DateTime, pattern = r"^(19[0-9][1-9]|19[1-9]0|[2-8][0-9]{3}|9[0-8][0-9]{2}|99[0-8][0-9]|999[0-8])-")]
     pub valid_until: Option<DateTime<Utc>>,
+    /// Ticket types of the event the discount applies to (up to 200); empty: all.
     #[serde(default)]
+    #[schema(max_items = 200)]
     pub ticket_type_ids: Vec<TicketTypeId>,
+    /// Hidden ticket types of the event the code unlocks (up to 200).
     #[serde(default)]
+    #[schema(max_items = 200)]
     pub unlock_ticket_type_ids: Vec<TicketTypeId>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 pub struct UpdateVoucher {
+    /// 1–64 letters, digits, `-`, `_`; unique per event ignoring case.
+    #[schema(min_length = 1, max_length = 64, pattern = r"^[A-Za-z0-9_-]+$")]
     pub code: Option<String>,
-    /// `null` clears it.
+    /// 1–100,000,000,000 (needs `currency`, not with `percent_off`); `null` clears it.
     #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<i64>, nullable)]
+    #[schema(value_type = Option<i64>, nullable, minimum = 1, maximum = 100_000_000_000_i64)]
     pub amount_off: Option<Option<i64>>,
-    /// `null` clears it.
+    /// 0–100 (not with `amount_off`); `null` clears it.
     #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<i64>, nullable)]
+    #[schema(value_type = Option<i64>, nullable, minimum = 0, maximum = 100)]
     pub percent_off: Option<Option<i64>>,
-    /// `null` clears it.
     #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<String>, nullable)]
+    #[schema(schema_with = schema::voucher_currency_update)]
     pub currency: Option<Option<String>>,
-    /// `null`: unlimited. Below the current `uses`: `409 voucher_in_use`.
+    /// 1–10,000,000; `null`: unlimited. Below the current `uses`: `409 voucher_in_use`.
     #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<i64>, nullable)]
+    #[schema(value_type = Option<i64>, nullable, minimum = 1, maximum = 10_000_000)]
     pub max_uses: Option<Option<i64>>,
     /// `null` clears it.
     #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<DateTime<Utc>>, nullable)]
+    #[schema(value_type = Option<String>, format = DateTime, nullable, pattern = r"^(19[0-9][1-9]|19[1-9]0|[2-8][0-9]{3}|9[0-8][0-9]{2}|99[0-8][0-9]|999[0-8])-")]
     pub valid_from: Option<Option<DateTime<Utc>>>,
-    /// `null` clears it.
+    /// After `valid_from`; `null` clears it.
     #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<DateTime<Utc>>, nullable)]
+    #[schema(value_type = Option<String>, format = DateTime, nullable, pattern = r"^(19[0-9][1-9]|19[1-9]0|[2-8][0-9]{3}|9[0-8][0-9]{2}|99[0-8][0-9]|999[0-8])-")]
     pub valid_until: Option<Option<DateTime<Utc>>>,
+    /// Replaces them (up to 200).
+    #[schema(max_items = 200)]
     pub ticket_type_ids: Option<Vec<TicketTypeId>>,
+    /// Replaces them (up to 200).
+    #[schema(max_items = 200)]
     pub unlock_ticket_type_ids: Option<Vec<TicketTypeId>>,
 }
 
@@ -267,17 +337,22 @@ pub struct TicketingSettings {
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 pub struct UpdateTicketingSettings {
     /// 1–1440; not with `hold_seconds`.
+    #[schema(minimum = 1, maximum = 1440)]
     pub hold_minutes: Option<i64>,
     /// 1–86400, for holds shorter than a minute; not with `hold_minutes`.
+    #[schema(minimum = 1, maximum = 86400)]
     pub hold_seconds: Option<i64>,
     /// 1–10,000; `null` removes the cap.
     #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<i64>, nullable)]
+    #[schema(value_type = Option<i64>, nullable, minimum = 1, maximum = 10000)]
     pub max_tickets_per_buyer: Option<Option<i64>>,
     /// 1–336; not with `waitlist_offer_seconds`.
+    #[schema(minimum = 1, maximum = 336)]
     pub waitlist_offer_hours: Option<i64>,
     /// 1–1209600, for offers shorter than an hour; not with `waitlist_offer_hours`.
+    #[schema(minimum = 1, maximum = 1209600)]
     pub waitlist_offer_seconds: Option<i64>,
+    #[schema(schema_with = schema::waitlist_tiers)]
     pub waitlist_tiers: Option<Vec<String>>,
 }
 
@@ -288,14 +363,21 @@ pub struct UpdateTicketingSettings {
 pub struct PositionRequest {
     pub ticket_type_id: TicketTypeId,
     /// 1–100, within the type's `min_per_order`…`max_per_order`.
+    #[schema(minimum = 1, maximum = 100)]
     pub quantity: i64,
 }
 
 /// Who a ticket admits.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Attendee {
-    /// Up to 200 characters.
+    /// 1–200 characters, no line breaks.
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000][^\x00-\x1f\x7f-\x9f]*$"
+    )]
     pub name: String,
+    #[schema(schema_with = schema::attendee_email)]
     pub email: Option<String>,
 }
 
@@ -303,29 +385,49 @@ pub struct Attendee {
 pub struct CreateBooking {
     pub event_id: EventId,
     /// 1–50 positions, each ticket type at most once, 100 tickets at most.
+    #[schema(min_items = 1, max_items = 50)]
     pub positions: Vec<PositionRequest>,
+    #[schema(schema_with = schema::buyer_email)]
     pub buyer_email: String,
-    /// 1–200 characters.
+    /// 1–200 characters, no line breaks.
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000][^\x00-\x1f\x7f-\x9f]*$"
+    )]
     pub buyer_name: String,
+    /// A voucher of the event (up to 64 letters, digits, `-`, `_`; empty: none).
+    #[schema(max_length = 64, pattern = r"^[A-Za-z0-9_-]*$")]
     pub voucher_code: Option<String>,
     /// Attendee per admission, in the order of the positions (then of quantity); at most
     /// one per ticket.
     #[serde(default)]
+    #[schema(max_items = 100)]
     pub attendees: Vec<Attendee>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 pub struct UpdateBooking {
+    #[schema(schema_with = schema::buyer_email_update)]
     pub buyer_email: Option<String>,
+    /// 1–200 characters, no line breaks.
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000][^\x00-\x1f\x7f-\x9f]*$"
+    )]
     pub buyer_name: Option<String>,
-    /// Replaces the attendee list (per admission, in ticket order); confirmed bookings'
-    /// tickets follow.
+    /// Replaces the attendee list (per admission, in ticket order; at most one per ticket);
+    /// confirmed bookings' tickets follow.
+    #[schema(max_items = 100)]
     pub attendees: Option<Vec<Attendee>>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 pub struct MarkPaid {
-    /// The payment's reference (bank transfer id, receipt number), up to 200 characters.
+    /// The payment's reference (bank transfer id, receipt number), up to 200 characters, no
+    /// line breaks.
+    #[schema(max_length = 200, pattern = r"^[^\x00-\x1f\x7f-\x9f]*$")]
     pub reference: Option<String>,
 }
 
@@ -457,12 +559,15 @@ pub struct BookingQuery {
     #[param(inline)]
     pub status: Option<BookingStatus>,
     /// Part of the buyer's name or email (case-insensitive), or an exact booking or ticket
-    /// code.
+    /// code; up to 200 characters.
+    #[param(max_length = 200, pattern = r"^[^\x00]*$")]
     pub q: Option<String>,
-    /// `csv` streams every matching position as CSV (no paging).
+    #[param(schema_with = schema::booking_list_format)]
     pub format: Option<String>,
+    /// Opaque cursor from a previous page's `next_cursor`.
     pub cursor: Option<String>,
     /// 1–100 (default 20).
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<i64>,
 }
 
@@ -567,7 +672,12 @@ pub struct CheckinList {
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateCheckinList {
-    /// 1–200 characters, e.g. `Main entrance` or `VIP lounge`.
+    /// 1–200 characters, no line breaks, e.g. `Main entrance` or `VIP lounge`.
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000][^\x00-\x1f\x7f-\x9f]*$"
+    )]
     pub name: String,
     /// An agenda item of the event this door is for (informational).
     #[schema(value_type = Option<String>, format = Uuid)]
@@ -576,6 +686,7 @@ pub struct CreateCheckinList {
     #[serde(default)]
     pub ticket_type_ids: Vec<TicketTypeId>,
     pub opens_at: Option<DateTime<Utc>>,
+    /// After `opens_at`.
     pub closes_at: Option<DateTime<Utc>>,
 }
 
@@ -583,6 +694,12 @@ pub struct CreateCheckinList {
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateCheckinList {
+    /// 1–200 characters, no line breaks.
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000][^\x00-\x1f\x7f-\x9f]*$"
+    )]
     pub name: Option<String>,
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<String>, format = Uuid)]
@@ -591,6 +708,7 @@ pub struct UpdateCheckinList {
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<DateTime<Utc>>)]
     pub opens_at: Option<Option<DateTime<Utc>>>,
+    /// After `opens_at`.
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<DateTime<Utc>>)]
     pub closes_at: Option<Option<DateTime<Utc>>>,
@@ -605,17 +723,22 @@ pub struct CheckinRequest {
     pub list_id: Option<CheckinListId>,
     #[schema(value_type = Option<String>, format = Uuid)]
     pub event_id: Option<EventId>,
-    /// What was scanned: the QR text (`BL1.…`, verified against the organization's keys) or
-    /// the ticket code typed in (case, spaces and dashes do not matter).
+    /// What was scanned (up to 1,024 characters): the QR text (`BL1.…`, verified against the
+    /// organization's keys; no control characters) or the ticket code typed in (letters and
+    /// digits; case, spaces and dashes do not matter).
+    #[schema(min_length = 1, max_length = 1024, pattern = r"^(BL1\.[^\x00-\x1f\x7f-\x9f]*|[ -]*[A-Za-z0-9][A-Za-z0-9 -]*)$")]
     pub code: String,
     /// The scanner's id for this scan (1–100 printable ASCII). The same id sent again returns
     /// the first answer with `replayed: true` and changes nothing, so an offline scanner can
     /// upload a batch as often as it needs to. Absent: a fresh id (no replay protection).
+    #[schema(min_length = 1, max_length = 100, pattern = r"^[!-~]+$")]
     pub scan_id: Option<String>,
-    /// When the scan happened (offline scanners); default: now. Opening hours are checked
-    /// against it.
+    /// When the scan happened (offline scanners), not in the future; default: now. Opening
+    /// hours are checked against it.
     pub scanned_at: Option<DateTime<Utc>>,
-    /// Where: the door, gate or device (up to 100 characters), reported back to later scans.
+    /// Where: the door, gate or device (up to 100 characters, no line breaks), reported back
+    /// to later scans.
+    #[schema(max_length = 100, pattern = r"^[^\x00-\x1f\x7f-\x9f]*$")]
     pub gate: Option<String>,
 }
 
@@ -623,6 +746,7 @@ pub struct CheckinRequest {
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CheckinBatch {
+    #[schema(schema_with = schema::checkin_batch_scans)]
     pub scans: Vec<CheckinRequest>,
 }
 
@@ -704,4 +828,167 @@ pub struct ListTicket {
     pub status: TicketStatus,
     /// Admitted on this list (and not undone): when.
     pub checked_in_at: Option<DateTime<Utc>>,
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{Value, json};
+    use utoipa::{IntoParams, PartialSchema};
+
+    use super::*;
+    use crate::domain;
+
+    fn schema_of<T: PartialSchema>() -> Value {
+        serde_json::to_value(T::schema()).unwrap()
+    }
+
+    fn params_of<T: IntoParams>() -> Value {
+        let params = T::into_params(|| None);
+        Value::Object(params.into_iter().map(|p| (p.name.clone(), serde_json::to_value(p.schema).unwrap())).collect())
+    }
+
+    /// Every request schema and query, by name.
+    fn request_schemas() -> Value {
+        json!({
+            "CreateTicketType": schema_of::<CreateTicketType>(),
+            "UpdateTicketType": schema_of::<UpdateTicketType>(),
+            "TicketTypeQuery": params_of::<TicketTypeQuery>(),
+            "CreateQuota": schema_of::<CreateQuota>(),
+            "UpdateQuota": schema_of::<UpdateQuota>(),
+            "CreateVoucher": schema_of::<CreateVoucher>(),
+            "UpdateVoucher": schema_of::<UpdateVoucher>(),
+            "UpdateTicketingSettings": schema_of::<UpdateTicketingSettings>(),
+            "PositionRequest": schema_of::<PositionRequest>(),
+            "Attendee": schema_of::<Attendee>(),
+            "CreateBooking": schema_of::<CreateBooking>(),
+            "UpdateBooking": schema_of::<UpdateBooking>(),
+            "MarkPaid": schema_of::<MarkPaid>(),
+            "BookingQuery": params_of::<BookingQuery>(),
+            "CreateCheckinList": schema_of::<CreateCheckinList>(),
+            "UpdateCheckinList": schema_of::<UpdateCheckinList>(),
+            "CheckinRequest": schema_of::<CheckinRequest>(),
+            "CheckinBatch": schema_of::<CheckinBatch>(),
+            "JoinWaitlist": schema_of::<JoinWaitlist>(),
+            "UpdateWaitlistEntry": schema_of::<UpdateWaitlistEntry>(),
+            "WaitlistQuery": params_of::<WaitlistQuery>(),
+        })
+    }
+
+    /// The value at `path` (`/`-separated) in the request schemas.
+    fn at(schemas: &Value, path: &str) -> Value {
+        let pointer = format!("/{path}").replace("/~", "/properties/");
+        schemas.pointer(&pointer).cloned().unwrap_or_else(|| panic!("no {pointer}"))
+    }
+
+    #[test]
+    fn schema_limits_follow_the_domain() {
+        let s = request_schemas();
+        let n = |v: i64| json!(v);
+        let u = |v: usize| json!(v);
+        for (path, expected) in [
+            ("CreateTicketType/~name/maxLength", u(domain::NAME_MAX)),
+            ("CreateTicketType/~description/maxLength", u(domain::DESCRIPTION_MAX)),
+            ("CreateTicketType/~price/maximum", n(domain::PRICE_MAX)),
+            ("CreateTicketType/~min_per_order/maximum", n(domain::BOOKING_TICKETS_MAX)),
+            ("CreateTicketType/~max_per_order/maximum", n(domain::BOOKING_TICKETS_MAX)),
+            ("CreateTicketType/~sort_order/minimum", n(-domain::SORT_ORDER_MAX)),
+            ("CreateTicketType/~sort_order/maximum", n(domain::SORT_ORDER_MAX)),
+            ("CreateTicketType/~capacity/maximum", n(domain::CAPACITY_MAX)),
+            ("UpdateTicketType/~name/maxLength", u(domain::NAME_MAX)),
+            ("UpdateTicketType/~description/maxLength", u(domain::DESCRIPTION_MAX)),
+            ("UpdateTicketType/~price/maximum", n(domain::PRICE_MAX)),
+            ("UpdateTicketType/~min_per_order/maximum", n(domain::BOOKING_TICKETS_MAX)),
+            ("UpdateTicketType/~max_per_order/maximum", n(domain::BOOKING_TICKETS_MAX)),
+            ("UpdateTicketType/~sort_order/maximum", n(domain::SORT_ORDER_MAX)),
+            ("TicketTypeQuery/voucher/maxLength", u(domain::VOUCHER_CODE_MAX)),
+            ("CreateQuota/~name/maxLength", u(domain::NAME_MAX)),
+            ("CreateQuota/~capacity/maximum", n(domain::CAPACITY_MAX)),
+            ("CreateQuota/~ticket_type_ids/maxItems", n(domain::TYPES_PER_EVENT_MAX)),
+            ("UpdateQuota/~capacity/maximum", n(domain::CAPACITY_MAX)),
+            ("UpdateQuota/~ticket_type_ids/maxItems", n(domain::TYPES_PER_EVENT_MAX)),
+            ("CreateVoucher/~code/maxLength", u(domain::VOUCHER_CODE_MAX)),
+            ("CreateVoucher/~amount_off/maximum", n(domain::PRICE_MAX)),
+            ("CreateVoucher/~max_uses/maximum", n(domain::CAPACITY_MAX)),
+            ("CreateVoucher/~ticket_type_ids/maxItems", u(domain::VOUCHER_TYPES_MAX)),
+            ("CreateVoucher/~unlock_ticket_type_ids/maxItems", u(domain::VOUCHER_TYPES_MAX)),
+            ("UpdateVoucher/~code/maxLength", u(domain::VOUCHER_CODE_MAX)),
+            ("UpdateVoucher/~amount_off/maximum", n(domain::PRICE_MAX)),
+            ("UpdateVoucher/~max_uses/maximum", n(domain::CAPACITY_MAX)),
+            ("UpdateVoucher/~ticket_type_ids/maxItems", u(domain::VOUCHER_TYPES_MAX)),
+            ("UpdateVoucher/~unlock_ticket_type_ids/maxItems", u(domain::VOUCHER_TYPES_MAX)),
+            ("UpdateTicketingSettings/~hold_minutes/maximum", n(domain::HOLD_SECONDS_MAX / 60)),
+            ("UpdateTicketingSettings/~hold_seconds/maximum", n(domain::HOLD_SECONDS_MAX)),
+            ("UpdateTicketingSettings/~waitlist_offer_hours/maximum", n(domain::WAITLIST_OFFER_HOURS_MAX)),
+            ("UpdateTicketingSettings/~waitlist_offer_seconds/maximum", n(domain::WAITLIST_OFFER_SECONDS_MAX)),
+            ("PositionRequest/~quantity/maximum", n(domain::BOOKING_TICKETS_MAX)),
+            ("Attendee/~name/maxLength", u(domain::NAME_MAX)),
+            ("Attendee/~email/maxLength", u(domain::EMAIL_MAX)),
+            ("CreateBooking/~positions/maxItems", u(domain::POSITIONS_MAX)),
+            ("CreateBooking/~buyer_email/maxLength", u(domain::EMAIL_MAX)),
+            ("CreateBooking/~buyer_name/maxLength", u(domain::NAME_MAX)),
+            ("CreateBooking/~voucher_code/maxLength", u(domain::VOUCHER_CODE_MAX)),
+            ("CreateBooking/~attendees/maxItems", n(domain::BOOKING_TICKETS_MAX)),
+            ("UpdateBooking/~buyer_name/maxLength", u(domain::NAME_MAX)),
+            ("UpdateBooking/~attendees/maxItems", n(domain::BOOKING_TICKETS_MAX)),
+            ("MarkPaid/~reference/maxLength", u(domain::REFERENCE_MAX)),
+            ("BookingQuery/limit/maximum", n(kernel::pagination::MAX_LIMIT)),
+            ("CreateCheckinList/~name/maxLength", u(domain::NAME_MAX)),
+            ("UpdateCheckinList/~name/maxLength", u(domain::NAME_MAX)),
+            ("CheckinRequest/~code/maxLength", u(domain::SCAN_TEXT_MAX)),
+            ("CheckinRequest/~scan_id/maxLength", u(domain::SCAN_ID_MAX)),
+            ("CheckinRequest/~gate/maxLength", u(domain::GATE_MAX)),
+            ("CheckinBatch/~scans/items/required/1", json!("scan_id")),
+            ("CheckinBatch/~scans/items/~scan_id/type", json!("string")),
+            ("JoinWaitlist/~name/maxLength", u(domain::NAME_MAX)),
+            ("JoinWaitlist/~quantity/maximum", n(domain::WAITLIST_QUANTITY_MAX)),
+            ("WaitlistQuery/limit/maximum", n(kernel::pagination::MAX_LIMIT)),
+        ] {
+            let got = at(&s, path);
+            match (got.as_f64(), expected.as_f64()) {
+                (Some(g), Some(e)) => assert_eq!(g, e, "{path}"),
+                _ => assert_eq!(got, expected, "{path}"),
+            }
+        }
+
+        // Texts: the patterns spell out `str::trim` and `char::is_control`.
+        let (c, w) = (schema::CONTROL, schema::SPACE_OR_CONTROL);
+        let required = format!("^[^{c}]*[^{w}][^{c}]*$");
+        for path in [
+            "CreateTicketType/~name",
+            "UpdateTicketType/~name",
+            "CreateQuota/~name",
+            "UpdateQuota/~name",
+            "Attendee/~name",
+            "CreateBooking/~buyer_name",
+            "UpdateBooking/~buyer_name",
+            "CreateCheckinList/~name",
+            "UpdateCheckinList/~name",
+            "JoinWaitlist/~name",
+        ] {
+            assert_eq!(at(&s, &format!("{path}/pattern")), json!(required), "{path}");
+        }
+        for path in ["MarkPaid/~reference", "CheckinRequest/~gate"] {
+            assert_eq!(at(&s, &format!("{path}/pattern")), json!(format!("^[^{c}]*$")), "{path}");
+        }
+        assert_eq!(at(&s, "CheckinRequest/~code/pattern"), json!(format!("^(BL1\\.[^{c}]*|[ -]*[A-Za-z0-9][A-Za-z0-9 -]*)$")));
+        for path in ["CreateBooking/~buyer_email", "UpdateBooking/~buyer_email", "Attendee/~email", "JoinWaitlist/~email"] {
+            assert_eq!(at(&s, &format!("{path}/pattern")), json!(schema::email_pattern()), "{path}");
+        }
+    }
+
+    #[test]
+    fn currencies_are_the_ones_the_domain_accepts() {
+        let s = request_schemas();
+        for path in
+            ["CreateTicketType/~currency", "UpdateTicketType/~currency", "CreateVoucher/~currency", "UpdateVoucher/~currency"]
+        {
+            for code in at(&s, &format!("{path}/enum")).as_array().unwrap() {
+                if let Some(code) = code.as_str() {
+                    assert_eq!(domain::currency("currency", code).unwrap(), code, "{path}");
+                }
+            }
+        }
+        assert!(at(&s, "CreateTicketType/~currency/enum").as_array().unwrap().iter().all(Value::is_string));
+        assert!(at(&s, "UpdateVoucher/~currency/enum").as_array().unwrap().contains(&Value::Null));
+    }
 }

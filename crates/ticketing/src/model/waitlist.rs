@@ -6,7 +6,7 @@ use kernel::id::UserId;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::Booking;
+use super::{Booking, schema};
 use crate::domain::{BookingId, TicketTypeId, WaitlistEntryId, WaitlistStatus};
 
 /// One person waiting for a ticket type or a session of an event.
@@ -45,14 +45,22 @@ pub struct JoinWaitlist {
     pub ticket_type_id: Option<TicketTypeId>,
     /// Wait for any public ticket type of this session of the event.
     pub session_id: Option<EventSessionId>,
+    #[schema(schema_with = schema::waitlist_email)]
     pub email: String,
-    /// 1–200 characters.
+    /// 1–200 characters, no line breaks.
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000][^\x00-\x1f\x7f-\x9f]*$"
+    )]
     pub name: String,
     /// 1–10 (default 1), within the ticket type's per-booking limits.
+    #[schema(minimum = 1, maximum = 10)]
     pub quantity: Option<i64>,
-    /// Staff and above only: one of the event's `waitlist_tiers` (the entry is then made on
-    /// behalf of `email`, and answered with a `waitlist_token`). Everyone else joins the last
-    /// tier.
+    /// Staff and above only: one of the event's `waitlist_tiers`, ignoring case (the entry is
+    /// then made on behalf of `email`, and answered with a `waitlist_token`). Everyone else
+    /// joins the last tier (and may name only that one).
+    #[schema(min_length = 1, max_length = 32, pattern = r"^[A-Za-z0-9_-]+$")]
     pub tier: Option<String>,
 }
 
@@ -69,7 +77,8 @@ pub struct WaitlistJoined {
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 pub struct UpdateWaitlistEntry {
-    /// One of the event's `waitlist_tiers`.
+    /// One of the event's `waitlist_tiers`, ignoring case.
+    #[schema(min_length = 1, max_length = 32, pattern = r"^[A-Za-z0-9_-]+$")]
     pub tier: Option<String>,
 }
 
@@ -101,7 +110,9 @@ pub struct WaitlistQuery {
     /// Only entries in this state (default: `waiting` and `offered`).
     #[param(inline)]
     pub status: Option<WaitlistStatus>,
+    /// Opaque cursor from a previous page's `next_cursor`.
     pub cursor: Option<String>,
     /// 1–100 (default 20).
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<i64>,
 }
