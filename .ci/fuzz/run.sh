@@ -16,7 +16,8 @@ mkdir -p "$out"
 . "$here/../serve.sh"
 serve "$bin" "$out" "$port"
 
-python3 "$here/seed.py" "$api" > "$out/seed.json"
+python3 "$here/seed.py" "$api" "$out/bindings.toml" > "$out/seed.json"
+cat "$here/schemathesis.toml" "$out/bindings.toml" > "$out/schemathesis.toml"
 token="$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['token'])" "$out/seed.json")"
 
 status=0
@@ -25,12 +26,12 @@ export PYTHONPATH="$here${PYTHONPATH:+:$PYTHONPATH}" SCHEMATHESIS_HOOKS=hooks
 # Signed in as the organizer. Logging out, or deleting a session (the fuzzer finds the
 # current session's id in GET /api/auth/sessions), would end the session every later case
 # signs in with; the anonymous run covers both.
-schemathesis --config-file "$here/schemathesis.toml" run "$api/api/openapi.json" \
+schemathesis --config-file "$out/schemathesis.toml" run "$api/api/openapi.json" \
   -H "Authorization: Bearer $token" \
   --exclude-name "POST /api/auth/logout" --exclude-name "DELETE /api/auth/sessions/{id}" \
   --report junit --report-junit-path "$out/signed-in.xml" > "$out/signed-in.txt" 2>&1 || status=1
 tail -n 25 "$out/signed-in.txt"
-schemathesis --config-file "$here/schemathesis.toml" run "$api/api/openapi.json" \
+schemathesis --config-file "$out/schemathesis.toml" run "$api/api/openapi.json" \
   --report junit --report-junit-path "$out/anonymous.xml" > "$out/anonymous.txt" 2>&1 || status=1
 tail -n 25 "$out/anonymous.txt"
 server_log_clean "$out/server.log" || status=1

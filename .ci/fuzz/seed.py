@@ -39,3 +39,23 @@ call("POST", f"/api/bookings/{paid['id']}/mark-paid", {"reference": "fuzz transf
 print(json.dumps({"token": token, "org": org, "venue": venue, "event": event, "ticket_type": ga, "quota": quota,
                   "voucher": voucher, "checkin_list": checkin_list, "booking": booking["id"], "paid_booking": paid["id"],
                   "user": auth.get("user", {}).get("id")}))
+
+# Path parameters for the fuzzer: the seeded rows, so operations on one resource reach the
+# handler instead of a 404 for a random id. DELETEs keep drawing random ids, so no
+# operation removes what later ones need.
+bindings = [
+    (r"^/api/events/\{id\}", event),
+    (r"^/api/orgs/\{id\}", org),
+    (r"^/api/orgs/\{org_id\}", org),
+    (r"^/api/bookings/\{id\}", paid["id"]),
+    (r"^/api/checkin-lists/\{id\}", checkin_list),
+    (r"^/api/quotas/\{id\}", quota),
+    (r"^/api/vouchers/\{id\}", voucher),
+    (r"^/api/ticket-types/\{id\}", ga),
+    (r"^/api/venues/\{id\}", venue),
+]
+with open(sys.argv[2], "w") if len(sys.argv) > 2 else open("/dev/null", "w") as out:
+    for regex, value in bindings:
+        name = "org_id" if "{org_id}" in regex else "id"
+        out.write(f'\n[[operations]]\ninclude-path-regex = {json.dumps(regex)}\nexclude-method = "DELETE"\n'
+                  f'parameters = {{ "path.{name}" = {json.dumps(value)} }}\n')

@@ -370,6 +370,61 @@ async fn openapi_describes_every_route() {
     }
 }
 
+/// The description is self-contained and says how errors look: every `$ref` names a
+/// component that exists (a missing one, like `JobStatus` once was, breaks every generated
+/// client), every error response is `application/problem+json` with the Problem schema, and
+/// every operation lists `500` (and `401` when it takes credentials).
+#[tokio::test]
+async fn openapi_refs_resolve_and_errors_are_problems() {
+    let app = TestApp::spawn().await;
+    let (_, spec) = app.get("/api/openapi.json", None).await;
+    fn refs(v: &Value, out: &mut Vec<String>) {
+        match v {
+            Value::Object(m) => {
+                if let Some(Value::String(r)) = m.get("$ref") {
+                    out.push(r.clone());
+                }
+                m.values().for_each(|x| refs(x, out));
+            }
+            Value::Array(a) => a.iter().for_each(|x| refs(x, out)),
+            _ => {}
+        }
+    }
+    let mut all = Vec::new();
+    refs(&spec, &mut all);
+    assert!(all.len() > 100, "{} refs", all.len());
+    for r in &all {
+        let pointer = r.strip_prefix('#').unwrap_or_else(|| panic!("external ref {r}"));
+        assert!(spec.pointer(pointer).is_some(), "{r} does not resolve");
+    }
+    assert!(spec.pointer("/components/schemas/JobStatus").is_some());
+
+    let mut operations = 0;
+    for (path, item) in spec["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            operations += 1;
+            let responses = op["responses"].as_object().unwrap();
+            assert!(responses.contains_key("500"), "{method} {path} does not list 500");
+            let secured = op["security"].as_array().is_some_and(|s| s.iter().any(|r| r.get("bearer").is_some()));
+            if secured {
+                assert!(responses.contains_key("401"), "{method} {path} takes credentials but does not list 401");
+            }
+            for (status, response) in responses {
+                if !(status.starts_with('4') || status.starts_with('5')) {
+                    continue;
+                }
+                let content = response["content"].as_object().unwrap_or_else(|| panic!("{method} {path} {status}: no content"));
+                assert_eq!(content.keys().collect::<Vec<_>>(), ["application/problem+json"], "{method} {path} {status}");
+                assert_eq!(
+                    content["application/problem+json"]["schema"]["$ref"], "#/components/schemas/Problem",
+                    "{method} {path} {status}"
+                );
+            }
+        }
+    }
+    assert!(operations > 100, "{operations} operations");
+}
+
 fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     let mut out = Vec::new();
     if let Ok(entries) = std::fs::read_dir(dir) {

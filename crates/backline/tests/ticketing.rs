@@ -886,6 +886,9 @@ async fn booking_lists_search_paging_and_csv_export() {
     assert_eq!(some["items"].as_array().unwrap().len(), 1, "{some}");
     let (_, none) = app.get(&format!("/api/events/{event}/bookings?q=%25%25"), Some(&owner)).await;
     assert_eq!(none["items"].as_array().unwrap().len(), 0, "wildcards are literal");
+    // A NUL cannot be stored, so cannot be searched for (PostgreSQL would refuse the query).
+    let (s, p) = app.get(&format!("/api/events/{event}/bookings?q=fan%00"), Some(&owner)).await;
+    assert_eq!((s, p["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("q")), "{p}");
     let (_, one) = app.get(&format!("/api/events/{event}/bookings?limit=1&status=confirmed"), Some(&owner)).await;
     let bid = one["items"][0]["id"].as_str().unwrap();
     let (_, full) = app.get(&format!("/api/bookings/{bid}"), Some(&owner)).await;

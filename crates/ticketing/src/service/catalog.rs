@@ -135,6 +135,7 @@ impl TicketingService {
         let (e, member) = self.visible_event(p, event).await?;
         let unlocked: Vec<TicketTypeId> = match q.voucher.as_deref().map(str::trim).filter(|c| !c.is_empty()) {
             None => Vec::new(),
+            Some(code) if code.contains('\0') => return Err(AppError::validation("voucher", "unknown voucher code")),
             Some(code) => {
                 let v = store::voucher_by_code(self.db(), event, &domain::code_norm(code)).await?;
                 match v {

@@ -102,6 +102,10 @@ impl TicketingService {
         {
             return Err(AppError::validation("q", format!("must be at most {SEARCH_MAX} characters")));
         }
+        // PostgreSQL text cannot hold NUL; no booking can match one.
+        if term.is_some_and(|t| t.contains('\0')) {
+            return Err(AppError::validation("q", "must not contain NUL characters"));
+        }
         let like = term.map(|t| {
             let escaped = t.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
             format!("%{escaped}%")
