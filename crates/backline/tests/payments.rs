@@ -1334,6 +1334,81 @@ async fn an_interrupted_card_payment_does_not_stay_processing() {
     assert_eq!(ledger.iter().filter(|t| t["kind"] == "charge").count(), 2, "{ledger:?}");
 }
 
+/// Kills (`SIGKILL`) a real `backline` process while it waits for Stripe's answer to a card
+/// payment, once after Stripe made the charge and once before it saw anything. After the
+/// restart neither attempt blocks its buyer: the charged one is found at Stripe and booked
+/// (the buyer is told it is paid), the lost one fails as `abandoned` and the buyer pays.
+#[tokio::test]
+async fn a_card_payment_killed_mid_charge_is_resolved_after_restart() {
+    let double = StripeDouble::start().await;
+    let mut app = TestApp::spawn_with(json!({"payments": {"stripe_api_key": "sk_test_x", "stripe_base_url": double.url,
+        "stripe_webhook_secrets": [WHSEC], "reconcile_after_secs": 1, "reconcile_interval_secs": 0}}))
+    .await;
+    let shop = shop(&app, "o@killed.org", 5000, 5).await;
+    use_stripe(&app, &shop).await;
+    let (charged, charged_token) = book(&app, &shop, 1, "fan-charged@example.org").await;
+    let (lost, lost_token) = book(&app, &shop, 1, "fan-lost@example.org").await;
+    app.stop().await;
+    let pay_body =
+        |bid: &str, token: &str| json!({"reference": format!("booking:{bid}"), "token": token, "payment_method": "pm_ok"});
+
+    // The same database, served by the binary, killed while the charge is in flight.
+    let killed_mid_charge = |bid: String, token: String, creates: bool, nth: usize| {
+        let (app, double) = (&app, &double);
+        async move {
+            let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+            let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_backline"))
+                .env("DATABASE_URL", &app.database_url)
+                .env("BACKLINE_DATA_DIR", app.dir.path())
+                .env("BACKLINE_SERVER__BIND", format!("127.0.0.1:{port}"))
+                .env("BACKLINE_PAYMENTS__STRIPE_API_KEY", "sk_test_x")
+                .env("BACKLINE_PAYMENTS__STRIPE_BASE_URL", &double.url)
+                .env("BACKLINE_PAYMENTS__RECONCILE_INTERVAL_SECS", "0")
+                .env("BACKLINE_LOG__LEVEL", "warn")
+                .spawn()
+                .expect("start backline");
+            let base = format!("http://127.0.0.1:{port}");
+            eventually("the binary is up", || async { app.client.get(format!("{base}/healthz")).send().await.is_ok() }).await;
+            double.state.lock().unwrap().hang = Some((Duration::from_secs(30), creates));
+            let request = app
+                .client
+                .post(format!("{base}/api/payments/process"))
+                .header("idempotency-key", format!("k-killed-{nth}"))
+                .json(&pay_body(&bid, &token))
+                .send();
+            let in_flight = tokio::spawn(request);
+            eventually("Stripe saw the attempt", || async { double.seen("/v1/payment_intents").len() == nth }).await;
+            child.kill().expect("SIGKILL");
+            child.wait().unwrap();
+            assert!(in_flight.await.unwrap().is_err(), "the connection died with the process");
+            double.seen("/v1/payment_intents")[nth - 1].idempotency_key.clone().unwrap()
+        }
+    };
+    let charged_pid = killed_mid_charge(charged.clone(), charged_token.clone(), true, 1).await;
+    let lost_pid = killed_mid_charge(lost.clone(), lost_token.clone(), false, 2).await;
+
+    let app = app.restart(json!({})).await;
+    for pid in [&charged_pid, &lost_pid] {
+        let p = payment(&app, &shop.owner, pid).await;
+        assert_eq!((p["status"].as_str(), p["provider_payment_id"].as_str()), (Some("processing"), None), "{p}");
+    }
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    // The buyers come back.
+    let (s, again) = process(&app, None, "k-back-1", pay_body(&charged, &charged_token)).await;
+    assert_eq!((s, again["code"].as_str()), (StatusCode::CONFLICT, Some("already_paid")), "{again}");
+    assert_eq!(payment(&app, &shop.owner, &charged_pid).await["status"], "succeeded");
+    wait_booking_status(&app, &charged, &charged_token, "confirmed").await;
+    let (s, paid) = process(&app, None, "k-back-2", pay_body(&lost, &lost_token)).await;
+    assert_eq!((s, paid["status"].as_str()), (StatusCode::CREATED, Some("succeeded")), "{paid}");
+    let abandoned = payment(&app, &shop.owner, &lost_pid).await;
+    assert_eq!((abandoned["status"].as_str(), abandoned["failure_code"].as_str()), (Some("failed"), Some("abandoned")));
+    wait_booking_status(&app, &lost, &lost_token, "confirmed").await;
+    // Stripe charged each buyer once.
+    assert_eq!(double.seen("/v1/payment_intents").len(), 3);
+    let ledger = assert_ledger_balances(&app, &shop.owner, &shop.org).await;
+    assert_eq!(ledger.iter().filter(|t| t["kind"] == "charge").count(), 2, "{ledger:?}");
+}
+
 // ---- localstripe: the real wire format end to end --------------------------------------------
 
 struct LocalStripe {
