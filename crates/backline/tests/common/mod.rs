@@ -3,6 +3,7 @@
 //! database created for this app and dropped afterwards — and talks to it over HTTP.
 #![allow(dead_code)]
 
+pub mod payments;
 pub mod sales;
 
 use std::path::PathBuf;
