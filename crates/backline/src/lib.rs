@@ -105,7 +105,7 @@ pub async fn build(config: Config) -> anyhow::Result<App> {
         .merge(OpenApiRouter::new().routes(routes!(openapi_json)).with_state(spec_cell.clone()))
         .split_for_parts();
     let mut openapi = serde_json::to_value(&openapi)?;
-    openapi::finish(&mut openapi);
+    openapi::finish(&mut openapi, &kernel.idempotency_exempt);
     let _ = spec_cell.set(openapi.to_string());
     let router = kernel::http::apply_edge(router, kernel.clone(), authenticator);
     Ok(App { router, kernel, identity, events, ticketing, payments, openapi })

@@ -72,20 +72,21 @@ fn problem_content() -> Value {
     json!({ "application/problem+json": { "schema": { "$ref": PROBLEM } } })
 }
 
-/// Applies the conventions above to `doc` (the serialized OpenAPI document).
-pub fn finish(doc: &mut Value) {
+/// Applies the conventions above to `doc` (the serialized OpenAPI document); `exempt`: the
+/// routes `Idempotency-Key` does not apply to.
+pub fn finish(doc: &mut Value, exempt: &kernel::idempotency::Exemptions) {
     let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) else { return };
     for (path, item) in paths.iter_mut() {
         let Some(item) = item.as_object_mut() else { continue };
         for method in METHODS {
             if let Some(op) = item.get_mut(method).and_then(Value::as_object_mut) {
-                finish_operation(path, method, op);
+                finish_operation(path, method, op, exempt);
             }
         }
     }
 }
 
-fn finish_operation(path: &str, method: &str, op: &mut Map<String, Value>) {
+fn finish_operation(path: &str, method: &str, op: &mut Map<String, Value>, exempt: &kernel::idempotency::Exemptions) {
     let probe = PROBES.contains(&path);
     let mut path_ids = false;
     let mut query = false;
@@ -113,7 +114,7 @@ fn finish_operation(path: &str, method: &str, op: &mut Map<String, Value>) {
     }
     let body = op.contains_key("requestBody");
     let secured = op.get("security").and_then(Value::as_array).is_some_and(|s| !s.is_empty());
-    let idempotent_post = method == "post" && !kernel::idempotency::exempt(path);
+    let idempotent_post = method == "post" && !exempt.covers(path);
     if idempotent_post {
         let params = op.entry("parameters").or_insert_with(|| json!([]));
         // An operation that declares the header itself (payments: required) keeps its own.
@@ -196,7 +197,7 @@ mod tests {
                 "409": { "description": "taken", "content": { "application/json": { "schema": { "$ref": PROBLEM } } } }
             }
         } } } });
-        finish(&mut doc);
+        finish(&mut doc, &Default::default());
         let op = &doc["paths"]["/api/things/{id}"]["put"];
         assert_eq!(op["parameters"][0]["schema"]["format"], "uuid");
         assert!(op["responses"]["200"]["content"]["application/json"].is_object(), "successes keep their type");
@@ -214,7 +215,9 @@ mod tests {
             "/api/auth/login": { "post": { "responses": {} } },
             "/healthz": { "get": { "responses": {} } }
         } });
-        finish(&mut doc);
+        let exempt = kernel::idempotency::Exemptions::default();
+        exempt.add("/api/auth/*");
+        finish(&mut doc, &exempt);
         assert_eq!(doc["paths"]["/api/bookings"]["post"]["parameters"][0]["name"], "Idempotency-Key");
         assert!(doc["paths"]["/api/auth/login"]["post"]["parameters"].is_null());
         let probe = &doc["paths"]["/healthz"]["get"]["responses"];

@@ -150,6 +150,26 @@ async fn idempotency_keys_replay_and_conflict() {
     // Another key creates normally.
     assert_eq!(send("k-2", "Second Org").await.unwrap().status(), StatusCode::CREATED);
 
+    // Identity marks API-key creation exempt (its answer carries the key's secret): the same
+    // key twice makes two keys, and no secret is stored for a replay.
+    let org_id = first["id"].as_str().unwrap();
+    let mut secrets = Vec::new();
+    for _ in 0..2 {
+        let r = app
+            .client
+            .post(app.url(&format!("/api/orgs/{org_id}/api-keys")))
+            .bearer_auth(&token)
+            .header("idempotency-key", "k-key")
+            .json(&json!({"name": "CI", "role": "viewer"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::CREATED);
+        assert!(r.headers().get("idempotent-replayed").is_none());
+        secrets.push(r.json::<Value>().await.unwrap()["key"].as_str().unwrap().to_string());
+    }
+    assert_ne!(secrets[0], secrets[1]);
+
     // A 401 does not use the key up: signed out, the same key on another route is a 401
     // again (not a 409), and once signed in the original request runs.
     let anonymous =

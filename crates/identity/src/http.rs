@@ -286,6 +286,10 @@ async fn revoke_api_key(State(svc): Svc, auth: Auth, Path((id, key)): Path<(OrgI
 }
 
 pub fn router(svc: Arc<IdentityService>) -> OpenApiRouter {
+    // Their answers carry credentials (tokens, key secrets), which must not be stored.
+    svc.kernel.idempotency_exempt.add("/api/auth/*");
+    svc.kernel.idempotency_exempt.add("/api/orgs/{id}/api-keys");
+
     OpenApiRouter::new()
         .routes(routes!(register))
         .routes(routes!(login))

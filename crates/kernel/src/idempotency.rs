@@ -6,9 +6,9 @@
 //! callers by IP) and the route, and kept for 24 hours. A claim whose request never finished
 //! (client gone, process died) is taken over after [`ABANDONED_SECS`].
 //!
-//! Routes whose responses carry credentials (`/api/auth/…`, API-key creation) are not
-//! covered: storing their bodies would keep tokens and key secrets in plain text. Nor are
-//! provider webhooks, which are deduplicated by the provider's event id.
+//! Routes a context marks exempt ([`Exemptions`]) are not covered: identity's, whose
+//! responses carry credentials (storing them would keep tokens and key secrets in plain
+//! text), and provider webhooks, deduplicated by the provider's event id.
 
 use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
@@ -30,10 +30,38 @@ const MAX_KEY_LEN: usize = 255;
 /// An unfinished claim older than this is considered abandoned.
 pub const ABANDONED_SECS: i64 = 60;
 
-/// Routes the header does not apply to: those whose responses carry credentials, and
-/// provider webhooks (deduplicated by the provider's event id).
-pub fn exempt(path: &str) -> bool {
-    path.starts_with("/api/auth/") || path.ends_with("/api-keys") || path.starts_with("/api/payments/webhook/")
+/// Routes the header does not apply to, registered by the context that owns them (identity:
+/// routes whose responses carry credentials; payments: provider webhooks, deduplicated by
+/// the provider's event id). A rule is a route template: `{param}` matches one segment and a
+/// final `*` any rest (`/api/auth/*`, `/api/orgs/{id}/api-keys`).
+#[derive(Default)]
+pub struct Exemptions {
+    rules: std::sync::RwLock<Vec<Vec<String>>>,
+}
+
+impl Exemptions {
+    pub fn add(&self, template: &str) {
+        let rule = template.trim_matches('/').split('/').map(str::to_string).collect();
+        self.rules.write().unwrap_or_else(|e| e.into_inner()).push(rule);
+    }
+
+    /// Whether `path` (a concrete path or a route template) is exempt.
+    pub fn covers(&self, path: &str) -> bool {
+        let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+        self.rules.read().unwrap_or_else(|e| e.into_inner()).iter().any(|rule| {
+            let wildcard = rule.last().is_some_and(|r| r == "*");
+            let fixed = if wildcard { &rule[..rule.len() - 1] } else { &rule[..] };
+            let length_ok = if wildcard { segments.len() > fixed.len() } else { segments.len() == fixed.len() };
+            length_ok && fixed.iter().zip(&segments).all(|(r, s)| r == s || (r.starts_with('{') && r.ends_with('}')))
+        })
+    }
+}
+
+/// The middleware's state.
+#[derive(Clone)]
+pub struct Idempotency {
+    pub db: Db,
+    pub exempt: Arc<Exemptions>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -44,8 +72,8 @@ struct Stored {
     body: Option<Vec<u8>>,
 }
 
-pub async fn middleware(State(db): State<Arc<Db>>, req: Request, next: Next) -> Response {
-    if req.method() != Method::POST || exempt(req.uri().path()) {
+pub async fn middleware(State(state): State<Idempotency>, req: Request, next: Next) -> Response {
+    if req.method() != Method::POST || state.exempt.covers(req.uri().path()) {
         return next.run(req).await;
     }
     let Some(key) = req.headers().get(HEADER) else {
@@ -55,7 +83,7 @@ pub async fn middleware(State(db): State<Arc<Db>>, req: Request, next: Next) -> 
         Ok(k) if !k.is_empty() && k.len() <= MAX_KEY_LEN && k.bytes().all(|b| b.is_ascii_graphic()) => k.to_string(),
         _ => return AppError::validation("Idempotency-Key", "must be 1–255 visible ASCII characters").into_response(),
     };
-    match run(&db, key, req, next).await {
+    match run(&state.db, key, req, next).await {
         Ok(r) => r,
         Err(e) => e.into_response(),
     }
@@ -191,4 +219,24 @@ pub async fn prune(db: &Db) -> Result<(), sqlx::Error> {
         .await
         .map(|r| r.rows_affected()))?;
     tx.commit().await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exemptions_match_route_templates() {
+        let e = Exemptions::default();
+        e.add("/api/auth/*");
+        e.add("/api/orgs/{id}/api-keys");
+        assert!(e.covers("/api/auth/login"));
+        assert!(e.covers("/api/auth/password-reset/confirm"));
+        assert!(!e.covers("/api/auth"));
+        assert!(e.covers("/api/orgs/01a23c97-20d3-7134-974b-8ea90bafd91f/api-keys"));
+        assert!(e.covers("/api/orgs/{id}/api-keys"));
+        assert!(!e.covers("/api/orgs/x/api-keys/y"));
+        assert!(!e.covers("/api/orgs"));
+        assert!(!e.covers("/api/bookings"));
+    }
 }

@@ -44,6 +44,8 @@ pub struct Kernel {
     pub storage: Arc<dyn storage::ObjectStore>,
     pub limits: Arc<ratelimit::RateLimits>,
     pub metrics: Arc<telemetry::Metrics>,
+    /// Routes `Idempotency-Key` does not apply to; contexts add their own.
+    pub idempotency_exempt: Arc<idempotency::Exemptions>,
 }
 
 impl Kernel {
@@ -61,6 +63,7 @@ impl Kernel {
         jobs.register(mail::SEND_MAIL_JOB, Arc::new(mail::SendMailJob(mailer.clone())));
         Ok(Arc::new(Kernel {
             limits: Arc::new(ratelimit::RateLimits::new(&config.rate_limit)),
+            idempotency_exempt: Arc::default(),
             config: Arc::new(config),
             db,
             jobs,

@@ -185,6 +185,9 @@ async fn update_settings(
 }
 
 pub fn router(svc: Arc<PaymentsService>) -> OpenApiRouter {
+    // Deduplicated by the provider's event id instead.
+    svc.kernel.idempotency_exempt.add("/api/payments/webhook/*");
+
     OpenApiRouter::new()
         .routes(routes!(process))
         .routes(routes!(history))

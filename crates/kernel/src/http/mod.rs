@@ -66,7 +66,10 @@ pub fn apply_edge(router: Router, kernel: Arc<Kernel>, authenticator: Arc<dyn Au
         .method_not_allowed_fallback(|| async { AppError::MethodNotAllowed.into_response() })
         .fallback(|| async { AppError::NotFound { resource: "route" }.into_response() })
         // Innermost first: each `.layer` wraps everything above it.
-        .layer(middleware::from_fn_with_state(Arc::new(kernel.db.clone()), crate::idempotency::middleware))
+        .layer(middleware::from_fn_with_state(
+            crate::idempotency::Idempotency { db: kernel.db.clone(), exempt: kernel.idempotency_exempt.clone() },
+            crate::idempotency::middleware,
+        ))
         .layer(middleware::from_fn_with_state(edge.clone(), rate_limit))
         .layer(middleware::from_fn_with_state(edge.clone(), authenticate))
         .layer(middleware::from_fn_with_state(edge.clone(), body_limit))

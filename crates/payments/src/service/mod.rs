@@ -100,7 +100,7 @@ pub trait Payables: Send + Sync {
 }
 
 pub struct PaymentsService {
-    kernel: Arc<Kernel>,
+    pub(crate) kernel: Arc<Kernel>,
     access: Arc<dyn OrgAccess>,
     payables: RwLock<HashMap<String, Arc<dyn Payables>>>,
     test: Arc<dyn PaymentProvider>,
