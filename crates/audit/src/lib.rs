@@ -147,7 +147,7 @@ async fn logs(
 ) -> AppResult<Json<Page<AuditRecord>>> {
     let org = match q.org_id {
         Some(org) => {
-            svc.access.require(&auth.0, org, Role::Admin).await?;
+            svc.access.require_role(&auth.0, org, Role::Admin).await?;
             Some(org)
         }
         None if auth.0.is_platform_admin() => None,
@@ -184,7 +184,7 @@ async fn resource_trail(
     .await)?;
     let org = match org {
         Some((Some(org),)) => {
-            svc.access.require(&auth.0, org, Role::Admin).await?;
+            svc.access.require_role(&auth.0, org, Role::Admin).await?;
             Some(org)
         }
         Some((None,)) if auth.0.is_platform_admin() => None,

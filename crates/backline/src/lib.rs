@@ -23,6 +23,26 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 pub use kernel::Config;
+use kernel::config::{ConfigError, Section};
+
+/// The configuration sections the contexts own, by top-level key.
+pub const SECTIONS: [&str; 2] = [identity::AuthConfig::KEY, payments::PaymentsConfig::KEY];
+
+/// Loads the configuration (defaults, `file`, environment) and checks every context's
+/// section, so a bad value fails start-up before anything connects.
+pub fn load_config(file: Option<&std::path::Path>) -> Result<Config, ConfigError> {
+    let config = Config::load(file, &SECTIONS)?;
+    describe_config(&config)?;
+    Ok(config)
+}
+
+/// The whole configuration as `config check` prints it: the kernel's sections, then each
+/// context's, secrets hidden.
+pub fn describe_config(config: &Config) -> Result<String, ConfigError> {
+    let auth: identity::AuthConfig = config.section()?;
+    let payments: payments::PaymentsConfig = config.section()?;
+    Ok(format!("{config:#?}\n{auth:#?}\n{payments:#?}"))
+}
 
 #[derive(OpenApi)]
 #[openapi(

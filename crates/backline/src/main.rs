@@ -102,7 +102,7 @@ enum BenchCommand {
 fn main() -> std::process::ExitCode {
     let started = Instant::now();
     let cli = Cli::parse();
-    let config = match backline::Config::load(Some(&cli.config)) {
+    let config = match backline::load_config(Some(&cli.config)) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("backline: {e}");
@@ -168,7 +168,7 @@ async fn dispatch(command: Command, config: backline::Config, started: Instant) 
             Ok(())
         }
         Command::Config { command: ConfigCommand::Check } => {
-            println!("{config:#?}");
+            println!("{}", backline::describe_config(&config)?);
             println!("configuration ok");
             Ok(())
         }

@@ -161,7 +161,7 @@ async fn list_orgs(State(svc): Svc, auth: Auth) -> AppResult<Json<Vec<Organizati
 #[utoipa::path(get, path = "/api/orgs/{id}", tag = "organizations", params(("id" = String, Path)), responses(
     (status = 200, body = Organization), (status = 404, body = Problem)), security(("bearer" = [])))]
 async fn get_org(State(svc): Svc, auth: Auth, Path(id): Path<OrgId>) -> AppResult<Json<Organization>> {
-    let role = svc.require(&auth.0, id, Role::Viewer).await?;
+    let role = svc.require_role(&auth.0, id, Role::Viewer).await?;
     Ok(Json(svc.org(id, Some(role)).await?))
 }
 
@@ -175,7 +175,7 @@ async fn update_org(
     Path(id): Path<OrgId>,
     Json(req): Json<UpdateOrg>,
 ) -> AppResult<Json<Organization>> {
-    let role = svc.require(&auth.0, id, Role::Admin).await?;
+    let role = svc.require_role(&auth.0, id, Role::Admin).await?;
     Ok(Json(svc.update_org(id, role, req).await?))
 }
 
@@ -183,7 +183,7 @@ async fn update_org(
 #[utoipa::path(get, path = "/api/orgs/{id}/members", tag = "organizations", params(("id" = String, Path)), responses(
     (status = 200, body = Vec<Member>)), security(("bearer" = [])))]
 async fn list_members(State(svc): Svc, auth: Auth, Path(id): Path<OrgId>) -> AppResult<Json<Vec<Member>>> {
-    svc.require(&auth.0, id, Role::Viewer).await?;
+    svc.require_role(&auth.0, id, Role::Viewer).await?;
     Ok(Json(svc.members(id).await?))
 }
 
@@ -197,7 +197,7 @@ async fn change_member(
     Path((id, user)): Path<(OrgId, UserId)>,
     Json(req): Json<ChangeRole>,
 ) -> AppResult<StatusCode> {
-    let role = svc.require(&auth.0, id, Role::Admin).await?;
+    let role = svc.require_role(&auth.0, id, Role::Admin).await?;
     svc.change_role(id, role, user, req.role).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -207,7 +207,7 @@ async fn change_member(
     responses((status = 204, description = "Removed"), (status = 403, body = Problem), (status = 409, description = "Last owner", body = Problem)),
     security(("bearer" = [])))]
 async fn remove_member(State(svc): Svc, auth: Auth, Path((id, user)): Path<(OrgId, UserId)>) -> AppResult<StatusCode> {
-    let role = svc.require(&auth.0, id, Role::Viewer).await?;
+    let role = svc.require_role(&auth.0, id, Role::Viewer).await?;
     svc.remove_member(id, &auth.0, role, user).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -221,7 +221,7 @@ async fn create_invitation(
     Path(id): Path<OrgId>,
     Json(req): Json<CreateInvitation>,
 ) -> AppResult<(StatusCode, Json<Invitation>)> {
-    let role = svc.require(&auth.0, id, Role::Admin).await?;
+    let role = svc.require_role(&auth.0, id, Role::Admin).await?;
     Ok((StatusCode::CREATED, Json(svc.invite(id, auth.user()?, role, req).await?)))
 }
 
@@ -229,7 +229,7 @@ async fn create_invitation(
 #[utoipa::path(get, path = "/api/orgs/{id}/invitations", tag = "organizations", params(("id" = String, Path)),
     responses((status = 200, body = Vec<Invitation>)), security(("bearer" = [])))]
 async fn list_invitations(State(svc): Svc, auth: Auth, Path(id): Path<OrgId>) -> AppResult<Json<Vec<Invitation>>> {
-    svc.require(&auth.0, id, Role::Admin).await?;
+    svc.require_role(&auth.0, id, Role::Admin).await?;
     Ok(Json(svc.invitations(id).await?))
 }
 
@@ -238,7 +238,7 @@ async fn list_invitations(State(svc): Svc, auth: Auth, Path(id): Path<OrgId>) ->
     params(("id" = String, Path), ("invitation_id" = String, Path)), responses((status = 204, description = "Revoked"),
     (status = 409, description = "Already accepted or revoked (`invitation_closed`)", body = Problem)), security(("bearer" = [])))]
 async fn revoke_invitation(State(svc): Svc, auth: Auth, Path((id, inv)): Path<(OrgId, Uuid)>) -> AppResult<StatusCode> {
-    svc.require(&auth.0, id, Role::Admin).await?;
+    svc.require_role(&auth.0, id, Role::Admin).await?;
     svc.revoke_invitation(id, inv).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -263,7 +263,7 @@ async fn create_api_key(
     Path(id): Path<OrgId>,
     Json(req): Json<CreateApiKey>,
 ) -> AppResult<(StatusCode, Json<CreatedApiKey>)> {
-    let role = svc.require(&auth.0, id, Role::Admin).await?;
+    let role = svc.require_role(&auth.0, id, Role::Admin).await?;
     Ok((StatusCode::CREATED, Json(svc.create_api_key(id, auth.user()?, role, req).await?)))
 }
 
@@ -271,7 +271,7 @@ async fn create_api_key(
 #[utoipa::path(get, path = "/api/orgs/{id}/api-keys", tag = "organizations", params(("id" = String, Path)),
     responses((status = 200, body = Vec<ApiKey>)), security(("bearer" = [])))]
 async fn list_api_keys(State(svc): Svc, auth: Auth, Path(id): Path<OrgId>) -> AppResult<Json<Vec<ApiKey>>> {
-    svc.require(&auth.0, id, Role::Admin).await?;
+    svc.require_role(&auth.0, id, Role::Admin).await?;
     Ok(Json(svc.api_keys(id).await?))
 }
 
@@ -280,7 +280,7 @@ async fn list_api_keys(State(svc): Svc, auth: Auth, Path(id): Path<OrgId>) -> Ap
     responses((status = 204, description = "Revoked"), (status = 409, description = "Already revoked (`api_key_revoked`)", body = Problem)),
     security(("bearer" = [])))]
 async fn revoke_api_key(State(svc): Svc, auth: Auth, Path((id, key)): Path<(OrgId, ApiKeyId)>) -> AppResult<StatusCode> {
-    svc.require(&auth.0, id, Role::Admin).await?;
+    svc.require_role(&auth.0, id, Role::Admin).await?;
     svc.revoke_api_key(id, key).await?;
     Ok(StatusCode::NO_CONTENT)
 }

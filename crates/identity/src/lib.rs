@@ -2,6 +2,7 @@
 //! invitations and API keys. Implements the kernel's [`Authenticator`] and [`OrgAccess`], so
 //! other contexts learn who is calling and what they may do without reading these tables.
 
+pub mod config;
 pub mod domain;
 pub mod http;
 pub mod model;
@@ -12,6 +13,7 @@ use kernel::AppResult;
 use kernel::auth::{Authenticator, OrgAccess, Principal, Role};
 use kernel::id::OrgId;
 
+pub use config::AuthConfig;
 pub use http::router;
 pub use service::IdentityService;
 

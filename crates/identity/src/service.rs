@@ -16,6 +16,7 @@ use kernel::{AppError, AppResult, Kernel, Tx, read, tx};
 use serde_json::json;
 use uuid::Uuid;
 
+use crate::config::AuthConfig;
 use crate::domain::{self, Email};
 use crate::model::*;
 use crate::tokens::{PasswordHasherCfg, TokenKeys};
@@ -51,6 +52,7 @@ pub struct IdentityService {
     pub(crate) kernel: Arc<Kernel>,
     pub(crate) keys: TokenKeys,
     pub(crate) hasher: PasswordHasherCfg,
+    pub(crate) config: AuthConfig,
 }
 
 #[derive(sqlx::FromRow)]
@@ -99,12 +101,18 @@ pub struct ClientInfo {
 
 impl IdentityService {
     pub fn new(kernel: Arc<Kernel>) -> anyhow::Result<Arc<IdentityService>> {
-        let keys = TokenKeys::load(&kernel.config.auth, &kernel.config.data_dir)?;
-        let hasher = PasswordHasherCfg::new(kernel.config.auth.argon2_memory_kib);
+        let config: AuthConfig = kernel.config.section()?;
+        let keys = TokenKeys::load(&config, &kernel.config.data_dir)?;
+        let hasher = PasswordHasherCfg::new(config.argon2_memory_kib);
         // The welcome mail follows from the `user.registered` event, through the outbox.
         kernel.jobs.register(WELCOME_MAIL_JOB, Arc::new(WelcomeMail { kernel: kernel.clone() }));
         kernel.jobs.subscribe("user.registered", WELCOME_MAIL_JOB);
-        Ok(Arc::new(IdentityService { kernel, keys, hasher }))
+        Ok(Arc::new(IdentityService { kernel, keys, hasher, config }))
+    }
+
+    /// The configured password hasher (the demo loader and `admin create-user` hash with it).
+    pub fn password_hasher(&self) -> &PasswordHasherCfg {
+        &self.hasher
     }
 
     fn db(&self) -> &kernel::Db {
@@ -215,7 +223,7 @@ impl IdentityService {
     async fn write_session(&self, tx: &mut Tx<'_>, user: UserId, client: ClientInfo) -> AppResult<(SessionId, String)> {
         let session = SessionId::new();
         let at = now();
-        let expires = at + TimeDelta::days(self.kernel.config.auth.refresh_ttl_days);
+        let expires = at + TimeDelta::days(self.config.refresh_ttl_days);
         let refresh = domain::new_secret("rt");
         let ua = client.user_agent.map(|ua| ua.chars().take(300).collect::<String>());
         tx!(tx, |c| sqlx::query(
@@ -401,7 +409,7 @@ impl IdentityService {
         };
         let token = domain::new_secret("pr");
         let at = now();
-        let ttl = self.kernel.config.auth.reset_ttl_mins;
+        let ttl = self.config.reset_ttl_mins;
         let mut tx = self.db().begin().await?;
         tx!(&mut tx, |c| {
             sqlx::query(
@@ -815,7 +823,7 @@ impl IdentityService {
         let token = domain::new_secret("inv");
         let id = Uuid::now_v7();
         let at = now();
-        let ttl = self.kernel.config.auth.invitation_ttl_hours;
+        let ttl = self.config.invitation_ttl_hours;
         let org_row = self.org(org, None).await?;
         let mut tx = self.db().begin().await?;
         tx!(&mut tx, |c| sqlx::query(

@@ -7,7 +7,7 @@ use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, Salt
 use argon2::{Algorithm, Argon2, Params, Version};
 use jsonwebtoken::{DecodingKey, EncodingKey, Header, Validation, decode, decode_header, encode};
 use kernel::AppError;
-use kernel::config::AuthConfig;
+use crate::config::AuthConfig;
 use kernel::id::{SessionId, UserId};
 use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};

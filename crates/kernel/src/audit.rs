@@ -74,3 +74,28 @@ pub fn changes_of(value: &impl Serialize) -> serde_json::Value {
         Err(_) => serde_json::Value::Null,
     }
 }
+
+/// The fields of `new` whose values differ from `old` (both JSON objects), with their new
+/// values, leaving out bookkeeping timestamps. A cleared field shows as `null`.
+pub fn changed_fields(old: &serde_json::Value, new: &serde_json::Value) -> serde_json::Value {
+    let (Some(old), Some(new)) = (old.as_object(), new.as_object()) else { return new.clone() };
+    let changed = new
+        .iter()
+        .filter(|(k, _)| !matches!(k.as_str(), "created_at" | "updated_at"))
+        .filter(|(k, v)| old.get(*k) != Some(*v))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    serde_json::Value::Object(changed)
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    #[test]
+    fn change_summaries() {
+        let old = json!({ "name": "A", "category": "rock", "tags": ["x"], "updated_at": "t1" });
+        let new = json!({ "name": "B", "category": null, "tags": ["x"], "updated_at": "t2" });
+        assert_eq!(super::changed_fields(&old, &new), json!({ "name": "B", "category": null }));
+    }
+}

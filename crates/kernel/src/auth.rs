@@ -94,18 +94,66 @@ pub trait Authenticator: Send + Sync {
     async fn authenticate(&self, token: &str) -> AppResult<Principal>;
 }
 
+/// Proof that a caller holds at least some role in one organization, or that the platform
+/// itself acts there. Store functions over tenant rows take `&OrgScope` and filter by
+/// [`OrgScope::org`] in SQL, so a query cannot reach another organization's rows by an id
+/// taken from the request. Only the kernel makes one: [`OrgAccess::require`] after checking
+/// the caller's role, or [`OrgScope::platform`] for background work.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OrgScope {
+    org: OrgId,
+    role: Role,
+}
+
+impl OrgScope {
+    pub fn org(&self) -> OrgId {
+        self.org
+    }
+
+    /// The caller's role (at least the one required); `Owner` for [`OrgScope::platform`].
+    pub fn role(&self) -> Role {
+        self.role
+    }
+
+    /// The platform acting in `org` on its own behalf: a job, a webhook or an expiry working
+    /// on rows it already holds, where `org` was read from a stored row and never taken from
+    /// request input. Grep for this constructor to audit every such place.
+    pub fn platform(org: OrgId) -> OrgScope {
+        OrgScope { org, role: Role::Owner }
+    }
+}
+
 /// Answers "what role does this caller have in that organization?".
 #[async_trait::async_trait]
 pub trait OrgAccess: Send + Sync {
     async fn role_in(&self, principal: &Principal, org: OrgId) -> AppResult<Option<Role>>;
 
+    /// The caller's role in `org`: `None` for anonymous callers and for outsiders.
+    async fn role_of(&self, principal: Option<&Principal>, org: OrgId) -> AppResult<Option<Role>> {
+        match principal {
+            Some(p) => self.role_in(p, org).await,
+            None => Ok(None),
+        }
+    }
+
     /// Requires at least `min` in `org`. A caller with no role at all gets `404` (the
     /// organization's things do not exist for outsiders); a member below `min` gets `403`.
-    async fn require(&self, principal: &Principal, org: OrgId, min: Role) -> AppResult<Role> {
+    async fn require(&self, principal: &Principal, org: OrgId, min: Role) -> AppResult<OrgScope> {
+        self.require_for(principal, org, min, "organization").await
+    }
+
+    /// The role-only form of [`OrgAccess::require`], for code not yet moved to scopes.
+    async fn require_role(&self, principal: &Principal, org: OrgId, min: Role) -> AppResult<Role> {
+        self.require(principal, org, min).await.map(|s| s.role)
+    }
+
+    /// [`OrgAccess::require`] for a thing of the organization: outsiders learn only that
+    /// `resource` does not exist, not that the organization does.
+    async fn require_for(&self, principal: &Principal, org: OrgId, min: Role, resource: &'static str) -> AppResult<OrgScope> {
         match self.role_in(principal, org).await? {
-            Some(role) if role >= min => Ok(role),
+            Some(role) if role >= min => Ok(OrgScope { org, role }),
             Some(_) => Err(AppError::forbidden(format!("requires the {} role", min.as_str()))),
-            None => Err(AppError::not_found("organization")),
+            None => Err(AppError::not_found(resource)),
         }
     }
 }

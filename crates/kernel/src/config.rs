@@ -4,57 +4,65 @@
 //! conventional `DATABASE_URL` and `SMTP_URL` variables are honoured too. Secrets are wrapped
 //! in [`SecretString`] so neither `Debug` nor a log line can print them. [`Config::validate`]
 //! fails start-up with a message naming the offending key.
+//!
+//! The kernel owns the infrastructure's sections (server, database, jobs, mail, …). A bounded
+//! context owns its own — identity `auth`, payments `payments` — as a [`Section`]: its type,
+//! defaults and checks live in the context, which reads it with [`Config::section`] when it is
+//! built. The binary names every section it composes ([`Config::load`]'s `sections`), so a
+//! misspelt top-level key still fails start-up, and `config check` prints them all.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-use figment::Figment;
+use figment::{Figment, Provider};
 use figment::providers::{Env, Format, Serialized, Toml};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
-/// The whole configuration of one Backline process.
+/// The infrastructure's configuration of one Backline process, and the sources the
+/// contexts read their sections from.
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct Config {
     /// Directory for the SQLite file, local mail sink, generated keys and files.
     pub data_dir: PathBuf,
     pub server: ServerConfig,
     pub database: DatabaseConfig,
-    pub auth: AuthConfig,
     pub rate_limit: RateLimitConfig,
     pub jobs: JobsConfig,
     pub mail: MailConfig,
     pub cache: CacheConfig,
     pub storage: StorageConfig,
     pub log: LogConfig,
-    pub payments: PaymentsConfig,
+    /// The layered sources, for [`Config::section`].
+    #[serde(skip)]
+    sources: Sources,
 }
 
-/// Payment providers. Everything is optional: without Stripe keys organizations use the
-/// `test` provider (clearly marked test mode, never counted as revenue), `free` and `offline`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PaymentsConfig {
-    /// Stripe secret key (`sk_live_…` / `sk_test_…`); unset: Stripe cannot be chosen.
-    pub stripe_api_key: Option<SecretString>,
-    /// Webhook signing secrets (`whsec_…`); every one verifies, so a rotated secret and its
-    /// successor both work during the changeover.
-    pub stripe_webhook_secrets: Vec<SecretString>,
-    /// Base URL of the Stripe API (tests point it at a local Stripe-compatible server).
-    pub stripe_base_url: String,
-    /// The `Stripe-Version` header sent with every request.
-    pub stripe_version: String,
-    /// How old a webhook's signed timestamp may be (either direction), in seconds.
-    pub webhook_tolerance_secs: i64,
-    /// Attempts of a refund job before it is dead-lettered.
-    pub refund_max_attempts: i64,
-    /// Whether organizations may use the `test` provider.
-    pub test_provider: bool,
-    /// How often the reconciliation sweep runs; 0 turns the periodic sweep off.
-    pub reconcile_interval_secs: u64,
-    /// Payments still in flight after this long are checked with their provider.
-    pub reconcile_after_secs: i64,
+/// The keys the kernel itself reads.
+const KERNEL_KEYS: [&str; 9] = ["data_dir", "server", "database", "rate_limit", "jobs", "mail", "cache", "storage", "log"];
+
+/// A bounded context's part of the configuration: one top-level key, owned by the context.
+pub trait Section: serde::de::DeserializeOwned + std::fmt::Debug + Sized {
+    /// The top-level key (`payments` for `[payments]` in `backline.toml`, `BACKLINE_PAYMENTS__…`).
+    const KEY: &'static str;
+
+    /// The built-in values, under which files and the environment are layered.
+    fn defaults() -> serde_json::Value;
+
+    /// Checks values that parse but make no sense; errors name the key.
+    fn validate(&self) -> Result<(), ConfigError> {
+        Ok(())
+    }
+}
+
+#[derive(Clone, Default)]
+struct Sources(Option<Figment>);
+
+// The sources hold secrets; the sections print themselves (redacted) when extracted.
+impl std::fmt::Debug for Sources {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Sources")
+    }
 }
 
 /// Where generated files (ticket PDFs, exports) are kept; see [`crate::storage`].
@@ -104,28 +112,6 @@ pub struct DatabaseConfig {
     /// `sqlite://path` or `postgres://…`.
     pub url: SecretString,
     pub max_connections: u32,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct JwtKey {
-    pub kid: String,
-    pub secret: SecretString,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct AuthConfig {
-    /// Signing keys; the first signs, all verify (rotation). Empty: a key is generated and
-    /// kept in `data_dir/jwt.key`.
-    pub jwt_keys: Vec<JwtKey>,
-    pub issuer: String,
-    pub access_ttl_secs: i64,
-    pub refresh_ttl_days: i64,
-    pub reset_ttl_mins: i64,
-    pub invitation_ttl_hours: i64,
-    /// Password hashing cost (argon2id memory in KiB); lowered in tests.
-    pub argon2_memory_kib: u32,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -187,15 +173,6 @@ fn defaults() -> serde_json::Value {
             "shutdown_grace_secs": 20,
         },
         "database": { "url": "sqlite://data/backline.db", "max_connections": 16 },
-        "auth": {
-            "jwt_keys": [],
-            "issuer": "backline",
-            "access_ttl_secs": 900,
-            "refresh_ttl_days": 30,
-            "reset_ttl_mins": 30,
-            "invitation_ttl_hours": 168,
-            "argon2_memory_kib": 19_456,
-        },
         "rate_limit": {
             "per_user_per_min": 1000,
             "per_ip_per_min": 300,
@@ -214,18 +191,11 @@ fn defaults() -> serde_json::Value {
         "cache": { "ttl_secs": 5, "max_entries": 10_000 },
         "storage": { "url": null, "url_secret": null },
         "log": { "format": "json", "level": "info,sqlx=warn" },
-        "payments": {
-            "stripe_api_key": null,
-            "stripe_webhook_secrets": [],
-            "stripe_base_url": "https://api.stripe.com",
-            "stripe_version": "2024-06-20",
-            "webhook_tolerance_secs": 300,
-            "refund_max_attempts": 8,
-            "test_provider": true,
-            "reconcile_interval_secs": 300,
-            "reconcile_after_secs": 900,
-        },
     })
+}
+
+fn load_error(e: figment::Error) -> ConfigError {
+    ConfigError::Load(e.into_iter().map(|e| e.to_string()).collect::<Vec<_>>().join("; "))
 }
 
 /// Why configuration could not be loaded; the message names the key.
@@ -238,8 +208,9 @@ pub enum ConfigError {
 }
 
 impl Config {
-    /// Loads defaults, then `file` (if it exists), then the environment.
-    pub fn load(file: Option<&Path>) -> Result<Config, ConfigError> {
+    /// Loads defaults, then `file` (if it exists), then the environment. `sections` are the
+    /// top-level keys the contexts own; any other key the kernel does not read is an error.
+    pub fn load(file: Option<&Path>, sections: &[&str]) -> Result<Config, ConfigError> {
         let mut fig = Figment::from(Serialized::defaults(defaults()));
         let file = file.map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("backline.toml"));
         if file.exists() {
@@ -251,7 +222,9 @@ impl Config {
             .merge(Env::raw().only(&["DATABASE_URL"]).map(|_| "database.url".into()))
             .merge(Env::raw().only(&["SMTP_URL"]).map(|_| "mail.smtp_url".into()))
             .merge(Env::raw().only(&["STORAGE_URL"]).map(|_| "storage.url".into()));
-        Self::from_figment(fig)
+        let config = Self::from_figment(fig)?;
+        config.refuse_unknown_keys(sections)?;
+        Ok(config)
     }
 
     /// Defaults with explicit overrides on top (used by tests and `demo`).
@@ -261,12 +234,30 @@ impl Config {
     }
 
     fn from_figment(fig: Figment) -> Result<Config, ConfigError> {
-        let config: Config = fig.extract().map_err(|e| {
-            let e = e.into_iter().map(|e| e.to_string()).collect::<Vec<_>>().join("; ");
-            ConfigError::Load(e)
-        })?;
+        let mut config: Config = fig.extract().map_err(load_error)?;
         config.validate()?;
+        config.sources = Sources(Some(fig));
         Ok(config)
+    }
+
+    /// A context's section: its defaults under whatever the file and environment set, then
+    /// its checks.
+    pub fn section<S: Section>(&self) -> Result<S, ConfigError> {
+        let fig = self.sources.0.clone().unwrap_or_default().join(Serialized::default(S::KEY, S::defaults()));
+        let section: S = fig.extract_inner(S::KEY).map_err(load_error)?;
+        section.validate()?;
+        Ok(section)
+    }
+
+    fn refuse_unknown_keys(&self, sections: &[&str]) -> Result<(), ConfigError> {
+        let Some(fig) = &self.sources.0 else { return Ok(()) };
+        let data = fig.data().map_err(load_error)?;
+        for dict in data.values() {
+            if let Some(key) = dict.keys().find(|k| !KERNEL_KEYS.contains(&k.as_str()) && !sections.contains(&k.as_str())) {
+                return Err(ConfigError::Load(format!("unknown configuration key `{key}`")));
+            }
+        }
+        Ok(())
     }
 
     /// Checks values that parse but make no sense.
@@ -305,14 +296,6 @@ impl Config {
         if self.database.max_connections == 0 {
             return Err(invalid("database.max_connections", "must be at least 1"));
         }
-        if self.auth.access_ttl_secs < 30 {
-            return Err(invalid("auth.access_ttl_secs", "must be at least 30"));
-        }
-        for key in &self.auth.jwt_keys {
-            if key.secret.expose_secret().len() < 32 {
-                return Err(invalid("auth.jwt_keys", "each secret must be at least 32 bytes"));
-            }
-        }
         let limits = &self.rate_limit;
         if [limits.per_user_per_min, limits.per_ip_per_min, limits.login_per_account_per_min, limits.login_per_ip_per_min]
             .contains(&0)
@@ -321,33 +304,6 @@ impl Config {
         }
         if self.jobs.workers == 0 || self.jobs.max_attempts < 1 {
             return Err(invalid("jobs", "workers and max_attempts must be at least 1"));
-        }
-        let pay = &self.payments;
-        match url::Url::parse(&pay.stripe_base_url) {
-            Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {}
-            _ => return Err(invalid("payments.stripe_base_url", "expected http(s)://host[:port]")),
-        }
-        if pay
-            .stripe_api_key
-            .as_ref()
-            .is_some_and(|k| !k.expose_secret().starts_with("sk_") && !k.expose_secret().starts_with("rk_"))
-        {
-            return Err(invalid("payments.stripe_api_key", "expected a secret key (sk_…) or restricted key (rk_…)"));
-        }
-        if pay.stripe_webhook_secrets.iter().any(|s| s.expose_secret().trim().is_empty()) {
-            return Err(invalid("payments.stripe_webhook_secrets", "secrets must not be empty"));
-        }
-        if pay.stripe_version.trim().is_empty() {
-            return Err(invalid("payments.stripe_version", "must not be empty"));
-        }
-        if pay.webhook_tolerance_secs < 1 {
-            return Err(invalid("payments.webhook_tolerance_secs", "must be at least 1"));
-        }
-        if pay.refund_max_attempts < 1 {
-            return Err(invalid("payments.refund_max_attempts", "must be at least 1"));
-        }
-        if pay.reconcile_after_secs < 1 {
-            return Err(invalid("payments.reconcile_after_secs", "must be at least 1"));
         }
         if tracing_subscriber::EnvFilter::try_new(&self.log.level).is_err() {
             return Err(invalid("log.level", "not a valid tracing filter"));
@@ -396,20 +352,51 @@ mod tests {
         assert!(err.to_string().contains("storage.url_secret"), "{err}");
     }
 
-    #[test]
-    fn payments_keys_are_checked() {
-        let ok = Config::from_overrides(serde_json::json!({})).unwrap();
-        assert!(ok.payments.stripe_api_key.is_none() && ok.payments.test_provider);
-        for (bad, key) in [
-            (serde_json::json!({"stripe_base_url": "ftp://x"}), "payments.stripe_base_url"),
-            (serde_json::json!({"stripe_api_key": "pk_test_123"}), "payments.stripe_api_key"),
-            (serde_json::json!({"webhook_tolerance_secs": 0}), "payments.webhook_tolerance_secs"),
-            (serde_json::json!({"refund_max_attempts": 0}), "payments.refund_max_attempts"),
-            (serde_json::json!({"stripe_webhook_secrets": [""]}), "payments.stripe_webhook_secrets"),
-        ] {
-            let err = Config::from_overrides(serde_json::json!({ "payments": bad })).unwrap_err();
-            assert!(err.to_string().contains(key), "{key}: {err}");
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Sample {
+        limit: u32,
+        secret: Option<SecretString>,
+    }
+
+    impl Section for Sample {
+        const KEY: &'static str = "sample";
+        fn defaults() -> serde_json::Value {
+            serde_json::json!({ "limit": 5, "secret": null })
         }
+        fn validate(&self) -> Result<(), ConfigError> {
+            if self.limit == 0 {
+                return Err(ConfigError::Invalid { key: "sample.limit", message: "must be at least 1".into() });
+            }
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn sections_layer_over_their_own_defaults() {
+        let c = Config::from_overrides(serde_json::json!({})).unwrap();
+        assert_eq!(c.section::<Sample>().unwrap().limit, 5);
+        let c = Config::from_overrides(serde_json::json!({ "sample": { "limit": 7 } })).unwrap();
+        assert_eq!(c.section::<Sample>().unwrap().limit, 7);
+        let err = Config::from_overrides(serde_json::json!({ "sample": { "limit": 0 } })).unwrap().section::<Sample>().unwrap_err();
+        assert!(err.to_string().contains("sample.limit"), "{err}");
+        let err = Config::from_overrides(serde_json::json!({ "sample": { "limt": 1 } })).unwrap().section::<Sample>().unwrap_err();
+        assert!(err.to_string().contains("limt"), "{err}");
+        let c = Config::from_overrides(serde_json::json!({ "sample": { "secret": "hunter2" } })).unwrap();
+        let sample = c.section::<Sample>().unwrap();
+        assert!(sample.secret.is_some() && !format!("{sample:?} {c:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn unknown_top_level_keys_fail_unless_a_context_owns_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("backline.toml");
+        std::fs::write(&file, "[sample]\nlimit = 3\n[sampel]\nlimit = 3\n").unwrap();
+        let err = Config::load(Some(&file), &["sample"]).unwrap_err();
+        assert!(err.to_string().contains("sampel"), "{err}");
+        std::fs::write(&file, "[sample]\nlimit = 3\n").unwrap();
+        let c = Config::load(Some(&file), &["sample"]).unwrap();
+        assert_eq!(c.section::<Sample>().unwrap().limit, 3);
     }
 
     #[test]
@@ -417,8 +404,7 @@ mod tests {
         let c = Config::from_overrides(serde_json::json!({
             "database": {"url": "postgres://u:hunter2@localhost/db"},
             "mail": {"smtp_url": "smtp://u:hunter2@localhost:25"},
-            "storage": {"url_secret": "hunter2-hunter2-hunter2-hunter2-hunter2"},
-            "payments": {"stripe_api_key": "sk_test_hunter2", "stripe_webhook_secrets": ["whsec_hunter2"]}
+            "storage": {"url_secret": "hunter2-hunter2-hunter2-hunter2-hunter2"}
         }))
         .unwrap();
         assert!(!format!("{c:?}").contains("hunter2"));

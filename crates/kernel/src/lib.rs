@@ -21,11 +21,13 @@ pub mod id;
 pub mod idempotency;
 pub mod jobs;
 pub mod mail;
+pub mod money;
 pub mod pagination;
 pub mod ratelimit;
 pub mod storage;
 pub mod telemetry;
 pub mod time;
+pub mod validate;
 
 use std::sync::Arc;
 
@@ -60,7 +62,11 @@ impl Kernel {
         };
         let storage = storage::open(&config)?;
         let jobs = jobs::Jobs::new(db.clone(), config.jobs.clone());
-        jobs.register(mail::SEND_MAIL_JOB, Arc::new(mail::SendMailJob(mailer.clone())));
+        let sender = mailer.clone();
+        jobs.handle(&mail::SEND_MAIL, move |mail| {
+            let sender = sender.clone();
+            async move { sender.send(&mail).await }
+        });
         Ok(Arc::new(Kernel {
             limits: Arc::new(ratelimit::RateLimits::new(&config.rate_limit)),
             idempotency_exempt: Arc::default(),
@@ -82,7 +88,7 @@ impl Kernel {
 
     /// Queues an email in `tx` (sent by the `mail.send` job after commit).
     pub async fn queue_mail(&self, tx: &mut Tx<'_>, mail: &mail::OutgoingMail) -> AppResult<()> {
-        self.jobs.enqueue(tx, mail::SEND_MAIL_JOB, mail).await.map(|_| ())
+        self.jobs.enqueue(tx, &mail::SEND_MAIL, mail).await.map(|_| ())
     }
 
     /// Periodic housekeeping: expired idempotency keys, idle rate-limit keys.

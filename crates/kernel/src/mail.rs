@@ -6,16 +6,15 @@
 //! `data_dir/mail/` and logs its path: a development sink you can open in any mail client.
 
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use lettre::message::{Mailbox, header::ContentType};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use serde::{Deserialize, Serialize};
 
-use crate::jobs::JobHandler;
+use crate::jobs::JobKind;
 
-/// The job kind that sends one [`OutgoingMail`].
-pub const SEND_MAIL_JOB: &str = "mail.send";
+/// The job that sends one [`OutgoingMail`].
+pub const SEND_MAIL: JobKind<OutgoingMail> = JobKind::new("mail.send");
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct OutgoingMail {
@@ -83,13 +82,3 @@ impl Mailer for FileMailer {
     }
 }
 
-/// The `mail.send` job.
-pub struct SendMailJob(pub Arc<dyn Mailer>);
-
-#[async_trait::async_trait]
-impl JobHandler for SendMailJob {
-    async fn run(&self, payload: serde_json::Value) -> anyhow::Result<()> {
-        let mail: OutgoingMail = serde_json::from_value(payload)?;
-        self.0.send(&mail).await
-    }
-}

@@ -8,6 +8,7 @@
 //! `payment.succeeded`, `payment.failed`, `payment.refunded`, `payment.refund_failed`).
 //! See `docs/payments.md`.
 
+pub mod config;
 pub mod domain;
 pub mod http;
 pub mod model;
@@ -15,6 +16,7 @@ pub mod provider;
 pub mod service;
 mod store;
 
+pub use config::PaymentsConfig;
 pub use domain::{PaymentId, PaymentStatus, ProviderKind, RefundId, SubscriptionId};
 pub use http::router;
 pub use service::{Caller, Payable, PayableState, Payables, PaymentsService, REFUND_JOB};

@@ -26,6 +26,7 @@ use sqlx::types::Json;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
+use crate::config::PaymentsConfig;
 use crate::domain::{self, EntryKind, LedgerTransactionId, PaymentId, PaymentStatus, ProviderKind, RefundId, RefundStatus};
 use crate::model::*;
 use crate::provider::stripe::StripeProvider;
@@ -106,6 +107,7 @@ pub struct PaymentsService {
     test: Arc<dyn PaymentProvider>,
     stripe: Option<Arc<StripeProvider>>,
     stripe_test_mode: bool,
+    pub(crate) config: PaymentsConfig,
 }
 
 struct RefundJob(Weak<PaymentsService>);
@@ -301,7 +303,7 @@ fn provider_error(e: ProviderError) -> AppError {
 impl PaymentsService {
     /// Builds the service and registers its refund job handler.
     pub fn new(kernel: Arc<Kernel>, access: Arc<dyn OrgAccess>) -> anyhow::Result<Arc<PaymentsService>> {
-        let cfg = &kernel.config.payments;
+        let cfg: PaymentsConfig = kernel.config.section()?;
         let stripe = match &cfg.stripe_api_key {
             Some(key) => Some(Arc::new(StripeProvider::new(&cfg.stripe_base_url, key.clone(), &cfg.stripe_version)?)),
             None => None,
@@ -317,6 +319,7 @@ impl PaymentsService {
                 test: Arc::new(TestProvider),
                 stripe,
                 stripe_test_mode,
+                config: cfg,
             }
         }))
     }
@@ -328,7 +331,7 @@ impl PaymentsService {
 
     /// Starts the periodic reconciliation sweep (`payments.reconcile_interval_secs`).
     pub fn start(self: &Arc<Self>, shutdown: CancellationToken) {
-        let secs = self.kernel.config.payments.reconcile_interval_secs;
+        let secs = self.config.reconcile_interval_secs;
         if secs == 0 {
             return;
         }
@@ -399,7 +402,7 @@ impl PaymentsService {
 
     /// Requires `min` in `org`; outsiders learn only that `resource` does not exist.
     async fn require(&self, p: &Principal, org: OrgId, min: Role, resource: &'static str) -> AppResult<Role> {
-        self.access.require(p, org, min).await.map_err(|e| match e {
+        self.access.require_role(p, org, min).await.map_err(|e| match e {
             AppError::NotFound { .. } => AppError::not_found(resource),
             other => other,
         })
@@ -453,7 +456,7 @@ impl PaymentsService {
                 ProviderKind::Stripe if self.stripe.is_none() => {
                     return Err(AppError::validation("provider", "this server has no Stripe keys (payments.stripe_api_key)"));
                 }
-                ProviderKind::Test if !self.kernel.config.payments.test_provider => {
+                ProviderKind::Test if !self.config.test_provider => {
                     return Err(AppError::validation("provider", "the test provider is turned off on this server"));
                 }
                 ProviderKind::Free | ProviderKind::Offline => {

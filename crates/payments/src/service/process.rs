@@ -78,7 +78,7 @@ impl PaymentsService {
             }
             _ => org_provider,
         };
-        if kind == ProviderKind::Test && !self.kernel.config.payments.test_provider {
+        if kind == ProviderKind::Test && !self.config.test_provider {
             return Err(AppError::conflict("provider_unavailable", "the test provider is turned off on this server"));
         }
         let flow = req.flow.unwrap_or(crate::provider::Flow::Intent);

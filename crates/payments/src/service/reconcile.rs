@@ -20,7 +20,7 @@ impl PaymentsService {
 
     /// Attempts last updated before this are stale.
     pub(super) fn stale_cutoff(&self) -> chrono::DateTime<chrono::Utc> {
-        now() - TimeDelta::seconds(self.kernel.config.payments.reconcile_after_secs)
+        now() - TimeDelta::seconds(self.config.reconcile_after_secs)
     }
 
     /// Settles an attempt in flight for longer than `payments.reconcile_after_secs`; true

@@ -127,7 +127,7 @@ impl PaymentsService {
             updated_at: at,
         };
         store::insert_refund(&mut tx, &r).await?;
-        let max = self.kernel.config.payments.refund_max_attempts;
+        let max = self.config.refund_max_attempts;
         self.kernel.jobs.enqueue_with(&mut tx, REFUND_JOB, &RefundJobPayload { refund_id: r.id }, at, max).await?;
         audit::record_as(
             &mut tx,
@@ -184,7 +184,7 @@ impl PaymentsService {
                 Ok(())
             }
             Err(e) => {
-                let give_up = !e.retryable || r.attempts >= self.kernel.config.payments.refund_max_attempts;
+                let give_up = !e.retryable || r.attempts >= self.config.refund_max_attempts;
                 let error = e.to_string().chars().take(500).collect::<String>();
                 let mut tx = self.db().begin().await?;
                 store::refund_failed_attempt(&mut tx, r.id, &error, give_up, now()).await?;

@@ -5,7 +5,7 @@ use super::*;
 impl PaymentsService {
     /// A Stripe webhook delivery: signature verified, recorded once, applied once.
     pub async fn stripe_webhook(&self, signature: Option<&str>, body: &[u8]) -> AppResult<WebhookAck> {
-        let cfg = &self.kernel.config.payments;
+        let cfg = &self.config;
         if signature.is_none() {
             return Err(AppError::unauthorized("invalid_signature", "the Stripe-Signature header is missing"));
         }

@@ -212,7 +212,7 @@ impl TicketingService {
 
     /// Requires `min` in `org`; outsiders learn only that `resource` does not exist.
     async fn require(&self, p: &Principal, org: OrgId, min: Role, resource: &'static str) -> AppResult<Role> {
-        self.access.require(p, org, min).await.map_err(|e| match e {
+        self.access.require_role(p, org, min).await.map_err(|e| match e {
             AppError::NotFound { .. } => AppError::not_found(resource),
             other => other,
         })

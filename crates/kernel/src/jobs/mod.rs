@@ -35,6 +35,10 @@ use crate::pagination::{Page, PageParams};
 use crate::time::{Timestamp, now};
 use crate::{read, tx};
 
+mod typed;
+
+pub use typed::{Event, JobKind, KindOf, Topic, TopicInfo};
+
 /// How long a claimed job stays locked before another worker may take it over.
 const LOCK_SECS: i64 = 300;
 /// Whether any outbox event waits for the dispatcher. `ORDER BY id` makes it a walk of the
@@ -59,8 +63,16 @@ pub struct Envelope {
     pub id: Uuid,
     /// Dotted, past tense: `user.registered`, `event.published`.
     pub topic: String,
+    /// The payload's schema version ([`Topic::version`]); jobs queued before versions were
+    /// recorded carry none, and were all version 1.
+    #[serde(default = "first_version")]
+    pub version: u32,
     pub occurred_at: chrono::DateTime<chrono::Utc>,
     pub data: serde_json::Value,
+}
+
+fn first_version() -> u32 {
+    1
 }
 
 /// Topics that some part of the program subscribes to, over every [`Jobs`] of the process.
@@ -86,18 +98,36 @@ pub async fn publish(tx: &mut Tx<'_>, topic: &str, data: &impl Serialize) -> App
 /// multi-row insert (a booking writer publishes every booking of a batch this way). Events on
 /// topics without a subscriber are written dispatched (see the module docs).
 pub async fn publish_many(tx: &mut Tx<'_>, events: &[(&str, serde_json::Value)]) -> AppResult<Vec<Uuid>> {
+    let rows: Vec<(&str, u32, serde_json::Value, bool)> =
+        events.iter().map(|(topic, data)| (*topic, 1, data.clone(), listened(topic))).collect();
+    write_outbox(tx, &rows).await
+}
+
+/// Inserts outbox rows: (topic, version, payload, whether anything listens).
+async fn write_outbox(tx: &mut Tx<'_>, events: &[(&str, u32, serde_json::Value, bool)]) -> AppResult<Vec<Uuid>> {
     let at = now();
-    let rows: Vec<(Uuid, &str, &serde_json::Value, Option<Timestamp>)> =
-        events.iter().map(|(topic, data)| (Uuid::now_v7(), *topic, data, (!listened(topic)).then_some(at))).collect();
+    let rows: Vec<(Uuid, &str, i64, &serde_json::Value, Option<Timestamp>)> = events
+        .iter()
+        .map(|(topic, version, data, listened)| (Uuid::now_v7(), *topic, i64::from(*version), data, (!listened).then_some(at)))
+        .collect();
     crate::insert_rows!(tx, "outbox", &rows, |r| {
         "id": "uuid" = r.0,
         "topic": "text" = r.1,
-        "payload": "jsonb" = Json(r.2),
+        "version": "bigint" = r.2,
+        "payload": "jsonb" = Json(r.3),
         "created_at": "timestamptz" = at,
         "updated_at": "timestamptz" = at,
-        "dispatched_at": "timestamptz" = r.3,
+        "dispatched_at": "timestamptz" = r.4,
     })?;
     Ok(rows.iter().map(|r| r.0).collect())
+}
+
+/// Job kinds named by a plain string: the dispatcher's subscriber jobs (their payload is
+/// always an [`Envelope`]) and code not yet moved to [`JobKind`].
+impl<P: Serialize + ?Sized> KindOf<P> for &str {
+    fn kind_name(&self) -> &str {
+        self
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -139,7 +169,7 @@ pub struct JobView {
 /// Mail bodies can hold single-use secrets (password-reset and invitation links); operators
 /// see who a mail was for and its subject, never its text.
 fn redact(mut job: JobView) -> JobView {
-    if job.kind == crate::mail::SEND_MAIL_JOB {
+    if job.kind == crate::mail::SEND_MAIL.name() {
         let p = &job.payload.0;
         job.payload = Json(serde_json::json!({ "to": p["to"], "subject": p["subject"], "text": "[redacted]" }));
     }
@@ -159,6 +189,7 @@ struct Claimed {
 struct OutboxRow {
     id: Uuid,
     topic: String,
+    version: i64,
     payload: Json<serde_json::Value>,
     created_at: chrono::DateTime<chrono::Utc>,
 }
@@ -169,6 +200,7 @@ pub struct Jobs {
     config: JobsConfig,
     handlers: RwLock<HashMap<String, Arc<dyn JobHandler>>>,
     subscriptions: RwLock<HashMap<String, Vec<String>>>,
+    listeners: Arc<typed::Listeners>,
     wake: Notify,
     node: String,
 }
@@ -180,6 +212,7 @@ impl Jobs {
             config,
             handlers: RwLock::default(),
             subscriptions: RwLock::default(),
+            listeners: Arc::default(),
             wake: Notify::new(),
             node: format!("node-{}", Uuid::new_v4().simple()),
         })
@@ -198,24 +231,76 @@ impl Jobs {
         self.subscriptions.write().expect("subscriptions lock").entry(topic.to_string()).or_default().push(kind.to_string());
     }
 
+    /// Runs jobs of `kind` with `run`, which receives the decoded payload. A payload that
+    /// does not decode fails the job (and, after its attempts, dead-letters it).
+    pub fn handle<T, F, Fut>(&self, kind: &JobKind<T>, run: F)
+    where
+        T: serde::de::DeserializeOwned + Send + 'static,
+        F: Fn(T) -> Fut + Send + Sync + 'static,
+        Fut: std::future::Future<Output = anyhow::Result<()>> + Send + 'static,
+    {
+        self.register(kind.name(), Arc::new(typed::TypedJob { kind: kind.name(), run, payload: std::marker::PhantomData }));
+    }
+
+    /// Every event on `topic` becomes a job of `kind`, which runs `on` with the decoded
+    /// event. One kind may listen to several topics; each (kind, topic) pair once. Listen
+    /// while the app is built, before anything publishes on `topic` (see [`Jobs::subscribe`]).
+    pub fn listen<T, F, Fut>(&self, topic: &Topic<T>, kind: &str, on: F)
+    where
+        T: serde::de::DeserializeOwned + Send + 'static,
+        F: Fn(Event<T>) -> Fut + Send + Sync + 'static,
+        Fut: std::future::Future<Output = anyhow::Result<()>> + Send + 'static,
+    {
+        self.listeners.add(topic, kind, on);
+        let router = typed::Router { kind: kind.to_string(), listeners: self.listeners.clone() };
+        self.register(kind, Arc::new(router));
+        self.subscribe(topic.name(), kind);
+    }
+
+    /// Writes a domain event in the caller's transaction; it is delivered to listeners after
+    /// the transaction commits. An event nobody listens to is written already dispatched.
+    pub async fn publish<T: Serialize>(&self, tx: &mut Tx<'_>, topic: &Topic<T>, data: &T) -> AppResult<Uuid> {
+        Ok(self.publish_many(tx, &[(topic, data)]).await?[0])
+    }
+
+    /// Writes several events, in this order, with one multi-row insert (the booking writer
+    /// publishes every booking of a batch this way).
+    pub async fn publish_many<T: Serialize>(&self, tx: &mut Tx<'_>, events: &[(&Topic<T>, &T)]) -> AppResult<Vec<Uuid>> {
+        let subscribed = self.subscriptions.read().expect("subscriptions lock");
+        let mut rows = Vec::with_capacity(events.len());
+        for (topic, data) in events {
+            let listened = subscribed.contains_key(topic.name()) || listened(topic.name());
+            rows.push((topic.name(), topic.version(), serde_json::to_value(data)?, listened));
+        }
+        drop(subscribed);
+        write_outbox(tx, &rows).await
+    }
+
     /// Enqueues a job in the caller's transaction, due now.
-    pub async fn enqueue(&self, tx: &mut Tx<'_>, kind: &str, payload: &impl Serialize) -> AppResult<JobId> {
+    pub async fn enqueue<P: Serialize + ?Sized>(&self, tx: &mut Tx<'_>, kind: impl KindOf<P>, payload: &P) -> AppResult<JobId> {
         self.enqueue_at(tx, kind, payload, now()).await
     }
 
-    pub async fn enqueue_at(&self, tx: &mut Tx<'_>, kind: &str, payload: &impl Serialize, run_at: Timestamp) -> AppResult<JobId> {
+    pub async fn enqueue_at<P: Serialize + ?Sized>(
+        &self,
+        tx: &mut Tx<'_>,
+        kind: impl KindOf<P>,
+        payload: &P,
+        run_at: Timestamp,
+    ) -> AppResult<JobId> {
         self.enqueue_with(tx, kind, payload, run_at, self.config.max_attempts).await
     }
 
     /// Enqueues a job with its own attempt budget (instead of `jobs.max_attempts`).
-    pub async fn enqueue_with(
+    pub async fn enqueue_with<P: Serialize + ?Sized>(
         &self,
         tx: &mut Tx<'_>,
-        kind: &str,
-        payload: &impl Serialize,
+        kind: impl KindOf<P>,
+        payload: &P,
         run_at: Timestamp,
         max_attempts: i64,
     ) -> AppResult<JobId> {
+        let kind = kind.kind_name();
         let id = JobId::new();
         let payload = Json(serde_json::to_value(payload)?);
         let at = now();
@@ -295,13 +380,13 @@ impl Jobs {
         let mut tx = self.db.begin().await?;
         let rows: Vec<OutboxRow> = match tx.backend() {
             Backend::Postgres => tx!(&mut tx, |c| sqlx::query_as(
-                "SELECT id, topic, payload, created_at FROM outbox WHERE dispatched_at IS NULL \
+                "SELECT id, topic, version, payload, created_at FROM outbox WHERE dispatched_at IS NULL \
                  ORDER BY id LIMIT 100 FOR UPDATE SKIP LOCKED"
             )
             .fetch_all(c)
             .await)?,
             Backend::Sqlite => tx!(&mut tx, |c| sqlx::query_as(
-                "SELECT id, topic, payload, created_at FROM outbox WHERE dispatched_at IS NULL ORDER BY id LIMIT 100"
+                "SELECT id, topic, version, payload, created_at FROM outbox WHERE dispatched_at IS NULL ORDER BY id LIMIT 100"
             )
             .fetch_all(c)
             .await)?,
@@ -313,9 +398,15 @@ impl Jobs {
         for row in &rows {
             let kinds = self.subscriptions.read().expect("subscriptions lock").get(&row.topic).cloned().unwrap_or_default();
             let envelope =
-                Envelope { id: row.id, topic: row.topic.clone(), occurred_at: row.created_at, data: row.payload.0.clone() };
+                Envelope {
+                    id: row.id,
+                    topic: row.topic.clone(),
+                    version: u32::try_from(row.version).unwrap_or(1),
+                    occurred_at: row.created_at,
+                    data: row.payload.0.clone(),
+                };
             for kind in kinds {
-                self.enqueue(&mut tx, &kind, &envelope).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+                self.enqueue(&mut tx, kind.as_str(), &envelope).await.map_err(|e| anyhow::anyhow!("{e}"))?;
             }
         }
         // Mark the whole batch in one statement (during a rush this runs once per hundred
