@@ -1,16 +1,20 @@
 //! The audit trail, read side. Records are written by every context through
 //! `kernel::audit::record` inside the mutating transaction; this crate lets organization
-//! owners and admins (and platform administrators) query them.
+//! owners and admins (and platform administrators) query them. A query's [`Reach`] is an
+//! [`OrgScope`] or, for reading across organizations, a [`PlatformAdmin`] proof; the SQL
+//! is in `store`.
+
+mod store;
 
 use std::sync::Arc;
 
 use axum::extract::State;
 use chrono::{DateTime, Utc};
-use kernel::auth::{Auth, DynOrgAccess, Role};
+use kernel::auth::{Auth, DynOrgAccess, OrgScope, Role};
 use kernel::extract::{Json, Path, Query};
 use kernel::id::OrgId;
 use kernel::pagination::{Page, PageParams};
-use kernel::{AppError, AppResult, Kernel, read};
+use kernel::{AppError, AppResult, Kernel};
 use serde::{Deserialize, Serialize};
 use sqlx::types::Json as SqlJson;
 use utoipa::{IntoParams, ToSchema};
@@ -90,6 +94,27 @@ pub struct TrailQuery {
 /// Longest resource id `GET /api/audit/logs/{resource}` accepts, in characters.
 pub const RESOURCE_ID_MAX: usize = 100;
 
+/// Whose records a query reads.
+#[derive(Debug, Clone, Copy)]
+pub enum Reach {
+    /// One organization's records: its owners and admins.
+    Org(OrgScope),
+    /// Every organization's records and those of none: platform administrators only.
+    Platform(PlatformAdmin),
+}
+
+/// Proof that the caller is a platform administrator, which only
+/// [`PlatformAdmin::require`] gives out.
+#[derive(Debug, Clone, Copy)]
+pub struct PlatformAdmin(());
+
+impl PlatformAdmin {
+    /// `403` unless the caller is a platform administrator.
+    pub fn require(auth: &Auth) -> AppResult<PlatformAdmin> {
+        auth.require_platform_admin().map(|()| PlatformAdmin(()))
+    }
+}
+
 pub struct AuditService {
     kernel: Arc<Kernel>,
     access: DynOrgAccess,
@@ -100,8 +125,8 @@ impl AuditService {
         Arc::new(AuditService { kernel, access })
     }
 
-    /// Records newest first, filtered; `org` `None` only for platform administrators.
-    pub async fn query(&self, org: Option<OrgId>, q: &AuditQuery) -> AppResult<Page<AuditRecord>> {
+    /// Records newest first, filtered; `reach` says whose (`q.org_id` is not read here).
+    pub async fn query(&self, reach: Reach, q: &AuditQuery) -> AppResult<Page<AuditRecord>> {
         let page = PageParams { cursor: q.cursor.clone(), limit: q.limit };
         let limit = page.limit()?;
         let before: Option<Uuid> = page.decode()?;
@@ -110,26 +135,21 @@ impl AuditService {
         {
             return Err(AppError::validation("to", "must be after from"));
         }
-        let rows: Vec<AuditRecord> = read!(&self.kernel.db, |c| {
-            sqlx::query_as(
-            "SELECT id, org_id, actor, action, resource_type, resource_id, request_id, ip, changes, created_at FROM audit_logs \
-             WHERE ($1 IS NULL OR org_id = $1) AND ($2 IS NULL OR actor = $2) AND ($3 IS NULL OR action = $3) \
-               AND ($4 IS NULL OR resource_type = $4) AND ($5 IS NULL OR resource_id = $5) \
-               AND ($6 IS NULL OR created_at >= $6) AND ($7 IS NULL OR created_at < $7) AND ($8 IS NULL OR id < $8) \
-             ORDER BY id DESC LIMIT $9"
-        )
-        .bind(org)
-        .bind(q.actor.as_deref())
-        .bind(q.action.as_deref())
-        .bind(q.resource_type.as_deref())
-        .bind(q.resource_id.as_deref())
-        .bind(q.from.map(kernel::time::truncate))
-        .bind(q.to.map(kernel::time::truncate))
-        .bind(before)
-        .bind(limit + 1)
-        .fetch_all(c)
-        .await
-        })?;
+        let filter = store::Filter {
+            actor: q.actor.as_deref(),
+            action: q.action.as_deref(),
+            resource_type: q.resource_type.as_deref(),
+            resource_id: q.resource_id.as_deref(),
+            from: q.from.map(kernel::time::truncate),
+            to: q.to.map(kernel::time::truncate),
+            before,
+            fetch: limit + 1,
+        };
+        let db = &self.kernel.db;
+        let rows = match reach {
+            Reach::Org(scope) => store::org_records(db, &scope, &filter).await?,
+            Reach::Platform(admin) => store::all_records(db, admin, &filter).await?,
+        };
         Ok(Page::from_rows(rows, limit, |r| r.id))
     }
 }
@@ -145,15 +165,12 @@ async fn logs(
     auth: Auth,
     Query(q): Query<AuditQuery>,
 ) -> AppResult<Json<Page<AuditRecord>>> {
-    let org = match q.org_id {
-        Some(org) => {
-            svc.access.require_role(&auth.0, org, Role::Admin).await?;
-            Some(org)
-        }
-        None if auth.0.is_platform_admin() => None,
+    let reach = match q.org_id {
+        Some(org) => Reach::Org(svc.access.require(&auth.0, org, Role::Admin).await?),
+        None if auth.0.is_platform_admin() => Reach::Platform(PlatformAdmin::require(&auth)?),
         None => return Err(AppError::validation("org_id", "required")),
     };
-    Ok(Json(svc.query(org, &q).await?))
+    Ok(Json(svc.query(reach, &q).await?))
 }
 
 /// The history of one resource (`event:<id>` or a bare id), newest first.
@@ -175,19 +192,9 @@ async fn resource_trail(
         return Err(AppError::validation("resource", "expected <type>:<id> or <id>"));
     }
     // The records say which organization the resource belongs to; only its admins may read them.
-    let org: Option<(Option<OrgId>,)> = read!(&svc.kernel.db, |c| sqlx::query_as(
-        "SELECT org_id FROM audit_logs WHERE resource_id = $1 AND ($2 IS NULL OR resource_type = $2) ORDER BY id DESC LIMIT 1"
-    )
-    .bind(&id)
-    .bind(kind.as_deref())
-    .fetch_optional(c)
-    .await)?;
-    let org = match org {
-        Some((Some(org),)) => {
-            svc.access.require_role(&auth.0, org, Role::Admin).await?;
-            Some(org)
-        }
-        Some((None,)) if auth.0.is_platform_admin() => None,
+    let (org, reach) = match store::resource_org(&svc.kernel.db, kind.as_deref(), &id).await? {
+        Some(Some(org)) => (Some(org), Reach::Org(svc.access.require(&auth.0, org, Role::Admin).await?)),
+        Some(None) if auth.0.is_platform_admin() => (None, Reach::Platform(PlatformAdmin::require(&auth)?)),
         _ => return Err(AppError::not_found("resource")),
     };
     let q = AuditQuery {
@@ -201,7 +208,7 @@ async fn resource_trail(
         cursor: t.cursor,
         limit: t.limit,
     };
-    Ok(Json(svc.query(org, &q).await?))
+    Ok(Json(svc.query(reach, &q).await?))
 }
 
 pub fn router(svc: Arc<AuditService>) -> OpenApiRouter {

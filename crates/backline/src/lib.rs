@@ -2,8 +2,6 @@
 //! shared HTTP edge, and serves. `run(config, listener, shutdown)` is how both the binary and
 //! the tests start the app, so tests exercise exactly what production runs.
 
-pub mod bench;
-pub mod demo;
 pub mod openapi;
 
 use std::net::SocketAddr;

@@ -1,6 +1,8 @@
 //! The `backline` command: `serve` (default), `migrate`, `demo`, `admin create-user`,
 //! `config check`, `bench http`, `bench onsale`.
 
+mod cli;
+
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -154,7 +156,7 @@ async fn dispatch(command: Command, config: backline::Config, started: Instant) 
             let mut config = config;
             config.jobs.enabled = false;
             let app = backline::build(config).await?;
-            let summary = backline::demo::load(&app).await?;
+            let summary = cli::demo::load(&app).await?;
             println!("{summary}");
             // Deliver the welcome mails the demo accounts triggered.
             while app.kernel.jobs.dispatch_once().await? + app.kernel.jobs.work_once().await? > 0 {}
@@ -163,7 +165,7 @@ async fn dispatch(command: Command, config: backline::Config, started: Instant) 
         Command::Admin { command: AdminCommand::CreateUser { email, name, password } } => {
             kernel::telemetry::init_logging(&config.log);
             let app = backline::build(config).await?;
-            let user = backline::demo::create_admin(&app, &email, &name, password).await?;
+            let user = cli::demo::create_admin(&app, &email, &name, password).await?;
             println!("platform administrator {} created ({})", user.email, user.id);
             Ok(())
         }
@@ -173,13 +175,13 @@ async fn dispatch(command: Command, config: backline::Config, started: Instant) 
             Ok(())
         }
         Command::Bench { command: BenchCommand::Http { duration, connections, no_cache } } => {
-            let report = backline::bench::http(duration, connections, !no_cache).await?;
+            let report = cli::bench::http(duration, connections, !no_cache).await?;
             println!("{}", serde_json::to_string_pretty(&report)?);
             Ok(())
         }
         Command::Bench { command: BenchCommand::Onsale { tickets, buyers, url, database_url, no_paid } } => {
-            let opts = backline::bench::OnsaleOptions { tickets, buyers, url, database_url, paid: !no_paid };
-            let report = backline::bench::onsale(opts).await?;
+            let opts = cli::bench::OnsaleOptions { tickets, buyers, url, database_url, paid: !no_paid };
+            let report = cli::bench::onsale(opts).await?;
             println!("{}", serde_json::to_string_pretty(&report)?);
             anyhow::ensure!(!report.oversold, "oversold");
             Ok(())

@@ -2,14 +2,21 @@
 //! generator's connections, the sold-out detection, the paid variant and the consistency
 //! checks) is exercised by the suite and not only when someone measures. On PostgreSQL when
 //! `TEST_DATABASE_URL` is set (the bench creates and drops a database of its own there).
+//! It runs the real binary, as an operator would, and reads the report it prints.
 
-use backline::bench::{OnsaleOptions, onsale};
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_small_onsale_bench_sells_out_exactly_free_and_paid() {
-    let database_url = std::env::var("TEST_DATABASE_URL").ok().filter(|u| !u.is_empty());
-    let opts = OnsaleOptions { tickets: 60, buyers: 8, url: None, database_url, paid: true };
-    let report = serde_json::to_value(onsale(opts).await.expect("the bench runs")).unwrap();
+#[test]
+fn a_small_onsale_bench_sells_out_exactly_free_and_paid() {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_backline"));
+    cmd.args(["bench", "onsale", "--tickets", "60", "--buyers", "8"]).env("BACKLINE_LOG__LEVEL", "warn");
+    if let Some(url) = std::env::var("TEST_DATABASE_URL").ok().filter(|u| !u.is_empty()) {
+        cmd.args(["--database-url", &url]);
+    }
+    // No configuration file: the bench configures its own app.
+    let dir = tempfile::tempdir().unwrap();
+    let out = cmd.current_dir(dir.path()).output().expect("the binary starts");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "bench failed: {}\n{stdout}", String::from_utf8_lossy(&out.stderr));
+    let report: serde_json::Value = serde_json::from_str(&stdout).expect("the bench prints its report as JSON");
 
     assert_eq!(report["oversold"], false, "{report}");
     assert_eq!(report["consistent"], true, "{report}");

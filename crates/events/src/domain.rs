@@ -1,20 +1,24 @@
-//! Events rules without I/O: typed ids, the event status machine, field validation (texts,
-//! name lists, URLs, countries, time zones, time windows), full-text query building and the
-//! change summaries written to the audit trail.
+//! Events rules without I/O: typed ids, the event status machine, the limits of every field,
+//! the checks only events need (capacities, time windows) and full-text query building. The
+//! shared text, URL, country and time-zone validators live in `kernel::validate`.
 //!
 //! Validation functions take the field name they report in a `422`, as a JSON path
 //! (`tags[2]`), and return the normalized value.
 
 use chrono::{DateTime, Datelike, TimeDelta, Utc};
 use kernel::AppError;
-pub use kernel::audit::changed_fields;
-pub use kernel::validate::{
-    BLANK_PATTERN, LINE_PATTERN, MULTILINE_PATTERN, OPTIONAL_LINE_PATTERN, URL_MAX, URL_PATTERN, country, country_pattern,
-    local_rfc3339, long_text, name_list, optional_long_text, optional_text, optional_url, parse_instant, required_text,
-    time_zone, time_zone_names, zone_of,
-};
+use kernel::jobs::Topic;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
+
+use crate::topics::{self, EventChanged};
+
+// Kept until ticketing imports them from the kernel; events itself takes them from
+// `kernel::validate` and `kernel::audit` directly.
+#[doc(hidden)]
+pub use kernel::audit::changed_fields;
+#[doc(hidden)]
+pub use kernel::validate::{optional_long_text, optional_text, required_text, zone_of};
 
 kernel::typed_id!(
     /// An event (a show, a festival day, a conference).
@@ -116,13 +120,13 @@ impl Transition {
         }
     }
 
-    /// The audit action and outbox topic of the transition, if it is one.
-    pub fn topic(self) -> Option<&'static str> {
+    /// The outbox topic of the transition, if it is one; its name is also the audit action.
+    pub fn topic(self) -> Option<Topic<EventChanged>> {
         match self {
             Transition::Unchanged => None,
-            Transition::Publish => Some("event.published"),
-            Transition::Unpublish => Some("event.unpublished"),
-            Transition::Cancel => Some("event.cancelled"),
+            Transition::Publish => Some(topics::EVENT_PUBLISHED),
+            Transition::Unpublish => Some(topics::EVENT_UNPUBLISHED),
+            Transition::Cancel => Some(topics::EVENT_CANCELLED),
         }
     }
 }
@@ -254,8 +258,8 @@ mod tests {
         for to in [Draft, Published] {
             assert_eq!(code(Transition::between(Cancelled, to).unwrap_err()), "invalid_transition");
         }
-        assert_eq!(Transition::Publish.topic(), Some("event.published"));
-        assert_eq!(Transition::Unchanged.topic(), None);
+        assert_eq!(Transition::Publish.topic().map(|t| t.name()), Some("event.published"));
+        assert_eq!(Transition::Unchanged.topic().map(|t| t.name()), None);
         assert_eq!(EventStatus::try_from("published".to_string()).unwrap(), Published);
         assert!(EventStatus::try_from("gone".to_string()).is_err());
     }
@@ -271,7 +275,6 @@ mod tests {
         assert!(time_window(("starts_at", start), ("ends_at", long), SESSION_MAX_DAYS).is_err());
         let ancient: DateTime<Utc> = "1800-01-01T00:00:00Z".parse().unwrap();
         assert_eq!(field(time_window(("starts_at", ancient), ("ends_at", end), EVENT_MAX_DAYS).unwrap_err()), "starts_at");
-
     }
 
     #[test]
@@ -319,7 +322,6 @@ mod tests {
         points
     }
 
-
     #[test]
     fn search_classes_are_letters_and_digits() {
         let alnum = class_members(alnum_class!());
@@ -335,5 +337,4 @@ mod tests {
         assert_eq!(capacity("capacity", Some(0)).unwrap(), Some(0));
         assert_eq!(capacity("capacity", None).unwrap(), None);
     }
-
 }

@@ -1,11 +1,10 @@
 //! Events: events, venues, sessions (the agenda), performers, categories, full-text search
 //! and iCal.
 //!
-//! Public API: [`EventsService`] (use cases, each taking the acting principal) and
-//! [`router`] (the REST routes). Domain events written to the outbox, each with
-//! `{event_id, org_id, name, starts_at}`: `event.created`, `event.updated`,
-//! `event.published`, `event.unpublished`, `event.cancelled`, `event.deleted`,
-//! `event.restored`.
+//! Public API: [`EventsService`] (use cases, each taking the acting principal), [`router`]
+//! (the REST routes) and [`topics`] (the domain events written to the outbox, each carrying
+//! [`topics::EventChanged`]: `event.created`, `event.updated`, `event.published`,
+//! `event.unpublished`, `event.cancelled`, `event.deleted`, `event.restored`).
 //!
 //! Conventions: instants are stored and exchanged in UTC; each event keeps its IANA zone
 //! beside them and responses add the wall-clock times in that zone. Events are soft-deleted
@@ -17,6 +16,7 @@ pub mod ical;
 pub mod model;
 pub mod service;
 mod store;
+pub mod topics;
 
 pub use domain::{EventId, EventSessionId, EventStatus, VenueId};
 pub use http::router;

@@ -7,6 +7,7 @@
 
 use chrono::{DateTime, Utc};
 use kernel::id::OrgId;
+use kernel::validate;
 use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::openapi::RefOr;
 use utoipa::openapi::schema::{AnyOfBuilder, KnownFormat, ObjectBuilder, Schema, SchemaFormat, Type};
@@ -23,7 +24,7 @@ fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Optio
 // ---- input schemas ----------------------------------------------------------------------
 //
 // Schema-only types (`#[schema(value_type = …)]`) that state in the OpenAPI description what
-// the validators in `domain` accept, built from the same constants. Texts are trimmed by the
+// the validators in `domain` and `kernel::validate` accept, built from the same constants. Texts are trimmed by the
 // server, so their patterns allow surrounding whitespace; lengths count characters.
 
 /// A schema-only string type: `pattern` and `max_length` of one validated field.
@@ -44,26 +45,26 @@ macro_rules! text_schema {
 }
 
 text_schema!(
-    /// A venue or event name, a session title ([`domain::required_text`]).
-    Name, domain::LINE_PATTERN, domain::NAME_MAX
+    /// A venue or event name, a session title ([`validate::required_text`]).
+    Name, validate::LINE_PATTERN, domain::NAME_MAX
 );
-text_schema!(City, domain::LINE_PATTERN, domain::CITY_MAX);
-text_schema!(Tag, domain::LINE_PATTERN, domain::TAG_MAX);
-text_schema!(Performer, domain::LINE_PATTERN, domain::PERFORMER_MAX);
+text_schema!(City, validate::LINE_PATTERN, domain::CITY_MAX);
+text_schema!(Tag, validate::LINE_PATTERN, domain::TAG_MAX);
+text_schema!(Performer, validate::LINE_PATTERN, domain::PERFORMER_MAX);
 text_schema!(
-    /// [`domain::optional_text`]: blank means none.
-    Category, domain::OPTIONAL_LINE_PATTERN, domain::CATEGORY_MAX
+    /// [`validate::optional_text`]: blank means none.
+    Category, validate::OPTIONAL_LINE_PATTERN, domain::CATEGORY_MAX
 );
-text_schema!(Room, domain::OPTIONAL_LINE_PATTERN, domain::ROOM_MAX);
+text_schema!(Room, validate::OPTIONAL_LINE_PATTERN, domain::ROOM_MAX);
 text_schema!(
-    /// [`domain::optional_long_text`]: may span lines; blank means none.
-    Address, domain::MULTILINE_PATTERN, domain::ADDRESS_MAX
+    /// [`validate::optional_long_text`]: may span lines; blank means none.
+    Address, validate::MULTILINE_PATTERN, domain::ADDRESS_MAX
 );
-text_schema!(Description, domain::MULTILINE_PATTERN, domain::DESCRIPTION_MAX);
-text_schema!(SessionDescription, domain::MULTILINE_PATTERN, domain::SESSION_DESCRIPTION_MAX);
+text_schema!(Description, validate::MULTILINE_PATTERN, domain::DESCRIPTION_MAX);
+text_schema!(SessionDescription, validate::MULTILINE_PATTERN, domain::SESSION_DESCRIPTION_MAX);
 text_schema!(
-    /// [`domain::optional_url`], narrowed to URLs the parser surely accepts.
-    ImageUrl, domain::URL_PATTERN, domain::URL_MAX
+    /// [`validate::optional_url`], narrowed to URLs the parser surely accepts.
+    ImageUrl, validate::URL_PATTERN, validate::URL_MAX
 );
 text_schema!(
     /// `q` of the listing ([`domain::SearchQuery::parse`]): blank, or with a letter or digit.
@@ -103,7 +104,7 @@ impl PartialSchema for Instant {
 
 impl ToSchema for Instant {}
 
-/// `from`/`to` of the listing ([`domain::parse_instant`]): RFC 3339, or blank for no bound.
+/// `from`/`to` of the listing ([`validate::parse_instant`]): RFC 3339, or blank for no bound.
 #[allow(dead_code)]
 struct InstantParam;
 
@@ -111,7 +112,7 @@ impl PartialSchema for InstantParam {
     fn schema() -> RefOr<Schema> {
         AnyOfBuilder::new()
             .item(ObjectBuilder::new().schema_type(Type::String).format(Some(SchemaFormat::KnownFormat(KnownFormat::DateTime))))
-            .item(ObjectBuilder::new().schema_type(Type::String).pattern(Some(domain::BLANK_PATTERN)))
+            .item(ObjectBuilder::new().schema_type(Type::String).pattern(Some(validate::BLANK_PATTERN)))
             .into()
     }
 }
@@ -164,7 +165,7 @@ impl PartialSchema for Cursor {
 
 impl ToSchema for Cursor {}
 
-/// ISO 3166-1 alpha-2 country code, either case ([`domain::country`]).
+/// ISO 3166-1 alpha-2 country code, either case ([`validate::country`]).
 #[allow(dead_code)]
 struct CountryCode;
 
@@ -173,7 +174,7 @@ impl PartialSchema for CountryCode {
         ObjectBuilder::new()
             .schema_type(Type::String)
             .description(Some("ISO 3166-1 alpha-2 country code (`DE`); lower case is accepted."))
-            .pattern(Some(domain::country_pattern()))
+            .pattern(Some(validate::country_pattern()))
             .examples([serde_json::json!("DE")])
             .into()
     }
@@ -181,7 +182,7 @@ impl PartialSchema for CountryCode {
 
 impl ToSchema for CountryCode {}
 
-/// An IANA time zone name ([`domain::time_zone`]).
+/// An IANA time zone name ([`validate::time_zone`]).
 #[allow(dead_code)]
 struct TimeZone;
 
@@ -190,7 +191,7 @@ impl PartialSchema for TimeZone {
         ObjectBuilder::new()
             .schema_type(Type::String)
             .description(Some("IANA time zone name, e.g. `Europe/Berlin`."))
-            .enum_values(Some(domain::time_zone_names()))
+            .enum_values(Some(validate::time_zone_names()))
             .into()
     }
 }
@@ -610,7 +611,7 @@ mod tests {
                 assert_eq!(tags["items"]["maxLength"], domain::TAG_MAX, "{tags}");
             }
             assert_eq!(performers["maxItems"], PERFORMERS_MAX, "{performers}");
-            assert_eq!(performers["items"]["pattern"], domain::LINE_PATTERN, "{performers}");
+            assert_eq!(performers["items"]["pattern"], validate::LINE_PATTERN, "{performers}");
         }
         let name = property::<CreateVenue>("name");
         assert_eq!(name["oneOf"][0]["maxLength"], domain::NAME_MAX, "{name}");

@@ -2,18 +2,21 @@
 //! SQLite, the full-text tables `events_fts`/`event_search` that triggers keep in step).
 //!
 //! One SQL text serves both backends. The only backend-specific SQL is full-text search, in
-//! [`search_sql`]. Store functions take the organization as a typed argument; the two
-//! exceptions, [`resolve_event`] and [`resolve_venue`], look a public id up to learn which
-//! organization it belongs to, and their callers check visibility before showing anything.
+//! [`search_sql`]. Store functions take the caller's [`OrgScope`] and filter by it; the
+//! exceptions say why under `Unscoped:` — public reads of published events (listing, search,
+//! the iCal feed, an event's agenda), and [`resolve_event`]/[`resolve_venue`], which look an
+//! id up to learn which organization it belongs to before access is checked.
 
 use chrono::{DateTime, Utc};
+use kernel::auth::OrgScope;
 use kernel::db::Backend;
 use kernel::id::OrgId;
+use kernel::validate::{local_rfc3339, zone_of};
 use kernel::{Db, Tx, read, tx};
 use serde::Serialize;
 use sqlx::types::Json;
 
-use crate::domain::{EventId, EventSessionId, EventStatus, SearchQuery, VenueId, local_rfc3339, zone_of};
+use crate::domain::{EventId, EventSessionId, EventStatus, SearchQuery, VenueId};
 use crate::model::{EventSession, EventSummary, Venue, VenueSummary};
 
 /// An `events` row.
@@ -273,6 +276,8 @@ pub(crate) struct Listing<'a> {
     pub search: Option<&'a SearchQuery>,
 }
 
+/// Unscoped: the public listing and search. Statuses other than `published` are asked for
+/// only with the `org_id` of an organization the service found the caller to be a member of.
 pub(crate) async fn list_events(db: &Db, l: &Listing<'_>) -> Result<Vec<SummaryRow>, sqlx::Error> {
     let (sql, term) = match l.search {
         Some(q) => {
@@ -302,8 +307,10 @@ pub(crate) async fn list_events(db: &Db, l: &Listing<'_>) -> Result<Vec<SummaryR
     })
 }
 
-/// Finds an event by id alone (deleted or not) to learn its organization; the caller
-/// decides whether the caller may see it.
+/// Finds an event by id alone (deleted or not).
+/// Unscoped: resolves which organization owns an id before access is checked; the service
+/// decides whether the caller may see it (published events are public, and the facts other
+/// contexts read with `event_facts` need no caller at all).
 pub(crate) async fn resolve_event(db: &Db, id: EventId) -> Result<Option<EventWithVenue>, sqlx::Error> {
     read!(db, |c| sqlx::query_as(concat!(
         "SELECT ",
@@ -318,7 +325,24 @@ pub(crate) async fn resolve_event(db: &Db, id: EventId) -> Result<Option<EventWi
     .await)
 }
 
+/// An event of the scope's organization with its venue (deleted or not), to answer a change.
+pub(crate) async fn event(db: &Db, scope: &OrgScope, id: EventId) -> Result<Option<EventWithVenue>, sqlx::Error> {
+    read!(db, |c| sqlx::query_as(concat!(
+        "SELECT ",
+        event_columns!(),
+        ", ",
+        venue_columns_joined!(),
+        venue_join!(),
+        "WHERE e.org_id = $1 AND e.id = $2"
+    ))
+    .bind(scope.org())
+    .bind(id)
+    .fetch_optional(c)
+    .await)
+}
+
 /// The org's published events that have not ended by `after`, by start.
+/// Unscoped: public read of published events (the organization's iCal feed).
 pub(crate) async fn feed_events(
     db: &Db,
     org: OrgId,
@@ -343,25 +367,26 @@ pub(crate) async fn feed_events(
 
 /// Reads an event for a change, taking its row lock on PostgreSQL (a no-op update, so the
 /// same text serves SQLite, where the single writer already serializes changes).
-pub(crate) async fn lock_event(tx: &mut Tx<'_>, org: OrgId, id: EventId) -> Result<Option<EventRecord>, sqlx::Error> {
+pub(crate) async fn lock_event(tx: &mut Tx<'_>, scope: &OrgScope, id: EventId) -> Result<Option<EventRecord>, sqlx::Error> {
     tx!(tx, |c| sqlx::query_as(concat!(
         "UPDATE events SET updated_at = updated_at WHERE org_id = $1 AND id = $2 RETURNING ",
         event_columns_bare!()
     ))
-    .bind(org)
+    .bind(scope.org())
     .bind(id)
     .fetch_optional(c)
     .await)
 }
 
-pub(crate) async fn insert_event(tx: &mut Tx<'_>, e: &EventRecord) -> Result<u64, sqlx::Error> {
+/// Inserts `e` into the scope's organization (`e.org_id` is not trusted for that).
+pub(crate) async fn insert_event(tx: &mut Tx<'_>, scope: &OrgScope, e: &EventRecord) -> Result<u64, sqlx::Error> {
     tx!(tx, |c| sqlx::query(concat!(
         "INSERT INTO events (",
         event_columns_bare!(),
         ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)"
     ))
     .bind(e.id)
-    .bind(e.org_id)
+    .bind(scope.org())
     .bind(e.venue_id)
     .bind(&e.name)
     .bind(&e.description)
@@ -383,14 +408,14 @@ pub(crate) async fn insert_event(tx: &mut Tx<'_>, e: &EventRecord) -> Result<u64
     .map(|r| r.rows_affected()))
 }
 
-/// Writes every changeable column of `e`.
-pub(crate) async fn save_event(tx: &mut Tx<'_>, e: &EventRecord) -> Result<u64, sqlx::Error> {
+/// Writes every changeable column of `e`, an event of the scope's organization.
+pub(crate) async fn save_event(tx: &mut Tx<'_>, scope: &OrgScope, e: &EventRecord) -> Result<u64, sqlx::Error> {
     tx!(tx, |c| sqlx::query(
         "UPDATE events SET venue_id = $3, name = $4, description = $5, category = $6, tags = $7, performers = $8, \
          image_url = $9, status = $10, starts_at = $11, ends_at = $12, time_zone = $13, published_at = $14, \
          cancelled_at = $15, deleted_at = $16, updated_at = $17 WHERE org_id = $1 AND id = $2"
     )
-    .bind(e.org_id)
+    .bind(scope.org())
     .bind(e.id)
     .bind(e.venue_id)
     .bind(&e.name)
@@ -421,6 +446,9 @@ macro_rules! session_select {
     };
 }
 
+/// The agenda of an event, by start.
+/// Unscoped: public read of the agenda of an event the caller may see (published events are
+/// public) or that another context asks about; `org` is the event row's own, for the index.
 pub(crate) async fn sessions(db: &Db, org: OrgId, event: EventId) -> Result<Vec<SessionRecord>, sqlx::Error> {
     read!(db, |c| sqlx::query_as(concat!(
         session_select!(),
@@ -434,35 +462,36 @@ pub(crate) async fn sessions(db: &Db, org: OrgId, event: EventId) -> Result<Vec<
 
 pub(crate) async fn session(
     tx: &mut Tx<'_>,
-    org: OrgId,
+    scope: &OrgScope,
     event: EventId,
     id: EventSessionId,
 ) -> Result<Option<SessionRecord>, sqlx::Error> {
     tx!(tx, |c| sqlx::query_as(concat!(session_select!(), "WHERE org_id = $1 AND event_id = $2 AND id = $3"))
-        .bind(org)
+        .bind(scope.org())
         .bind(event)
         .bind(id)
         .fetch_optional(c)
         .await)
 }
 
-pub(crate) async fn count_sessions(tx: &mut Tx<'_>, org: OrgId, event: EventId) -> Result<i64, sqlx::Error> {
+pub(crate) async fn count_sessions(tx: &mut Tx<'_>, scope: &OrgScope, event: EventId) -> Result<i64, sqlx::Error> {
     let (n,): (i64,) = tx!(tx, |c| sqlx::query_as("SELECT COUNT(*) FROM event_sessions WHERE org_id = $1 AND event_id = $2")
-        .bind(org)
+        .bind(scope.org())
         .bind(event)
         .fetch_one(c)
         .await)?;
     Ok(n)
 }
 
-pub(crate) async fn insert_session(tx: &mut Tx<'_>, s: &SessionRecord) -> Result<u64, sqlx::Error> {
+/// Inserts `s` into the scope's organization.
+pub(crate) async fn insert_session(tx: &mut Tx<'_>, scope: &OrgScope, s: &SessionRecord) -> Result<u64, sqlx::Error> {
     tx!(tx, |c| {
         sqlx::query(
         "INSERT INTO event_sessions (id, org_id, event_id, title, description, starts_at, ends_at, room, performers, created_at, updated_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
     )
     .bind(s.id)
-    .bind(s.org_id)
+    .bind(scope.org())
     .bind(s.event_id)
     .bind(&s.title)
     .bind(&s.description)
@@ -478,12 +507,12 @@ pub(crate) async fn insert_session(tx: &mut Tx<'_>, s: &SessionRecord) -> Result
     })
 }
 
-pub(crate) async fn save_session(tx: &mut Tx<'_>, s: &SessionRecord) -> Result<u64, sqlx::Error> {
+pub(crate) async fn save_session(tx: &mut Tx<'_>, scope: &OrgScope, s: &SessionRecord) -> Result<u64, sqlx::Error> {
     tx!(tx, |c| sqlx::query(
         "UPDATE event_sessions SET title = $4, description = $5, starts_at = $6, ends_at = $7, room = $8, performers = $9, \
          updated_at = $10 WHERE org_id = $1 AND event_id = $2 AND id = $3"
     )
-    .bind(s.org_id)
+    .bind(scope.org())
     .bind(s.event_id)
     .bind(s.id)
     .bind(&s.title)
@@ -498,9 +527,14 @@ pub(crate) async fn save_session(tx: &mut Tx<'_>, s: &SessionRecord) -> Result<u
     .map(|r| r.rows_affected()))
 }
 
-pub(crate) async fn delete_session(tx: &mut Tx<'_>, org: OrgId, event: EventId, id: EventSessionId) -> Result<u64, sqlx::Error> {
+pub(crate) async fn delete_session(
+    tx: &mut Tx<'_>,
+    scope: &OrgScope,
+    event: EventId,
+    id: EventSessionId,
+) -> Result<u64, sqlx::Error> {
     tx!(tx, |c| sqlx::query("DELETE FROM event_sessions WHERE org_id = $1 AND event_id = $2 AND id = $3")
-        .bind(org)
+        .bind(scope.org())
         .bind(event)
         .bind(id)
         .execute(c)
@@ -510,7 +544,8 @@ pub(crate) async fn delete_session(tx: &mut Tx<'_>, org: OrgId, event: EventId, 
 
 // ---- venues -----------------------------------------------------------------------------
 
-/// Finds a venue by id alone, to learn its organization.
+/// Finds a venue by id alone.
+/// Unscoped: resolves which organization owns an id before access is checked.
 pub(crate) async fn resolve_venue(db: &Db, id: VenueId) -> Result<Option<Venue>, sqlx::Error> {
     read!(db, |c| sqlx::query_as(
         "SELECT id, org_id, name, address, city, country, capacity, time_zone, created_at, updated_at FROM venues WHERE id = $1"
@@ -521,13 +556,18 @@ pub(crate) async fn resolve_venue(db: &Db, id: VenueId) -> Result<Option<Venue>,
 }
 
 /// The org's venues by name, starting strictly after `(name, id)`.
-pub(crate) async fn venues(db: &Db, org: OrgId, after: Option<(String, VenueId)>, fetch: i64) -> Result<Vec<Venue>, sqlx::Error> {
+pub(crate) async fn venues(
+    db: &Db,
+    scope: &OrgScope,
+    after: Option<(String, VenueId)>,
+    fetch: i64,
+) -> Result<Vec<Venue>, sqlx::Error> {
     let (name, id) = after.unzip();
     read!(db, |c| sqlx::query_as(
         "SELECT id, org_id, name, address, city, country, capacity, time_zone, created_at, updated_at FROM venues \
          WHERE org_id = $1 AND ($2 IS NULL OR name > $2 OR (name = $2 AND id > $3)) ORDER BY name, id LIMIT $4"
     )
-    .bind(org)
+    .bind(scope.org())
     .bind(&name)
     .bind(id)
     .bind(fetch)
@@ -535,24 +575,25 @@ pub(crate) async fn venues(db: &Db, org: OrgId, after: Option<(String, VenueId)>
     .await)
 }
 
-pub(crate) async fn venue(tx: &mut Tx<'_>, org: OrgId, id: VenueId) -> Result<Option<Venue>, sqlx::Error> {
+pub(crate) async fn venue(tx: &mut Tx<'_>, scope: &OrgScope, id: VenueId) -> Result<Option<Venue>, sqlx::Error> {
     tx!(tx, |c| sqlx::query_as(
         "SELECT id, org_id, name, address, city, country, capacity, time_zone, created_at, updated_at FROM venues \
          WHERE org_id = $1 AND id = $2"
     )
-    .bind(org)
+    .bind(scope.org())
     .bind(id)
     .fetch_optional(c)
     .await)
 }
 
-pub(crate) async fn insert_venue(tx: &mut Tx<'_>, v: &Venue) -> Result<u64, sqlx::Error> {
+/// Inserts `v` into the scope's organization.
+pub(crate) async fn insert_venue(tx: &mut Tx<'_>, scope: &OrgScope, v: &Venue) -> Result<u64, sqlx::Error> {
     tx!(tx, |c| sqlx::query(
         "INSERT INTO venues (id, org_id, name, address, city, country, capacity, time_zone, created_at, updated_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
     )
     .bind(v.id)
-    .bind(v.org_id)
+    .bind(scope.org())
     .bind(&v.name)
     .bind(&v.address)
     .bind(&v.city)
@@ -566,12 +607,12 @@ pub(crate) async fn insert_venue(tx: &mut Tx<'_>, v: &Venue) -> Result<u64, sqlx
     .map(|r| r.rows_affected()))
 }
 
-pub(crate) async fn save_venue(tx: &mut Tx<'_>, v: &Venue) -> Result<u64, sqlx::Error> {
+pub(crate) async fn save_venue(tx: &mut Tx<'_>, scope: &OrgScope, v: &Venue) -> Result<u64, sqlx::Error> {
     tx!(tx, |c| sqlx::query(
         "UPDATE venues SET name = $3, address = $4, city = $5, country = $6, capacity = $7, time_zone = $8, updated_at = $9 \
          WHERE org_id = $1 AND id = $2"
     )
-    .bind(v.org_id)
+    .bind(scope.org())
     .bind(v.id)
     .bind(&v.name)
     .bind(&v.address)
@@ -586,19 +627,19 @@ pub(crate) async fn save_venue(tx: &mut Tx<'_>, v: &Venue) -> Result<u64, sqlx::
 }
 
 /// Whether any event (soft-deleted ones included: they can be restored) uses the venue.
-pub(crate) async fn venue_in_use(tx: &mut Tx<'_>, org: OrgId, id: VenueId) -> Result<bool, sqlx::Error> {
+pub(crate) async fn venue_in_use(tx: &mut Tx<'_>, scope: &OrgScope, id: VenueId) -> Result<bool, sqlx::Error> {
     let row: Option<(EventId,)> =
         tx!(tx, |c| sqlx::query_as("SELECT id FROM events WHERE org_id = $1 AND venue_id = $2 LIMIT 1")
-            .bind(org)
+            .bind(scope.org())
             .bind(id)
             .fetch_optional(c)
             .await)?;
     Ok(row.is_some())
 }
 
-pub(crate) async fn delete_venue(tx: &mut Tx<'_>, org: OrgId, id: VenueId) -> Result<u64, sqlx::Error> {
+pub(crate) async fn delete_venue(tx: &mut Tx<'_>, scope: &OrgScope, id: VenueId) -> Result<u64, sqlx::Error> {
     tx!(tx, |c| sqlx::query("DELETE FROM venues WHERE org_id = $1 AND id = $2")
-        .bind(org)
+        .bind(scope.org())
         .bind(id)
         .execute(c)
         .await

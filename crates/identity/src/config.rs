@@ -44,14 +44,14 @@ impl Section for AuthConfig {
 
     fn validate(&self) -> Result<(), ConfigError> {
         let invalid = |key, message: &str| ConfigError::Invalid { key, message: message.to_string() };
-    if self.access_ttl_secs < 30 {
-        return Err(invalid("auth.access_ttl_secs", "must be at least 30"));
-    }
-    for key in &self.jwt_keys {
-        if key.secret.expose_secret().len() < 32 {
-            return Err(invalid("auth.jwt_keys", "each secret must be at least 32 bytes"));
+        if self.access_ttl_secs < 30 {
+            return Err(invalid("auth.access_ttl_secs", "must be at least 30"));
         }
-    }
+        for key in &self.jwt_keys {
+            if key.secret.expose_secret().len() < 32 {
+                return Err(invalid("auth.jwt_keys", "each secret must be at least 32 bytes"));
+            }
+        }
         Ok(())
     }
 }
@@ -68,8 +68,9 @@ mod tests {
         let c = kernel::Config::from_overrides(serde_json::json!({ "auth": { "access_ttl_secs": 5 } })).unwrap();
         let err = c.section::<AuthConfig>().unwrap_err();
         assert!(err.to_string().contains("auth.access_ttl_secs"), "{err}");
-        let c = kernel::Config::from_overrides(serde_json::json!({ "auth": { "jwt_keys": [{ "kid": "k", "secret": "hunter2" }] } }))
-            .unwrap();
+        let c =
+            kernel::Config::from_overrides(serde_json::json!({ "auth": { "jwt_keys": [{ "kid": "k", "secret": "hunter2" }] } }))
+                .unwrap();
         let err = c.section::<AuthConfig>().unwrap_err();
         assert!(err.to_string().contains("auth.jwt_keys") && !err.to_string().contains("hunter2"), "{err}");
     }

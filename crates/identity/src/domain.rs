@@ -116,12 +116,9 @@ pub fn locale(field: &str, raw: &str) -> Result<String, AppError> {
     if ok { Ok(l.to_string()) } else { Err(AppError::validation(field, "must be a BCP 47 language tag such as en or de-AT")) }
 }
 
-/// An IANA time zone name, checked against the time-zone database.
+/// An IANA time zone name, checked against the time-zone database, as its canonical name.
 pub fn time_zone(field: &str, raw: &str) -> Result<String, AppError> {
-    raw.trim()
-        .parse::<chrono_tz::Tz>()
-        .map(|tz| tz.name().to_string())
-        .map_err(|_| AppError::validation(field, "unknown IANA time zone (e.g. Europe/Berlin)"))
+    kernel::validate::time_zone(field, raw).map(|tz| tz.name().to_string())
 }
 
 /// A URL slug: lower-case letters, digits and single dashes, 2–64 characters.

@@ -152,7 +152,10 @@ async fn create_org(State(svc): Svc, auth: Auth, Json(req): Json<CreateOrg>) -> 
 #[utoipa::path(get, path = "/api/orgs", tag = "organizations", responses((status = 200, body = Vec<Organization>)), security(("bearer" = [])))]
 async fn list_orgs(State(svc): Svc, auth: Auth) -> AppResult<Json<Vec<Organization>>> {
     match &auth.0 {
-        Principal::ApiKey { org_id, role, .. } => Ok(Json(vec![svc.org(*org_id, Some(*role)).await?])),
+        Principal::ApiKey { org_id, .. } => {
+            let scope = svc.require(&auth.0, *org_id, Role::Viewer).await?;
+            Ok(Json(vec![svc.org(&scope).await?]))
+        }
         Principal::User { user_id, .. } => Ok(Json(svc.my_orgs(*user_id).await?)),
     }
 }
@@ -161,8 +164,8 @@ async fn list_orgs(State(svc): Svc, auth: Auth) -> AppResult<Json<Vec<Organizati
 #[utoipa::path(get, path = "/api/orgs/{id}", tag = "organizations", params(("id" = String, Path)), responses(
     (status = 200, body = Organization), (status = 404, body = Problem)), security(("bearer" = [])))]
 async fn get_org(State(svc): Svc, auth: Auth, Path(id): Path<OrgId>) -> AppResult<Json<Organization>> {
-    let role = svc.require_role(&auth.0, id, Role::Viewer).await?;
-    Ok(Json(svc.org(id, Some(role)).await?))
+    let scope = svc.require(&auth.0, id, Role::Viewer).await?;
+    Ok(Json(svc.org(&scope).await?))
 }
 
 /// Update an organization (admins).
@@ -175,16 +178,16 @@ async fn update_org(
     Path(id): Path<OrgId>,
     Json(req): Json<UpdateOrg>,
 ) -> AppResult<Json<Organization>> {
-    let role = svc.require_role(&auth.0, id, Role::Admin).await?;
-    Ok(Json(svc.update_org(id, role, req).await?))
+    let scope = svc.require(&auth.0, id, Role::Admin).await?;
+    Ok(Json(svc.update_org(&scope, req).await?))
 }
 
 /// Members and their roles.
 #[utoipa::path(get, path = "/api/orgs/{id}/members", tag = "organizations", params(("id" = String, Path)), responses(
     (status = 200, body = Vec<Member>)), security(("bearer" = [])))]
 async fn list_members(State(svc): Svc, auth: Auth, Path(id): Path<OrgId>) -> AppResult<Json<Vec<Member>>> {
-    svc.require_role(&auth.0, id, Role::Viewer).await?;
-    Ok(Json(svc.members(id).await?))
+    let scope = svc.require(&auth.0, id, Role::Viewer).await?;
+    Ok(Json(svc.members(&scope).await?))
 }
 
 /// Change a member's role (admins; only owners touch the owner role).
@@ -197,8 +200,8 @@ async fn change_member(
     Path((id, user)): Path<(OrgId, UserId)>,
     Json(req): Json<ChangeRole>,
 ) -> AppResult<StatusCode> {
-    let role = svc.require_role(&auth.0, id, Role::Admin).await?;
-    svc.change_role(id, role, user, req.role).await?;
+    let scope = svc.require(&auth.0, id, Role::Admin).await?;
+    svc.change_role(&scope, user, req.role).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -207,8 +210,8 @@ async fn change_member(
     responses((status = 204, description = "Removed"), (status = 403, body = Problem), (status = 409, description = "Last owner", body = Problem)),
     security(("bearer" = [])))]
 async fn remove_member(State(svc): Svc, auth: Auth, Path((id, user)): Path<(OrgId, UserId)>) -> AppResult<StatusCode> {
-    let role = svc.require_role(&auth.0, id, Role::Viewer).await?;
-    svc.remove_member(id, &auth.0, role, user).await?;
+    let scope = svc.require(&auth.0, id, Role::Viewer).await?;
+    svc.remove_member(&scope, &auth.0, user).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -221,16 +224,16 @@ async fn create_invitation(
     Path(id): Path<OrgId>,
     Json(req): Json<CreateInvitation>,
 ) -> AppResult<(StatusCode, Json<Invitation>)> {
-    let role = svc.require_role(&auth.0, id, Role::Admin).await?;
-    Ok((StatusCode::CREATED, Json(svc.invite(id, auth.user()?, role, req).await?)))
+    let scope = svc.require(&auth.0, id, Role::Admin).await?;
+    Ok((StatusCode::CREATED, Json(svc.invite(&scope, auth.user()?, req).await?)))
 }
 
 /// Invitations of an organization (admins).
 #[utoipa::path(get, path = "/api/orgs/{id}/invitations", tag = "organizations", params(("id" = String, Path)),
     responses((status = 200, body = Vec<Invitation>)), security(("bearer" = [])))]
 async fn list_invitations(State(svc): Svc, auth: Auth, Path(id): Path<OrgId>) -> AppResult<Json<Vec<Invitation>>> {
-    svc.require_role(&auth.0, id, Role::Admin).await?;
-    Ok(Json(svc.invitations(id).await?))
+    let scope = svc.require(&auth.0, id, Role::Admin).await?;
+    Ok(Json(svc.invitations(&scope).await?))
 }
 
 /// Revoke a pending invitation (admins).
@@ -238,8 +241,8 @@ async fn list_invitations(State(svc): Svc, auth: Auth, Path(id): Path<OrgId>) ->
     params(("id" = String, Path), ("invitation_id" = String, Path)), responses((status = 204, description = "Revoked"),
     (status = 409, description = "Already accepted or revoked (`invitation_closed`)", body = Problem)), security(("bearer" = [])))]
 async fn revoke_invitation(State(svc): Svc, auth: Auth, Path((id, inv)): Path<(OrgId, Uuid)>) -> AppResult<StatusCode> {
-    svc.require_role(&auth.0, id, Role::Admin).await?;
-    svc.revoke_invitation(id, inv).await?;
+    let scope = svc.require(&auth.0, id, Role::Admin).await?;
+    svc.revoke_invitation(&scope, inv).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -263,16 +266,16 @@ async fn create_api_key(
     Path(id): Path<OrgId>,
     Json(req): Json<CreateApiKey>,
 ) -> AppResult<(StatusCode, Json<CreatedApiKey>)> {
-    let role = svc.require_role(&auth.0, id, Role::Admin).await?;
-    Ok((StatusCode::CREATED, Json(svc.create_api_key(id, auth.user()?, role, req).await?)))
+    let scope = svc.require(&auth.0, id, Role::Admin).await?;
+    Ok((StatusCode::CREATED, Json(svc.create_api_key(&scope, auth.user()?, req).await?)))
 }
 
 /// API keys of an organization (admins); secrets are never shown again.
 #[utoipa::path(get, path = "/api/orgs/{id}/api-keys", tag = "organizations", params(("id" = String, Path)),
     responses((status = 200, body = Vec<ApiKey>)), security(("bearer" = [])))]
 async fn list_api_keys(State(svc): Svc, auth: Auth, Path(id): Path<OrgId>) -> AppResult<Json<Vec<ApiKey>>> {
-    svc.require_role(&auth.0, id, Role::Admin).await?;
-    Ok(Json(svc.api_keys(id).await?))
+    let scope = svc.require(&auth.0, id, Role::Admin).await?;
+    Ok(Json(svc.api_keys(&scope).await?))
 }
 
 /// Revoke an API key (admins).
@@ -280,8 +283,8 @@ async fn list_api_keys(State(svc): Svc, auth: Auth, Path(id): Path<OrgId>) -> Ap
     responses((status = 204, description = "Revoked"), (status = 409, description = "Already revoked (`api_key_revoked`)", body = Problem)),
     security(("bearer" = [])))]
 async fn revoke_api_key(State(svc): Svc, auth: Auth, Path((id, key)): Path<(OrgId, ApiKeyId)>) -> AppResult<StatusCode> {
-    svc.require_role(&auth.0, id, Role::Admin).await?;
-    svc.revoke_api_key(id, key).await?;
+    let scope = svc.require(&auth.0, id, Role::Admin).await?;
+    svc.revoke_api_key(&scope, key).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -4,9 +4,11 @@
 
 pub mod config;
 pub mod domain;
+pub mod events;
 pub mod http;
 pub mod model;
 pub mod service;
+mod store;
 pub mod tokens;
 
 use kernel::AppResult;

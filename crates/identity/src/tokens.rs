@@ -3,11 +3,11 @@
 
 use std::path::Path;
 
+use crate::config::AuthConfig;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
 use jsonwebtoken::{DecodingKey, EncodingKey, Header, Validation, decode, decode_header, encode};
 use kernel::AppError;
-use crate::config::AuthConfig;
 use kernel::id::{SessionId, UserId};
 use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};

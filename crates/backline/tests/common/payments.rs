@@ -397,3 +397,21 @@ pub async fn subscription_payments(app: &TestApp, shop: &Shop, id: &str) -> Vec<
     assert_eq!(s, StatusCode::OK, "{h}");
     h["items"].as_array().unwrap().clone()
 }
+
+/// Makes the user with `email` a platform administrator and signs them in again, so the
+/// new access token carries the flag (payout and dead-letter routes need it).
+pub async fn promote(app: &TestApp, email: &str) -> String {
+    let db = kernel::Db::connect(&app.database_url, 2).await.unwrap();
+    let mut tx = db.begin().await.unwrap();
+    kernel::tx!(&mut tx, |c| sqlx::query("UPDATE users SET platform_admin = TRUE WHERE email = $1")
+        .bind(email)
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected()))
+    .unwrap();
+    tx.commit().await.unwrap();
+    db.close().await;
+    let (s, body) = app.post("/api/auth/login", None, json!({"email": email, "password": "correct horse battery"})).await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    body["access_token"].as_str().unwrap().to_string()
+}

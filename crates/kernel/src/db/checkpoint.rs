@@ -3,8 +3,9 @@
 //! SQLite's default is that the connection whose commit brings the write-ahead log past 1,000
 //! pages copies the log into the database file and syncs it, inside that commit. Backline
 //! has one writer connection, so in an on-sale rush every few booking batches stalled for a
-//! checkpoint and its two `fsync`s: the commit phase of the booking writer took 350–450 ms of
-//! every second of a rush, 150 ms without checkpoints.
+//! checkpoint and its two `fsync`s, which more than doubled the commit time of the booking
+//! writer during a rush (figures in `docs/benchmarks.md`, "SQLite checkpoints off the
+//! writer's path").
 //!
 //! So the writer never checkpoints (`wal_autocheckpoint=0`), and this task does, on a
 //! connection of its own, every [`INTERVAL`]:
@@ -15,7 +16,7 @@
 //!   connection empties the log file, so the next commit starts it again from the beginning.
 //!   A log that is written to continuously is never reset by passive checkpoints (each
 //!   commit appends while the last one is being copied), and a reset blocks writers while it
-//!   syncs (40–130 ms measured in a rush), so it waits for a quiet moment — unless the log
+//!   syncs (tens of milliseconds in a rush), so it waits for a quiet moment — unless the log
 //!   passes [`LOG_CAP_PAGES`], when it is reset anyway. The reset takes the writer from the
 //!   pool like any write, so it queues in-process instead of in SQLite's busy loop.
 //!

@@ -47,8 +47,8 @@ pub enum Tx<'c> {
 ///
 /// A transaction on a pooled connection hands the connection back when it ends, and the pool
 /// then pings it from a task of its own before anyone can take it again: a spawned task and a
-/// round trip between every two transactions of a writer that does nothing else (on
-/// PostgreSQL 2.5 ms of every batch of an on-sale rush, with BEGIN). Transactions on a held
+/// round trip between every two transactions of a writer that does nothing else (a large
+/// share of every PostgreSQL batch of an on-sale rush: `docs/benchmarks.md`). Transactions on a held
 /// connection only pay their `BEGIN` and `COMMIT`. On SQLite the held connection is the one
 /// writer: hold it only while there is work, and give it back regularly.
 pub enum Held {

@@ -266,13 +266,16 @@ impl Jobs {
     /// Writes several events, in this order, with one multi-row insert (the booking writer
     /// publishes every booking of a batch this way).
     pub async fn publish_many<T: Serialize>(&self, tx: &mut Tx<'_>, events: &[(&Topic<T>, &T)]) -> AppResult<Vec<Uuid>> {
-        let subscribed = self.subscriptions.read().expect("subscriptions lock");
-        let mut rows = Vec::with_capacity(events.len());
-        for (topic, data) in events {
-            let listened = subscribed.contains_key(topic.name()) || listened(topic.name());
-            rows.push((topic.name(), topic.version(), serde_json::to_value(data)?, listened));
-        }
-        drop(subscribed);
+        // The lock guard must be gone before the await (the future has to be `Send`).
+        let rows = {
+            let subscribed = self.subscriptions.read().expect("subscriptions lock");
+            let mut rows = Vec::with_capacity(events.len());
+            for (topic, data) in events {
+                let listened = subscribed.contains_key(topic.name()) || listened(topic.name());
+                rows.push((topic.name(), topic.version(), serde_json::to_value(data)?, listened));
+            }
+            rows
+        };
         write_outbox(tx, &rows).await
     }
 
