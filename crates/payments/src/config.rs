@@ -50,32 +50,32 @@ impl Section for PaymentsConfig {
 
     fn validate(&self) -> Result<(), ConfigError> {
         let invalid = |key, message: &str| ConfigError::Invalid { key, message: message.to_string() };
-    match url::Url::parse(&self.stripe_base_url) {
-        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {}
-        _ => return Err(invalid("payments.stripe_base_url", "expected http(s)://host[:port]")),
-    }
-    if self
-        .stripe_api_key
-        .as_ref()
-        .is_some_and(|k| !k.expose_secret().starts_with("sk_") && !k.expose_secret().starts_with("rk_"))
-    {
-        return Err(invalid("payments.stripe_api_key", "expected a secret key (sk_…) or restricted key (rk_…)"));
-    }
-    if self.stripe_webhook_secrets.iter().any(|s| s.expose_secret().trim().is_empty()) {
-        return Err(invalid("payments.stripe_webhook_secrets", "secrets must not be empty"));
-    }
-    if self.stripe_version.trim().is_empty() {
-        return Err(invalid("payments.stripe_version", "must not be empty"));
-    }
-    if self.webhook_tolerance_secs < 1 {
-        return Err(invalid("payments.webhook_tolerance_secs", "must be at least 1"));
-    }
-    if self.refund_max_attempts < 1 {
-        return Err(invalid("payments.refund_max_attempts", "must be at least 1"));
-    }
-    if self.reconcile_after_secs < 1 {
-        return Err(invalid("payments.reconcile_after_secs", "must be at least 1"));
-    }
+        match url::Url::parse(&self.stripe_base_url) {
+            Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {}
+            _ => return Err(invalid("payments.stripe_base_url", "expected http(s)://host[:port]")),
+        }
+        if self
+            .stripe_api_key
+            .as_ref()
+            .is_some_and(|k| !k.expose_secret().starts_with("sk_") && !k.expose_secret().starts_with("rk_"))
+        {
+            return Err(invalid("payments.stripe_api_key", "expected a secret key (sk_…) or restricted key (rk_…)"));
+        }
+        if self.stripe_webhook_secrets.iter().any(|s| s.expose_secret().trim().is_empty()) {
+            return Err(invalid("payments.stripe_webhook_secrets", "secrets must not be empty"));
+        }
+        if self.stripe_version.trim().is_empty() {
+            return Err(invalid("payments.stripe_version", "must not be empty"));
+        }
+        if self.webhook_tolerance_secs < 1 {
+            return Err(invalid("payments.webhook_tolerance_secs", "must be at least 1"));
+        }
+        if self.refund_max_attempts < 1 {
+            return Err(invalid("payments.refund_max_attempts", "must be at least 1"));
+        }
+        if self.reconcile_after_secs < 1 {
+            return Err(invalid("payments.reconcile_after_secs", "must be at least 1"));
+        }
         Ok(())
     }
 }
@@ -95,7 +95,10 @@ mod tests {
             (serde_json::json!({"refund_max_attempts": 0}), "payments.refund_max_attempts"),
             (serde_json::json!({"stripe_webhook_secrets": [""]}), "payments.stripe_webhook_secrets"),
         ] {
-            let err = kernel::Config::from_overrides(serde_json::json!({ "payments": bad })).unwrap().section::<PaymentsConfig>().unwrap_err();
+            let err = kernel::Config::from_overrides(serde_json::json!({ "payments": bad }))
+                .unwrap()
+                .section::<PaymentsConfig>()
+                .unwrap_err();
             assert!(err.to_string().contains(key), "{key}: {err}");
         }
     }

@@ -4,6 +4,7 @@
 use chrono::{DateTime, Utc};
 use hmac::{Hmac, Mac};
 use kernel::AppError;
+use kernel::money::{Currency, Money, MoneyError};
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 use utoipa::ToSchema;
@@ -192,13 +193,30 @@ pub fn amount(field: &str, v: i64) -> Result<i64, AppError> {
     Ok(v)
 }
 
-/// An ISO 4217 code, upper-cased.
+/// A currency code: three letters, upper-cased. Not checked against the ISO 4217 list
+/// ([`kernel::money::Currency`]): the API's schema promises only `^[A-Za-z]{3}$`, and a
+/// request that matches its schema is not refused for its shape.
 pub fn currency(field: &str, v: &str) -> Result<String, AppError> {
     let c = v.trim().to_ascii_uppercase();
     if c.len() != 3 || !c.bytes().all(|b| b.is_ascii_uppercase()) {
         return Err(AppError::validation(field, "must be a three-letter ISO 4217 currency code"));
     }
     Ok(c)
+}
+
+/// What is left of `amount` once `taken` has gone (`amount − taken…`), all in `currency`:
+/// the refundable remainder of a payment, a settlement's net. Computed as [`Money`], so it
+/// overflows into an error rather than wrapping. A code outside the kernel's ISO list (a
+/// subscription may be billed in any three letters, see [`currency`]) has no `Money`; its
+/// amounts are subtracted as checked integers with the same error.
+pub fn left_of(currency: &str, amount: i64, taken: &[i64]) -> Result<i64, AppError> {
+    let left = match Currency::from_code(currency) {
+        Some(c) => Money::sum(c, taken.iter().map(|&t| Money::new(t, c)))
+            .and_then(|t| Money::new(amount, c).checked_sub(t))
+            .map(|left| left.amount),
+        None => taken.iter().try_fold(amount, |left, &t| left.checked_sub(t)).ok_or(MoneyError::Overflow),
+    };
+    Ok(left?)
 }
 
 /// A reference `<kind>:<id>` naming what is paid for (e.g. `booking:0190…`).
@@ -398,6 +416,17 @@ mod tests {
         // The limit counts characters, not bytes.
         assert!(reference("reference", &format!("booking:{}", "é".repeat(REFERENCE_MAX - 8))).is_ok());
         assert!(reference("reference", &format!("booking:{}", "é".repeat(REFERENCE_MAX - 7))).is_err());
+    }
+
+    #[test]
+    fn what_is_left_is_checked() {
+        assert_eq!(left_of("EUR", 5000, &[1000, 1500]).unwrap(), 2500);
+        assert_eq!(left_of("EUR", 0, &[-300]).unwrap(), 300);
+        // Payments takes any three letters; the kernel's list does not know this one.
+        assert_eq!(left_of("ABC", 100, &[40]).unwrap(), 60);
+        for code in ["EUR", "ABC"] {
+            assert!(left_of(code, i64::MIN, &[1]).is_err(), "{code}");
+        }
     }
 
     #[test]

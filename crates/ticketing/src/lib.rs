@@ -1,31 +1,104 @@
 //! Ticketing: ticket types, quotas, holds, bookings, tickets, check-in, waitlist, vouchers.
+//!
+//! Public API: [`TicketingService`] (built by the binary; it hands out the feature services
+//! [`Catalog`], [`Bookings`], [`CheckIn`], [`Waitlist`] and [`Reports`], whose use cases each
+//! take the acting principal) and [`router`] (the REST routes). Domain events written to the
+//! outbox: `booking.created`, `booking.confirmed`, `booking.cancelled`, `booking.expired`
+//! (each with the booking id, org, event, code, status, buyer, currency, total, quantity and
+//! positions) and `quota.capacity_raised`; check-in adds `ticket.checked_in` and
+//! `ticket.checkin_undone` (check-in id, ticket, org, event, list, gate, scan time); the
+//! waitlist adds `waitlist.joined`, `waitlist.offered`, `waitlist.accepted`,
+//! `waitlist.declined`, `waitlist.expired` and `waitlist.left` (entry id, org, event, ticket
+//! type or session, email, booking id, offer expiry). See `docs/ticketing.md` for the
+//! inventory model and how waitlist offers use it.
+//!
+//! Layout, by feature — each folder holds its own `http.rs`, `service.rs`, `store.rs`,
+//! `model.rs` and `domain.rs`:
+//!
+//! * `catalog` — ticket types, quotas, vouchers, settings, and the cached booking view of
+//!   an event's catalog;
+//! * `bookings` — bookings and their tickets, and the link to payments;
+//! * `checkin` — check-in lists and scans, ticket signing keys and QR codes, ticket PDFs;
+//! * `waitlist` — waiting entries and offers;
+//! * `reports` — booking lists, CSV export, sales statistics;
+//!
+//! and what they share: `inventory` (every change of seats, voucher uses and buyer counts),
+//! `writer` (group commit of new bookings), `shared` (ids, common rules, schemas, the
+//! shared state) and the composition root in `service`.
+
+mod bookings;
+mod catalog;
+mod checkin;
+mod inventory;
+mod reports;
+mod service;
+mod shared;
+mod waitlist;
+mod writer;
 
 // Pure building blocks (no I/O): QR payload signing and ticket PDF rendering.
-pub mod pdf;
-pub mod signing;
+pub use checkin::{pdf, signing};
 
-// Modules with I/O and the public API follow.
-//
-// Public API: [`TicketingService`] (use cases, each taking the acting principal) and
-// [`router`] (the REST routes). Domain events written to the outbox: `booking.created`,
-// `booking.confirmed`, `booking.cancelled`, `booking.expired` (each with the booking id,
-// org, event, code, status, buyer, currency, total, quantity and positions) and
-// `quota.capacity_raised`; check-in adds `ticket.checked_in` and `ticket.checkin_undone`
-// (check-in id, ticket, org, event, list, gate, scan time); the waitlist adds
-// `waitlist.joined`, `waitlist.offered`, `waitlist.accepted`, `waitlist.declined`,
-// `waitlist.expired` and `waitlist.left` (entry id, org, event, ticket type or session, email,
-// booking id, offer expiry). See `docs/ticketing.md` for the inventory model and how
-// waitlist offers use it.
-pub mod domain;
-pub mod http;
-pub mod model;
-pub mod service;
-mod store;
-
+pub use bookings::{Bookings, EXPIRE_HOLD_JOB};
+pub use catalog::Catalog;
+pub use checkin::CheckIn;
+pub use checkin::tickets::RENDER_TICKETS_JOB;
 pub use domain::{
     BookingId, BookingStatus, CheckinId, CheckinListId, CheckinResult, QuotaId, TicketId, TicketTypeId, VoucherId,
     WaitlistEntryId, WaitlistStatus,
 };
-pub use http::router;
 pub use model::*;
-pub use service::{EXPIRE_HOLD_JOB, RENDER_TICKETS_JOB, TicketingService, WAITLIST_JOB};
+pub use reports::Reports;
+pub use service::TicketingService;
+pub use waitlist::{WAITLIST_JOB, Waitlist};
+
+/// Ticketing rules without I/O, every feature's under one name: typed ids, the booking,
+/// ticket, check-in and waitlist state machines, field validation (currencies, prices,
+/// emails, voucher codes, sales windows), the checks a booking request passes, pricing with
+/// vouchers, seat allocations per quota, and the random codes and tokens bookings and
+/// tickets carry.
+///
+/// Validation functions take the field name they report in a `422` (a JSON path such as
+/// `positions[1].quantity`) and return the normalized value.
+pub mod domain {
+    pub use crate::bookings::domain::*;
+    pub use crate::catalog::domain::*;
+    pub use crate::checkin::domain::*;
+    pub use crate::shared::domain::*;
+    pub use crate::shared::ids::*;
+    pub use crate::waitlist::domain::*;
+}
+
+/// Request and response shapes of the ticketing API, every feature's under one name.
+///
+/// Money is an integer in minor units (cents) beside its ISO 4217 `currency`. Instants are
+/// UTC. In partial updates an absent field is left as it is; for a field that can be empty,
+/// `null` clears it.
+///
+/// Request fields carry the server's rules as schema constraints (lengths in characters,
+/// ranges, patterns), so every value the schema allows passes the field checks; what is
+/// left are rules between fields or against stored data. Patterns are written in the
+/// syntax ECMA-262 and Python share: texts may not contain control characters (`Cc`, plus
+/// line breaks in single-line texts), and required texts need one character that is not
+/// white space. Instants the server checks against the years 1900–9999 are limited to the
+/// years 1901–9998 as written (so no UTC offset moves them out). The limits mirror
+/// [`crate::domain`]; the test `schema_limits_follow_the_domain` (in `shared`) keeps them in
+/// step.
+pub mod model {
+    pub use crate::bookings::model::*;
+    pub use crate::catalog::model::*;
+    pub use crate::checkin::model::*;
+    pub use crate::reports::model::*;
+    pub use crate::waitlist::model::*;
+}
+
+/// The REST routes of every feature.
+pub fn router(svc: std::sync::Arc<TicketingService>) -> utoipa_axum::router::OpenApiRouter {
+    utoipa_axum::router::OpenApiRouter::new()
+        .merge(catalog::http::router())
+        .merge(bookings::http::router())
+        .merge(reports::http::router())
+        .merge(checkin::http::router())
+        .merge(waitlist::http::router())
+        .with_state(svc)
+}

@@ -9,16 +9,16 @@ impl PaymentsService {
 
     pub async fn ledger(&self, p: &Principal, q: LedgerQuery) -> AppResult<Page<LedgerTransaction>> {
         let org = Self::org_param(q.org_id)?;
-        self.require(p, org, Role::Viewer, "organization").await?;
+        let scope = self.access.require_for(p, org, Role::Viewer, "organization").await?;
         let page = PageParams { cursor: q.cursor.clone(), limit: q.limit };
         let limit = page.limit()?;
         let before: Option<LedgerTransactionId> = page.decode()?;
         let currency = q.currency.as_deref().map(|c| domain::currency("currency", c)).transpose()?;
-        let rows = store::ledger(self.db(), org, currency.as_deref(), q.event_id, before, limit).await?;
+        let rows = store::ledger(self.db(), &scope, currency.as_deref(), q.event_id, before, limit).await?;
         let page = Page::from_rows(rows, limit, |r| r.id);
         let ids: Vec<LedgerTransactionId> = page.items.iter().map(|t| t.id).collect();
         let mut lines: HashMap<LedgerTransactionId, Vec<LedgerLine>> = HashMap::new();
-        for l in store::ledger_lines(self.db(), org, &ids).await? {
+        for l in store::ledger_lines(self.db(), &scope, &ids).await? {
             lines.entry(l.transaction_id).or_default().push(LedgerLine {
                 account: l.account,
                 amount: l.amount,
@@ -49,9 +49,9 @@ impl PaymentsService {
     /// money apart.
     pub async fn settlement(&self, p: &Principal, q: SettlementQuery) -> AppResult<Settlement> {
         let org = Self::org_param(q.org_id)?;
-        self.require(p, org, Role::Viewer, "organization").await?;
-        let sums = store::account_sums(self.db(), org, q.event_id).await?;
-        let counts = store::charge_counts(self.db(), org, q.event_id).await?;
+        let scope = self.access.require_for(p, org, Role::Viewer, "organization").await?;
+        let sums = store::account_sums(self.db(), &scope, q.event_id).await?;
+        let counts = store::charge_counts(self.db(), &scope, q.event_id).await?;
         let mut lines: std::collections::BTreeMap<(bool, String), SettlementLine> = Default::default();
         for (currency, test, account, sum) in sums {
             let l = lines.entry((test, currency.clone())).or_insert(SettlementLine {
@@ -64,7 +64,8 @@ impl PaymentsService {
                 payouts: 0,
             });
             match account.as_str() {
-                domain::account::SALES => l.gross = -sum,
+                // Sales are credits (negative): the gross is their opposite.
+                domain::account::SALES => l.gross = domain::left_of(&l.currency, 0, &[sum])?,
                 domain::account::REFUNDS => l.refunds = sum,
                 domain::account::FEES => l.fees = sum,
                 domain::account::BANK => l.payouts = sum,
@@ -78,7 +79,7 @@ impl PaymentsService {
         }
         let (mut revenue, mut test_mode) = (Vec::new(), Vec::new());
         for ((test, _), mut l) in lines {
-            l.net = l.gross - l.refunds - l.fees;
+            l.net = domain::left_of(&l.currency, l.gross, &[l.refunds, l.fees])?;
             if test { test_mode.push(l) } else { revenue.push(l) }
         }
         Ok(Settlement { org_id: org, event_id: q.event_id, revenue, test_mode })

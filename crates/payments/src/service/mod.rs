@@ -14,20 +14,24 @@ use std::time::Duration;
 
 use chrono::TimeDelta;
 use kernel::audit::{self, AuditEntry};
-use kernel::auth::{OrgAccess, Principal, Role};
+use kernel::auth::{OrgAccess, OrgScope, Principal, Role};
 use kernel::id::OrgId;
-use kernel::jobs::{JobHandler, publish};
+use kernel::jobs::Topic;
 use kernel::pagination::{Page, PageParams};
 use kernel::time::{Timestamp, now};
 use kernel::{AppError, AppResult, Db, Kernel, Tx};
 use secrecy::ExposeSecret;
-use serde_json::{Value, json};
+use serde_json::json;
 use sqlx::types::Json;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use crate::config::PaymentsConfig;
 use crate::domain::{self, EntryKind, LedgerTransactionId, PaymentId, PaymentStatus, ProviderKind, RefundId, RefundStatus};
+use crate::events::{
+    PAYMENT_FAILED, PAYMENT_PROCESSED, PAYMENT_REFUND_FAILED, PAYMENT_REFUNDED, PAYMENT_SUCCEEDED, PaymentRefunded,
+    PaymentSnapshot, RefundFailed,
+};
 use crate::model::*;
 use crate::provider::stripe::StripeProvider;
 use crate::provider::test::TestProvider;
@@ -36,7 +40,6 @@ use crate::provider::{
     RefundRequest, SubscriptionRequest,
 };
 use crate::store::{self, PaymentRecord, RefundRecord, SubscriptionRecord};
-use crate::topics;
 
 mod ledger;
 mod process;
@@ -48,8 +51,7 @@ mod webhooks;
 /// The reference kind (and payment flow) of subscription invoices.
 pub const SUBSCRIPTION: &str = "subscription";
 
-/// Job kind that executes one refund with its provider.
-pub const REFUND_JOB: &str = "payments.refund";
+pub use refunds::{REFUND_JOB, RefundJob};
 
 /// Whether a reference can be paid now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -110,8 +112,6 @@ pub struct PaymentsService {
     pub(crate) config: PaymentsConfig,
 }
 
-struct RefundJob(Weak<PaymentsService>);
-
 /// `subscription:<id>` references, the payments context's own: what its invoices were paid
 /// for. Settled while the subscription runs; never paid through `process` (the provider
 /// bills it), so requests see nothing.
@@ -121,7 +121,7 @@ struct SubscriptionPayables(Weak<PaymentsService>);
 impl Payables for SubscriptionPayables {
     async fn resolve(&self, caller: Caller<'_>, id: &str) -> AppResult<Option<Payable>> {
         let (Caller::System, Ok(id), Some(svc)) = (caller, id.parse::<Uuid>(), self.0.upgrade()) else { return Ok(None) };
-        let Some(sub) = store::subscription(svc.db(), crate::domain::SubscriptionId(id)).await? else { return Ok(None) };
+        let Some(sub) = store::find_subscription(svc.db(), crate::domain::SubscriptionId(id)).await? else { return Ok(None) };
         Ok(Some(Payable {
             org_id: sub.org_id,
             amount: sub.amount,
@@ -140,21 +140,7 @@ struct StripeReads {
     /// The provider's fee of the charge an event settles.
     fee: i64,
     /// A refunded charge's refunds, when the event does not list them.
-    refunds: Option<Vec<Value>>,
-}
-
-#[derive(serde::Serialize, serde::Deserialize)]
-struct RefundJobPayload {
-    refund_id: RefundId,
-}
-
-#[async_trait::async_trait]
-impl JobHandler for RefundJob {
-    async fn run(&self, payload: Value) -> anyhow::Result<()> {
-        let p: RefundJobPayload = serde_json::from_value(payload)?;
-        let svc = self.0.upgrade().ok_or_else(|| anyhow::anyhow!("payments service stopped"))?;
-        svc.execute_refund(p.refund_id).await
-    }
+    refunds: Option<Vec<crate::provider::stripe::event::Refund>>,
 }
 
 fn payment_view(p: PaymentRecord, refunds: Vec<RefundRecord>) -> Payment {
@@ -228,14 +214,24 @@ fn subscription_view(s: SubscriptionRecord) -> Subscription {
     }
 }
 
-/// The payload of every `payment.*` event.
-fn payment_event(p: &PaymentRecord) -> Value {
-    json!({
-        "payment_id": p.id, "org_id": p.org_id, "reference": p.reference, "event_id": p.event_id,
-        "provider": p.provider, "status": p.status, "amount": p.amount, "currency": p.currency,
-        "refunded_amount": p.refunded_amount, "fee": p.fee, "test_mode": p.test_mode, "buyer_email": p.buyer_email,
-        "duplicate": p.duplicate,
-    })
+/// The payment as every `payment.*` event carries it.
+fn snapshot(p: &PaymentRecord) -> PaymentSnapshot {
+    PaymentSnapshot {
+        payment_id: p.id,
+        org_id: p.org_id,
+        reference: p.reference.clone(),
+        event_id: p.event_id,
+        provider: p.provider,
+        status: p.status,
+        amount: p.amount,
+        currency: p.currency.clone(),
+        refunded_amount: p.refunded_amount,
+        fee: p.fee,
+        test_mode: p.test_mode,
+        buyer_email: p.buyer_email.clone(),
+        duplicate: p.duplicate,
+        owner_settled: false,
+    }
 }
 
 /// An organization's payment settings.
@@ -248,7 +244,7 @@ struct OrgPayments {
 
 /// What a ledger transaction belongs to.
 struct EntryOf<'a> {
-    org_id: OrgId,
+    scope: &'a OrgScope,
     currency: &'a str,
     payment_id: Option<PaymentId>,
     refund_id: Option<RefundId>,
@@ -257,6 +253,16 @@ struct EntryOf<'a> {
     /// Money held as cash (offline payments) rather than at the provider.
     offline: bool,
     memo: String,
+}
+
+/// One ledger transaction of a payment: what it records, and the `source` that makes it
+/// written once.
+struct Entry<'a> {
+    kind: EntryKind,
+    amount: i64,
+    refund: Option<RefundId>,
+    source: &'a str,
+    memo: &'a str,
 }
 
 /// Writes one balanced ledger transaction, once per kind and `source`; `false` when it
@@ -268,7 +274,7 @@ async fn post_ledger(tx: &mut Tx<'_>, of: &EntryOf<'_>, kind: EntryKind, amount:
     let at = now();
     let t = store::LedgerTxRecord {
         id: LedgerTransactionId::new(),
-        org_id: of.org_id,
+        org_id: of.scope.org(),
         kind: kind.as_str().to_string(),
         currency: of.currency.to_string(),
         payment_id: of.payment_id,
@@ -278,11 +284,11 @@ async fn post_ledger(tx: &mut Tx<'_>, of: &EntryOf<'_>, kind: EntryKind, amount:
         memo: of.memo.clone(),
         created_at: at,
     };
-    if !store::insert_ledger_tx(tx, &t, source).await? {
+    if !store::insert_ledger_tx(tx, of.scope, &t, source).await? {
         return Ok(false);
     }
     for (account, signed) in domain::entry_lines(kind, amount, of.offline) {
-        store::insert_ledger_line(tx, of.org_id, t.id, account, signed, of.currency, at).await?;
+        store::insert_ledger_line(tx, of.scope, t.id, account, signed, of.currency, at).await?;
     }
     Ok(true)
 }
@@ -310,7 +316,14 @@ impl PaymentsService {
         };
         let stripe_test_mode = cfg.stripe_api_key.as_ref().is_some_and(|k| k.expose_secret().contains("_test_"));
         Ok(Arc::new_cyclic(|me: &Weak<PaymentsService>| {
-            kernel.jobs.register(REFUND_JOB, Arc::new(RefundJob(me.clone())));
+            let svc = me.clone();
+            kernel.jobs.handle(&REFUND_JOB, move |job: RefundJob| {
+                let svc = svc.clone();
+                async move {
+                    let svc = svc.upgrade().ok_or_else(|| anyhow::anyhow!("payments service stopped"))?;
+                    svc.execute_refund(job.refund_id).await
+                }
+            });
             let own: Arc<dyn Payables> = Arc::new(SubscriptionPayables(me.clone()));
             PaymentsService {
                 kernel,
@@ -362,6 +375,16 @@ impl PaymentsService {
         &self.kernel.db
     }
 
+    /// Writes a domain event in `tx`.
+    async fn publish<T: serde::Serialize + Sync>(&self, tx: &mut Tx<'_>, topic: &Topic<T>, data: &T) -> AppResult<()> {
+        self.publish_all(tx, &[(topic, data)]).await
+    }
+
+    /// Writes several domain events of one payload type in `tx`, in this order, with one insert.
+    async fn publish_all<T: serde::Serialize + Sync>(&self, tx: &mut Tx<'_>, events: &[(&Topic<T>, &T)]) -> AppResult<()> {
+        self.kernel.jobs.publish_many(tx, events).await.map(|_| ())
+    }
+
     /// The provider of `kind`; for Stripe, speaking for the connected `account` when given
     /// (`Stripe-Account`), else for the server's own account.
     fn provider(&self, kind: ProviderKind, account: Option<&str>) -> AppResult<Arc<dyn PaymentProvider>> {
@@ -393,25 +416,10 @@ impl PaymentsService {
         self.payables_for(&kind)?.resolve(caller, &id).await
     }
 
-    async fn role(&self, p: Option<&Principal>, org: OrgId) -> AppResult<Option<Role>> {
-        match p {
-            Some(p) => self.access.role_in(p, org).await,
-            None => Ok(None),
-        }
-    }
-
-    /// Requires `min` in `org`; outsiders learn only that `resource` does not exist.
-    async fn require(&self, p: &Principal, org: OrgId, min: Role, resource: &'static str) -> AppResult<Role> {
-        self.access.require_role(p, org, min).await.map_err(|e| match e {
-            AppError::NotFound { .. } => AppError::not_found(resource),
-            other => other,
-        })
-    }
-
     // ---- settings -------------------------------------------------------------------------
 
-    async fn org_provider(&self, org: OrgId) -> AppResult<OrgPayments> {
-        Ok(match store::settings(self.db(), org).await? {
+    async fn org_provider(&self, scope: &OrgScope) -> AppResult<OrgPayments> {
+        Ok(match store::settings(self.db(), scope).await? {
             Some(s) => OrgPayments {
                 provider: ProviderKind::parse(&s.provider).unwrap_or(ProviderKind::Test),
                 offline_enabled: s.offline_enabled,
@@ -434,13 +442,13 @@ impl PaymentsService {
     }
 
     pub async fn settings(&self, p: &Principal, org: OrgId) -> AppResult<PaymentSettings> {
-        self.require(p, org, Role::Admin, "organization").await?;
-        Ok(self.settings_view(org, self.org_provider(org).await?))
+        let scope = self.access.require_for(p, org, Role::Admin, "organization").await?;
+        Ok(self.settings_view(org, self.org_provider(&scope).await?))
     }
 
     pub async fn update_settings(&self, p: &Principal, org: OrgId, req: UpdatePaymentSettings) -> AppResult<PaymentSettings> {
-        self.require(p, org, Role::Admin, "organization").await?;
-        let current = self.org_provider(org).await?;
+        let scope = self.access.require_for(p, org, Role::Admin, "organization").await?;
+        let current = self.org_provider(&scope).await?;
         let (mut provider, mut offline, mut account) = (current.provider, current.offline_enabled, current.stripe_account);
         if let Some(raw) = req.stripe_account.as_deref() {
             let new = domain::stripe_account("stripe_account", raw)?;
@@ -470,7 +478,7 @@ impl PaymentsService {
         }
         let at = now();
         let mut tx = self.db().begin().await?;
-        match store::save_settings(&mut tx, org, provider, offline, account.as_deref(), at).await {
+        match store::save_settings(&mut tx, &scope, provider, offline, account.as_deref(), at).await {
             Ok(_) => {}
             Err(e) if matches!(&e, sqlx::Error::Database(d) if d.is_unique_violation()) => {
                 return Err(AppError::conflict("stripe_account_taken", "another organization uses this Stripe account"));

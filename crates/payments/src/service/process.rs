@@ -9,6 +9,9 @@ impl PaymentsService {
         domain::reference("reference", &reference)?;
         let caller = Caller::Request { principal: p, token: req.token.as_deref() };
         let Some(payable) = self.resolve(caller, &reference).await? else { return Err(AppError::not_found("reference")) };
+        // The payer is usually no member of the organization paid: the reference's owner
+        // vouched for the caller (`resolve`) and named the organization from its own row.
+        let payee = OrgScope::platform(payable.org_id);
 
         if let Some(auth) = req.authentication.as_deref() {
             let success = match auth {
@@ -16,7 +19,7 @@ impl PaymentsService {
                 "failed" => false,
                 _ => return Err(AppError::validation("authentication", "must be succeeded or failed")),
             };
-            return self.authenticate(&reference, success).await;
+            return self.authenticate(&payee, &reference, success).await;
         }
 
         if let Some(a) = req.amount {
@@ -38,13 +41,13 @@ impl PaymentsService {
                 return Err(AppError::conflict("not_payable", "this reference can no longer be paid (expired or cancelled)"));
             }
         }
-        let mut live = store::live_payment(self.db(), &reference).await?;
+        let mut live = store::live_payment(self.db(), &payee, &reference).await?;
         // An attempt stuck in flight (its process stopped mid-charge) is settled now rather
         // than blocking the buyer until the next reconciliation run.
         if let Some(stuck) = live.as_ref().filter(|l| !l.status.captured() && l.updated_at < self.stale_cutoff())
             && self.settle_stale(stuck).await?
         {
-            live = store::live_payment(self.db(), &reference).await?;
+            live = store::live_payment(self.db(), &payee, &reference).await?;
         }
         if let Some(live) = live {
             return Err(if live.status.captured() {
@@ -57,12 +60,12 @@ impl PaymentsService {
             });
         }
 
-        let settings = self.org_provider(payable.org_id).await?;
+        let settings = self.org_provider(&payee).await?;
         let (org_provider, offline_enabled) = (settings.provider, settings.offline_enabled);
         let kind = match req.provider {
             Some(ProviderKind::Offline) => {
                 let Some(principal) = p else { return Err(AppError::not_found("reference")) };
-                self.require(principal, payable.org_id, Role::Staff, "reference").await?;
+                self.access.require_for(principal, payable.org_id, Role::Staff, "reference").await?;
                 if !offline_enabled {
                     return Err(AppError::validation("provider", "offline payments are turned off for this organization"));
                 }
@@ -133,7 +136,7 @@ impl PaymentsService {
             )
         };
         let mut tx = self.db().begin().await?;
-        match store::insert_payment(&mut tx, &record).await {
+        match store::insert_payment(&mut tx, &payee, &record).await {
             Ok(_) => {}
             Err(e) if matches!(&e, sqlx::Error::Database(d) if d.is_unique_violation()) => {
                 return Err(AppError::conflict("payment_in_progress", "another payment for this reference is in progress"));
@@ -174,31 +177,24 @@ impl PaymentsService {
                 // buyer may try again (a new payment). An unreachable provider that did
                 // charge is found by reconciliation through the idempotency key.
                 let mut tx = self.db().begin().await?;
-                if let Some(failed) = store::mark_failed(
-                    &mut tx,
-                    id,
-                    None,
-                    "provider_error",
-                    &e.message.chars().take(500).collect::<String>(),
-                    now(),
-                )
-                .await?
-                {
-                    publish(&mut tx, topics::FAILED, &payment_event(&failed)).await?;
+                let why = e.message.chars().take(500).collect::<String>();
+                if let Some(failed) = store::mark_failed(&mut tx, &payee, id, None, "provider_error", &why, now()).await? {
+                    self.publish(&mut tx, &PAYMENT_FAILED, &snapshot(&failed)).await?;
                 }
                 self.kernel.commit(tx).await?;
                 return Err(provider_error(e));
             }
         };
         let client_secret = outcome.client_data.as_ref().and_then(|d| d["client_secret"].as_str()).map(str::to_string);
-        let mut view = self.apply_outcome(id, outcome).await?;
+        let mut view = self.apply_outcome(&payee, id, outcome).await?;
         view.client_secret = client_secret;
         Ok(view)
     }
 
     /// Completes a payment waiting for authentication.
-    pub(super) async fn authenticate(&self, reference: &str, success: bool) -> AppResult<Payment> {
-        let Some(live) = store::live_payment(self.db(), reference).await?.filter(|p| p.status == PaymentStatus::RequiresAction)
+    pub(super) async fn authenticate(&self, scope: &OrgScope, reference: &str, success: bool) -> AppResult<Payment> {
+        let Some(live) =
+            store::live_payment(self.db(), scope, reference).await?.filter(|p| p.status == PaymentStatus::RequiresAction)
         else {
             return Err(AppError::conflict("nothing_to_authenticate", "no payment of this reference waits for authentication"));
         };
@@ -211,36 +207,47 @@ impl PaymentsService {
         if outcome.fee < 0 {
             outcome.fee = if live.provider == ProviderKind::Test { domain::test_fee(live.amount) } else { 0 };
         }
-        self.apply_outcome(live.id, outcome).await
+        self.apply_outcome(scope, live.id, outcome).await
     }
 
     /// Records what the provider said about a payment (conditionally: a webhook may have
     /// been first).
-    pub(super) async fn apply_outcome(&self, id: PaymentId, outcome: ChargeOutcome) -> AppResult<Payment> {
+    pub(super) async fn apply_outcome(&self, scope: &OrgScope, id: PaymentId, outcome: ChargeOutcome) -> AppResult<Payment> {
         let at = now();
         let pid = outcome.provider_payment_id.as_deref();
         let mut tx = self.db().begin().await?;
         match &outcome.status {
             ChargeStatus::Succeeded => {
-                self.settle_success(&mut tx, id, pid, outcome.fee).await?;
+                self.settle_success(&mut tx, scope, id, pid, outcome.fee).await?;
             }
             ChargeStatus::Failed { code, message } => {
-                if let Some(failed) = store::mark_failed(&mut tx, id, pid, code, message, at).await? {
-                    publish(&mut tx, topics::FAILED, &payment_event(&failed)).await?;
+                if let Some(failed) = store::mark_failed(&mut tx, scope, id, pid, code, message, at).await? {
+                    self.publish(&mut tx, &PAYMENT_FAILED, &snapshot(&failed)).await?;
                 }
             }
             ChargeStatus::RequiresAction { next_action } => {
-                store::mark_pending(&mut tx, id, PaymentStatus::RequiresAction, pid, Some(&Json(next_action.clone())), None, at)
-                    .await?;
+                let next_action = Json(next_action.clone());
+                let pending = store::Pending {
+                    status: PaymentStatus::RequiresAction,
+                    provider_id: pid,
+                    next_action: Some(&next_action),
+                    checkout_url: None,
+                };
+                store::mark_pending(&mut tx, scope, id, pending, at).await?;
             }
             ChargeStatus::Processing => {
-                store::mark_pending(&mut tx, id, PaymentStatus::Processing, pid, None, outcome.checkout_url.as_deref(), at)
-                    .await?;
+                let pending = store::Pending {
+                    status: PaymentStatus::Processing,
+                    provider_id: pid,
+                    next_action: None,
+                    checkout_url: outcome.checkout_url.as_deref(),
+                };
+                store::mark_pending(&mut tx, scope, id, pending, at).await?;
             }
         }
         self.kernel.commit(tx).await?;
-        let p = store::payment(self.db(), id).await?.ok_or_else(|| AppError::not_found("payment"))?;
-        let refunds = store::refunds_of(self.db(), id).await?;
+        let p = store::payment(self.db(), scope, id).await?.ok_or_else(|| AppError::not_found("payment"))?;
+        let refunds = store::refunds_of(self.db(), scope, id).await?;
         Ok(payment_view(p, refunds))
     }
 
@@ -248,8 +255,8 @@ impl PaymentsService {
     /// `409 offline_disabled` otherwise). Reads through the pool, so call it before the
     /// transaction that records it ([`Self::record_offline_in`]).
     pub async fn check_offline(&self, p: &Principal, org: OrgId) -> AppResult<()> {
-        self.require(p, org, Role::Staff, "reference").await?;
-        if !self.org_provider(org).await?.offline_enabled {
+        let scope = self.access.require_for(p, org, Role::Staff, "reference").await?;
+        if !self.org_provider(&scope).await?.offline_enabled {
             return Err(AppError::conflict("offline_disabled", "offline payments are turned off for this organization"));
         }
         Ok(())
@@ -274,14 +281,17 @@ impl PaymentsService {
         if payable.amount == 0 {
             return Ok(None);
         }
+        // `check_offline` required staff in this organization before the owner opened `tx`
+        // (a membership read here would go through the pool in the middle of it).
+        let scope = OrgScope::platform(payable.org_id);
         let at = now();
-        if let Some(live) = store::live_payment_tx(tx, reference).await? {
+        if let Some(live) = store::live_payment_tx(tx, &scope, reference).await? {
             if live.status.captured() {
                 return Err(AppError::conflict("already_paid", format!("payment {} has paid this reference", live.id)));
             }
             let why = "superseded by a payment recorded offline";
-            if let Some(failed) = store::mark_failed(tx, live.id, None, "superseded", why, at).await? {
-                publish(tx, topics::FAILED, &payment_event(&failed)).await?;
+            if let Some(failed) = store::mark_failed(tx, &scope, live.id, None, "superseded", why, at).await? {
+                self.publish(tx, &PAYMENT_FAILED, &snapshot(&failed)).await?;
             }
         }
         let record = PaymentRecord {
@@ -301,7 +311,7 @@ impl PaymentsService {
                 at,
             )
         };
-        match store::insert_payment(tx, &record).await {
+        match store::insert_payment(tx, &scope, &record).await {
             Ok(_) => {}
             Err(e) if matches!(&e, sqlx::Error::Database(d) if d.is_unique_violation()) => {
                 return Err(AppError::conflict("payment_in_progress", "another payment for this reference is live"));
@@ -321,7 +331,7 @@ impl PaymentsService {
             },
         )
         .await?;
-        self.settle_success_as(tx, record.id, None, 0, true).await?;
+        self.settle_success_as(tx, &scope, record.id, None, 0, true).await?;
         Ok(Some(record.id))
     }
 
@@ -330,11 +340,12 @@ impl PaymentsService {
     pub(super) async fn settle_success(
         &self,
         tx: &mut Tx<'_>,
+        scope: &OrgScope,
         id: PaymentId,
         provider_id: Option<&str>,
         fee: i64,
     ) -> AppResult<Option<PaymentRecord>> {
-        self.settle_success_as(tx, id, provider_id, fee, false).await
+        self.settle_success_as(tx, scope, id, provider_id, fee, false).await
     }
 
     /// [`Self::settle_success`]; `owner_settled`: the owner of the reference settled it in
@@ -342,6 +353,7 @@ impl PaymentsService {
     pub(super) async fn settle_success_as(
         &self,
         tx: &mut Tx<'_>,
+        scope: &OrgScope,
         id: PaymentId,
         provider_id: Option<&str>,
         fee: i64,
@@ -350,17 +362,20 @@ impl PaymentsService {
         let at = now();
         // Succeeding late, after another payment paid the reference: a duplicate (left out of
         // the one-live-payment rule), which the reference's owner refunds.
-        if let Some(cur) = store::lock_payment(tx, id).await?
+        if let Some(cur) = store::lock_payment(tx, scope, id).await?
             && !cur.status.captured()
-            && store::other_captured(tx, &cur.reference, id).await?
+            && store::other_captured(tx, scope, &cur.reference, id).await?
         {
             tracing::warn!(payment = %id, reference = %cur.reference, "a payment succeeded after another paid its reference");
-            store::mark_duplicate(tx, id).await?;
+            store::mark_duplicate(tx, scope, id).await?;
         }
-        let Some(p) = store::mark_succeeded(tx, id, provider_id, fee.max(0), at).await? else { return Ok(None) };
-        self.post_entry(tx, &p, EntryKind::Charge, p.amount, None, &format!("payment:{}", p.id), "charge").await?;
+        let Some(p) = store::mark_succeeded(tx, scope, id, provider_id, fee.max(0), at).await? else { return Ok(None) };
+        let source = format!("payment:{}", p.id);
+        let charge = Entry { kind: EntryKind::Charge, amount: p.amount, refund: None, source: &source, memo: "charge" };
+        self.post_entry(tx, scope, &p, charge).await?;
         if p.fee > 0 {
-            self.post_entry(tx, &p, EntryKind::Fee, p.fee, None, &format!("payment:{}", p.id), "provider fee").await?;
+            let fee = Entry { kind: EntryKind::Fee, amount: p.fee, refund: None, source: &source, memo: "provider fee" };
+            self.post_entry(tx, scope, &p, fee).await?;
         }
         audit::record_as(
             tx,
@@ -374,38 +389,30 @@ impl PaymentsService {
             },
         )
         .await?;
-        let mut payload = payment_event(&p);
-        if owner_settled {
-            payload["owner_settled"] = json!(true);
-        }
-        publish(tx, topics::PROCESSED, &payload).await?;
-        publish(tx, topics::SUCCEEDED, &payload).await?;
+        let payload = PaymentSnapshot { owner_settled, ..snapshot(&p) };
+        self.publish_all(tx, &[(&PAYMENT_PROCESSED, &payload), (&PAYMENT_SUCCEEDED, &payload)]).await?;
         Ok(Some(p))
     }
 
     /// Writes one balanced ledger transaction for a payment (once per kind and source).
-    #[expect(clippy::too_many_arguments)]
     pub(super) async fn post_entry(
         &self,
         tx: &mut Tx<'_>,
+        scope: &OrgScope,
         p: &PaymentRecord,
-        kind: EntryKind,
-        amount: i64,
-        refund: Option<RefundId>,
-        source: &str,
-        memo: &str,
+        entry: Entry<'_>,
     ) -> AppResult<()> {
         let of = EntryOf {
-            org_id: p.org_id,
+            scope,
             currency: &p.currency,
             payment_id: Some(p.id),
-            refund_id: refund,
+            refund_id: entry.refund,
             event_id: p.event_id,
             test_mode: p.test_mode,
             offline: p.provider == ProviderKind::Offline,
-            memo: format!("{memo}: {}", p.reference),
+            memo: format!("{}: {}", entry.memo, p.reference),
         };
-        post_ledger(tx, &of, kind, amount, source).await.map(|_| ())
+        post_ledger(tx, &of, entry.kind, entry.amount, entry.source).await.map(|_| ())
     }
 
     // ---- reading --------------------------------------------------------------------------
@@ -418,8 +425,8 @@ impl PaymentsService {
         token: Option<&str>,
         id: PaymentId,
     ) -> AppResult<PaymentRecord> {
-        let Some(pay) = store::payment(self.db(), id).await? else { return Err(AppError::not_found("payment")) };
-        if self.role(p, pay.org_id).await?.is_some() {
+        let Some(pay) = store::find_payment(self.db(), id).await? else { return Err(AppError::not_found("payment")) };
+        if self.access.role_of(p, pay.org_id).await?.is_some() {
             return Ok(pay);
         }
         if let (Some(u), Some(payer)) = (p.and_then(Principal::user_id), pay.payer_user_id)
@@ -438,7 +445,8 @@ impl PaymentsService {
 
     pub async fn payment(&self, p: Option<&Principal>, token: Option<&str>, id: PaymentId) -> AppResult<Payment> {
         let pay = self.visible_payment(p, token, id).await?;
-        let refunds = store::refunds_of(self.db(), id).await?;
+        // Its refunds, in the organization of the payment the caller was shown to see.
+        let refunds = store::refunds_of(self.db(), &OrgScope::platform(pay.org_id), id).await?;
         Ok(payment_view(pay, refunds))
     }
 
@@ -457,18 +465,11 @@ impl PaymentsService {
         {
             return Err(AppError::validation("provider", "unknown provider"));
         }
-        let (org, payer) = match q.org_id {
-            Some(org) => {
-                self.require(p, org, Role::Viewer, "organization").await?;
-                (Some(org), None)
-            }
-            None => {
-                (None, Some(p.user_id().ok_or_else(|| AppError::validation("org_id", "API keys must name an organization"))?))
-            }
+        let scope = match q.org_id {
+            Some(org) => Some(self.access.require_for(p, org, Role::Viewer, "organization").await?),
+            None => None,
         };
         let filter = store::HistoryFilter {
-            org,
-            payer,
             status: q.status,
             reference: q.reference,
             provider: q.provider,
@@ -476,11 +477,19 @@ impl PaymentsService {
             before,
             limit,
         };
-        let rows = store::history(self.db(), &filter).await?;
+        let rows = match &scope {
+            Some(scope) => store::org_history(self.db(), scope, &filter).await?,
+            None => {
+                let payer = p.user_id().ok_or_else(|| AppError::validation("org_id", "API keys must name an organization"))?;
+                store::payer_history(self.db(), payer, &filter).await?
+            }
+        };
         let page = Page::from_rows(rows, limit, |r| r.id);
         let mut items = Vec::with_capacity(page.items.len());
         for r in page.items {
-            let refunds = store::refunds_of(self.db(), r.id).await?;
+            // A payer's own payment is read in the organization it was paid to.
+            let scope = scope.unwrap_or_else(|| OrgScope::platform(r.org_id));
+            let refunds = store::refunds_of(self.db(), &scope, r.id).await?;
             items.push(payment_view(r, refunds));
         }
         Ok(Page { items, next_cursor: page.next_cursor })

@@ -7,15 +7,16 @@ impl PaymentsService {
     pub async fn reconcile(&self, p: &Principal, org: Option<OrgId>) -> AppResult<ReconcileReport> {
         match org {
             Some(o) => {
-                self.require(p, o, Role::Admin, "organization").await?;
+                let scope = self.access.require_for(p, o, Role::Admin, "organization").await?;
+                self.reconcile_all(Some(&scope)).await
             }
             None => {
                 if !p.is_platform_admin() {
                     return Err(AppError::validation("org_id", "required (all organizations: platform administrators)"));
                 }
+                self.reconcile_all(None).await
             }
         }
-        self.reconcile_all(org).await
     }
 
     /// Attempts last updated before this are stale.
@@ -29,6 +30,7 @@ impl PaymentsService {
     /// searched by our payment id (Stripe: the `metadata[payment_id]` every object carries),
     /// and an attempt it never saw failed (`abandoned`), so the buyer can pay again.
     pub(super) async fn settle_stale(&self, p: &PaymentRecord) -> AppResult<bool> {
+        let scope = OrgScope::platform(p.org_id);
         let Ok(provider) = self.provider(p.provider, p.provider_account.as_deref()) else { return Ok(false) };
         let found = match &p.provider_payment_id {
             Some(pid) if p.provider == ProviderKind::Stripe => provider.retrieve(pid).await.map(Some),
@@ -38,12 +40,12 @@ impl PaymentsService {
         };
         match found {
             Ok(Some(o)) if matches!(o.status, ChargeStatus::Succeeded | ChargeStatus::Failed { .. }) => {
-                self.apply_outcome(p.id, o).await?;
+                self.apply_outcome(&scope, p.id, o).await?;
                 Ok(true)
             }
             // Still under way at the provider: at least learn its id.
             Ok(Some(o)) if p.provider_payment_id.is_none() && o.provider_payment_id.is_some() => {
-                self.apply_outcome(p.id, o).await?;
+                self.apply_outcome(&scope, p.id, o).await?;
                 Ok(true)
             }
             Ok(Some(_)) => Ok(false),
@@ -51,6 +53,7 @@ impl PaymentsService {
                 let mut tx = self.db().begin().await?;
                 let failed = store::mark_failed(
                     &mut tx,
+                    &scope,
                     p.id,
                     None,
                     "abandoned",
@@ -60,7 +63,7 @@ impl PaymentsService {
                 .await?;
                 if let Some(failed) = &failed {
                     tracing::warn!(payment = %p.id, reference = %p.reference, "an interrupted payment attempt was marked failed");
-                    publish(&mut tx, topics::FAILED, &payment_event(failed)).await?;
+                    self.publish(&mut tx, &PAYMENT_FAILED, &snapshot(failed)).await?;
                 }
                 self.kernel.commit(tx).await?;
                 Ok(failed.is_some())
@@ -76,16 +79,17 @@ impl PaymentsService {
     /// provider ([`Self::settle_stale`]). (2) Recently paid payments whose reference is not
     /// settled: re-publishes `payment.succeeded` (its listener confirms, re-takes seats or
     /// refunds); a reference that is closed with no refund under way is a mismatch.
-    pub async fn reconcile_all(&self, org: Option<OrgId>) -> AppResult<ReconcileReport> {
+    /// `scope`: one organization; `None`: all (the periodic sweep, platform administrators).
+    pub async fn reconcile_all(&self, scope: Option<&OrgScope>) -> AppResult<ReconcileReport> {
         let mut report = ReconcileReport::default();
-        for p in store::stale_in_flight(self.db(), org, self.stale_cutoff()).await? {
+        for p in store::stale_in_flight(self.db(), scope, self.stale_cutoff()).await? {
             report.checked += 1;
             if self.settle_stale(&p).await? {
                 report.fixed += 1;
             }
         }
         let since = now() - TimeDelta::days(7);
-        for p in store::recent_captured(self.db(), org, since).await? {
+        for p in store::recent_captured(self.db(), scope, since).await? {
             report.checked += 1;
             if p.flow == SUBSCRIPTION {
                 // Invoices the provider billed: nothing of ours waits for them.
@@ -96,16 +100,15 @@ impl PaymentsService {
                 PayableState::Settled => {}
                 PayableState::Open => {
                     let mut tx = self.db().begin().await?;
-                    let payload = payment_event(&p);
-                    publish(&mut tx, topics::SUCCEEDED, &payload).await?;
+                    self.publish(&mut tx, &PAYMENT_SUCCEEDED, &snapshot(&p)).await?;
                     self.kernel.commit(tx).await?;
                     report.republished += 1;
                 }
                 PayableState::Closed => {
                     let mut tx = self.db().begin().await?;
-                    let pending = store::pending_refunds(&mut tx, p.id).await?;
+                    let pending = store::pending_refunds(&mut tx, &OrgScope::platform(p.org_id), p.id).await?;
                     drop(tx);
-                    if pending + p.refunded_amount < p.amount {
+                    if domain::left_of(&p.currency, p.amount, &[p.refunded_amount, pending])? > 0 {
                         report.mismatches.push(Mismatch {
                             payment_id: p.id,
                             reference: p.reference.clone(),

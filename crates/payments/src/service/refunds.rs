@@ -1,12 +1,25 @@
 //! Refunds: requests, the refund job, and booking what the provider refunded.
 
+use kernel::jobs::JobKind;
+
 use super::*;
+
+/// Executes one refund with its provider; retried with backoff, dead-lettered after
+/// `payments.refund_max_attempts`.
+pub const REFUND_JOB: JobKind<RefundJob> = JobKind::new("payments.refund");
+
+/// The payload of a [`REFUND_JOB`].
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct RefundJob {
+    /// The refund row, written with the job; it says the payment, amount and attempts.
+    pub refund_id: RefundId,
+}
 
 impl PaymentsService {
     /// Requests a refund (staff and above): written now, executed by the refund job.
     pub async fn refund(&self, p: &Principal, id: PaymentId, req: CreateRefund) -> AppResult<Refund> {
-        let Some(pay) = store::payment(self.db(), id).await? else { return Err(AppError::not_found("payment")) };
-        self.require(p, pay.org_id, Role::Staff, "payment").await?;
+        let Some(pay) = store::find_payment(self.db(), id).await? else { return Err(AppError::not_found("payment")) };
+        let scope = self.access.require_for(p, pay.org_id, Role::Staff, "payment").await?;
         if let Some(a) = req.amount {
             domain::amount("amount", a)?;
         }
@@ -31,7 +44,7 @@ impl PaymentsService {
             Some((items, price)) => (Some(req.amount.unwrap_or(price)), items),
             None => (req.amount, Vec::new()),
         };
-        self.request_refund(id, amount, items, reason, &p.actor()).await.map(refund_view)
+        self.request_refund(&scope, id, amount, items, reason, &p.actor()).await.map(refund_view)
     }
 
     /// Asks the owner of `reference` what `items` cost; the items come back canonical, and
@@ -56,11 +69,8 @@ impl PaymentsService {
     /// its tickets, a paid booking cancelled). `amount` `None`: everything left.
     /// `Ok(None)`: nothing left to refund.
     pub async fn refund_for_system(&self, id: PaymentId, amount: Option<i64>, reason: &str) -> AppResult<Option<RefundId>> {
-        match self.request_refund(id, amount, Vec::new(), Some(reason.to_string()), "system").await {
-            Ok(r) => Ok(Some(r.id)),
-            Err(AppError::Conflict { code: "nothing_to_refund", .. }) => Ok(None),
-            Err(e) => Err(e),
-        }
+        let Some(pay) = store::find_payment(self.db(), id).await? else { return Err(AppError::not_found("payment")) };
+        self.system_refund(&OrgScope::platform(pay.org_id), id, amount, reason).await
     }
 
     /// Refunds everything left of every captured payment of `reference` (system).
@@ -70,15 +80,31 @@ impl PaymentsService {
         drop(tx);
         let mut out = Vec::new();
         for p in paid {
-            if let Some(r) = self.refund_for_system(p.id, None, reason).await? {
+            if let Some(r) = self.system_refund(&OrgScope::platform(p.org_id), p.id, None, reason).await? {
                 out.push(r);
             }
         }
         Ok(out)
     }
 
+    /// [`Self::refund_for_system`] of a payment of `scope`'s organization.
+    async fn system_refund(
+        &self,
+        scope: &OrgScope,
+        id: PaymentId,
+        amount: Option<i64>,
+        reason: &str,
+    ) -> AppResult<Option<RefundId>> {
+        match self.request_refund(scope, id, amount, Vec::new(), Some(reason.to_string()), "system").await {
+            Ok(r) => Ok(Some(r.id)),
+            Err(AppError::Conflict { code: "nothing_to_refund", .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
     pub(super) async fn request_refund(
         &self,
+        scope: &OrgScope,
         id: PaymentId,
         amount: Option<i64>,
         items: Vec<String>,
@@ -87,15 +113,15 @@ impl PaymentsService {
     ) -> AppResult<RefundRecord> {
         let at = now();
         let mut tx = self.db().begin().await?;
-        let Some(pay) = store::lock_payment(&mut tx, id).await? else { return Err(AppError::not_found("payment")) };
+        let Some(pay) = store::lock_payment(&mut tx, scope, id).await? else { return Err(AppError::not_found("payment")) };
         if !pay.status.captured() {
             return Err(AppError::conflict("not_refundable", format!("the payment is {}", pay.status.as_str())));
         }
         if pay.provider == ProviderKind::Free {
             return Err(AppError::conflict("not_refundable", "a free payment moved no money"));
         }
-        let pending = store::pending_refunds(&mut tx, id).await?;
-        let left = pay.amount - pay.refunded_amount - pending;
+        let pending = store::pending_refunds(&mut tx, scope, id).await?;
+        let left = domain::left_of(&pay.currency, pay.amount, &[pay.refunded_amount, pending])?;
         if left <= 0 {
             return Err(AppError::conflict("nothing_to_refund", "the payment is refunded in full (or refunds are pending)"));
         }
@@ -104,7 +130,7 @@ impl PaymentsService {
             return Err(AppError::validation("amount", format!("at most {left} is left to refund")));
         }
         if !items.is_empty() {
-            let given_back = store::refunded_items(&mut tx, id, None).await?;
+            let given_back = store::refunded_items(&mut tx, scope, id, None).await?;
             if let Some(again) = items.iter().find(|i| given_back.contains(*i)) {
                 return Err(AppError::conflict("already_refunded", format!("{again} is already refunded or being refunded")));
             }
@@ -126,9 +152,9 @@ impl PaymentsService {
             created_at: at,
             updated_at: at,
         };
-        store::insert_refund(&mut tx, &r).await?;
+        store::insert_refund(&mut tx, scope, &r).await?;
         let max = self.config.refund_max_attempts;
-        self.kernel.jobs.enqueue_with(&mut tx, REFUND_JOB, &RefundJobPayload { refund_id: r.id }, at, max).await?;
+        self.kernel.jobs.enqueue_with(&mut tx, &REFUND_JOB, &RefundJob { refund_id: r.id }, at, max).await?;
         audit::record_as(
             &mut tx,
             actor,
@@ -152,22 +178,25 @@ impl PaymentsService {
         let at = now();
         let mut tx = self.db().begin().await?;
         // The payment first (the lock order of every refund change).
-        let Some(queued) = store::refund_tx(&mut tx, id).await? else { return Ok(()) };
-        store::lock_payment(&mut tx, queued.payment_id).await?;
-        let Some(r) = store::begin_refund_attempt(&mut tx, id, at).await? else { return Ok(()) };
+        let Some(queued) = store::find_refund(&mut tx, id).await? else { return Ok(()) };
+        let scope = OrgScope::platform(queued.org_id);
+        store::lock_payment(&mut tx, &scope, queued.payment_id).await?;
+        let Some(r) = store::begin_refund_attempt(&mut tx, &scope, id, at).await? else { return Ok(()) };
         if !r.items.0.is_empty() {
             // A failed refund retried by hand: its items may have been given back since.
-            let elsewhere = store::refunded_items(&mut tx, r.payment_id, Some(r.id)).await?;
+            let elsewhere = store::refunded_items(&mut tx, &scope, r.payment_id, Some(r.id)).await?;
             if r.items.0.iter().any(|i| elsewhere.contains(i)) {
-                store::refund_failed_attempt(&mut tx, r.id, "its items were refunded by another refund", true, at).await?;
+                let why = "its items were refunded by another refund";
+                store::refund_failed_attempt(&mut tx, &scope, r.id, why, true, at).await?;
                 tx.commit().await?;
                 tracing::warn!(refund = %id, "refund not retried: its items were refunded by another refund");
                 return Ok(());
             }
         }
         tx.commit().await?;
-        let pay =
-            store::payment(self.db(), r.payment_id).await?.ok_or_else(|| anyhow::anyhow!("payment of refund {id} is gone"))?;
+        let pay = store::payment(self.db(), &scope, r.payment_id)
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("payment of refund {id} is gone"))?;
         let provider = self.provider(pay.provider, pay.provider_account.as_deref()).map_err(|e| anyhow::anyhow!("{e}"))?;
         let req = RefundRequest {
             refund_id: r.id,
@@ -179,7 +208,7 @@ impl PaymentsService {
         match provider.refund(&req).await {
             Ok(outcome) => {
                 let mut tx = self.db().begin().await?;
-                self.complete_refund(&mut tx, pay.id, Some(r.id), &outcome.provider_refund_id, r.amount).await?;
+                self.complete_refund(&mut tx, &scope, pay.id, Some(r.id), &outcome.provider_refund_id, r.amount).await?;
                 self.kernel.commit(tx).await?;
                 Ok(())
             }
@@ -187,13 +216,10 @@ impl PaymentsService {
                 let give_up = !e.retryable || r.attempts >= self.config.refund_max_attempts;
                 let error = e.to_string().chars().take(500).collect::<String>();
                 let mut tx = self.db().begin().await?;
-                store::refund_failed_attempt(&mut tx, r.id, &error, give_up, now()).await?;
+                store::refund_failed_attempt(&mut tx, &scope, r.id, &error, give_up, now()).await?;
                 if give_up {
-                    let mut payload = payment_event(&pay);
-                    payload["refund_id"] = json!(r.id);
-                    payload["refund_amount"] = json!(r.amount);
-                    payload["error"] = json!(error);
-                    publish(&mut tx, topics::REFUND_FAILED, &payload).await?;
+                    let payload = RefundFailed { payment: snapshot(&pay), refund_id: r.id, refund_amount: r.amount, error };
+                    self.publish(&mut tx, &PAYMENT_REFUND_FAILED, &payload).await?;
                 }
                 self.kernel.commit(tx).await?;
                 if e.retryable {
@@ -212,32 +238,33 @@ impl PaymentsService {
     pub(super) async fn complete_refund(
         &self,
         tx: &mut Tx<'_>,
+        scope: &OrgScope,
         payment: PaymentId,
         refund: Option<RefundId>,
         provider_refund_id: &str,
         amount: i64,
     ) -> AppResult<bool> {
         let at = now();
-        let Some(mut pay) = store::lock_payment(tx, payment).await? else { return Ok(false) };
+        let Some(mut pay) = store::lock_payment(tx, scope, payment).await? else { return Ok(false) };
         if !pay.status.captured() {
-            if let Some(p) = self.settle_success(tx, pay.id, None, pay.fee).await? {
+            if let Some(p) = self.settle_success(tx, scope, pay.id, None, pay.fee).await? {
                 pay = p;
             } else {
                 return Ok(false);
             }
         }
         let ours = match refund {
-            Some(id) => store::refund_tx(tx, id).await?,
+            Some(id) => store::refund_tx(tx, scope, id).await?,
             None => None,
         };
         let record = match ours {
             Some(r) if r.status == RefundStatus::Succeeded => return Ok(false),
-            Some(r) => match store::mark_refund_succeeded(tx, r.id, provider_refund_id, at).await? {
+            Some(r) => match store::mark_refund_succeeded(tx, scope, r.id, provider_refund_id, at).await? {
                 Some(r) => r,
                 None => return Ok(false),
             },
             None => {
-                if store::refund_by_provider_id(tx, provider_refund_id).await?.is_some() {
+                if store::refund_by_provider_id(tx, scope, provider_refund_id).await?.is_some() {
                     return Ok(false);
                 }
                 let r = RefundRecord {
@@ -257,24 +284,18 @@ impl PaymentsService {
                     created_at: at,
                     updated_at: at,
                 };
-                store::insert_refund(tx, &r).await?;
+                store::insert_refund(tx, scope, &r).await?;
                 r
             }
         };
-        let Some(updated) = store::add_refunded(tx, pay.id, record.amount, at).await? else {
+        let Some(updated) = store::add_refunded(tx, scope, pay.id, record.amount, at).await? else {
             tracing::error!(payment = %pay.id, refund = %record.id, "refund exceeds what is left of the payment; not booked");
             return Err(AppError::conflict("refund_exceeds_payment", "the refund exceeds what is left of the payment"));
         };
-        self.post_entry(
-            tx,
-            &updated,
-            EntryKind::Refund,
-            record.amount,
-            Some(record.id),
-            &format!("refund:{}", record.id),
-            "refund",
-        )
-        .await?;
+        let source = format!("refund:{}", record.id);
+        let entry =
+            Entry { kind: EntryKind::Refund, amount: record.amount, refund: Some(record.id), source: &source, memo: "refund" };
+        self.post_entry(tx, scope, &updated, entry).await?;
         audit::record_as(
             tx,
             "system",
@@ -287,12 +308,14 @@ impl PaymentsService {
             },
         )
         .await?;
-        let mut payload = payment_event(&updated);
-        payload["refund_id"] = json!(record.id);
-        payload["refund_amount"] = json!(record.amount);
-        payload["fully_refunded"] = json!(updated.status == PaymentStatus::Refunded);
-        payload["items"] = json!(record.items.0);
-        publish(tx, topics::REFUNDED, &payload).await?;
+        let payload = PaymentRefunded {
+            payment: snapshot(&updated),
+            refund_id: record.id,
+            refund_amount: record.amount,
+            fully_refunded: updated.status == PaymentStatus::Refunded,
+            items: record.items.0,
+        };
+        self.publish(tx, &PAYMENT_REFUNDED, &payload).await?;
         Ok(true)
     }
 }

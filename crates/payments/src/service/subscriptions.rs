@@ -4,7 +4,7 @@ use super::*;
 
 impl PaymentsService {
     pub async fn create_subscription(&self, p: &Principal, req: CreateSubscription) -> AppResult<Subscription> {
-        self.require(p, req.org_id, Role::Staff, "organization").await?;
+        let scope = self.access.require_for(p, req.org_id, Role::Staff, "organization").await?;
         let email = req.customer_email.trim().to_string();
         if email.len() > 254 || !email.contains('@') || email.starts_with('@') || email.ends_with('@') {
             return Err(AppError::validation("customer_email", "not an email address"));
@@ -19,7 +19,7 @@ impl PaymentsService {
             Some(r) => Some(domain::reference("reference", r).map(|_| r.trim().to_string())?),
             None => None,
         };
-        let settings = self.org_provider(req.org_id).await?;
+        let settings = self.org_provider(&scope).await?;
         let kind = settings.provider;
         let at = now();
         let record = SubscriptionRecord {
@@ -42,7 +42,7 @@ impl PaymentsService {
             updated_at: at,
         };
         let mut tx = self.db().begin().await?;
-        store::insert_subscription(&mut tx, &record).await?;
+        store::insert_subscription(&mut tx, &scope, &record).await?;
         audit::record(
             &mut tx,
             AuditEntry {
@@ -71,6 +71,7 @@ impl PaymentsService {
             Ok(o) => {
                 let sub = store::set_subscription_state(
                     &mut tx,
+                    &scope,
                     record.id,
                     Some(&o.provider_subscription_id),
                     o.provider_customer_id.as_deref(),
@@ -79,12 +80,12 @@ impl PaymentsService {
                 )
                 .await?;
                 if let (Some(inv), Some(sub)) = (&o.first_invoice, &sub) {
-                    self.record_invoice(&mut tx, sub, inv).await?;
+                    self.record_invoice(&mut tx, &scope, sub, inv).await?;
                 }
                 sub
             }
             Err(e) => {
-                store::set_subscription_state(&mut tx, record.id, None, None, "failed", now()).await?;
+                store::set_subscription_state(&mut tx, &scope, record.id, None, None, "failed", now()).await?;
                 self.kernel.commit(tx).await?;
                 return Err(if e.status == Some(402) {
                     AppError::conflict("card_declined", e.message)
@@ -98,8 +99,8 @@ impl PaymentsService {
     }
 
     pub async fn cancel_subscription(&self, p: &Principal, id: crate::domain::SubscriptionId) -> AppResult<Subscription> {
-        let Some(sub) = store::subscription(self.db(), id).await? else { return Err(AppError::not_found("subscription")) };
-        self.require(p, sub.org_id, Role::Staff, "subscription").await?;
+        let Some(sub) = store::find_subscription(self.db(), id).await? else { return Err(AppError::not_found("subscription")) };
+        let scope = self.access.require_for(p, sub.org_id, Role::Staff, "subscription").await?;
         if sub.status == "canceled" {
             return Ok(subscription_view(sub));
         }
@@ -112,7 +113,7 @@ impl PaymentsService {
             .await
             .map_err(provider_error)?;
         let mut tx = self.db().begin().await?;
-        let updated = store::set_subscription_state(&mut tx, id, None, None, &outcome.status, now()).await?;
+        let updated = store::set_subscription_state(&mut tx, &scope, id, None, None, &outcome.status, now()).await?;
         audit::record(
             &mut tx,
             AuditEntry {
