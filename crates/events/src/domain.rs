@@ -13,13 +13,6 @@ use utoipa::ToSchema;
 
 use crate::topics::{self, EventChanged};
 
-// Kept until ticketing imports them from the kernel; events itself takes them from
-// `kernel::validate` and `kernel::audit` directly.
-#[doc(hidden)]
-pub use kernel::audit::changed_fields;
-#[doc(hidden)]
-pub use kernel::validate::{optional_long_text, optional_text, required_text, zone_of};
-
 kernel::typed_id!(
     /// An event (a show, a festival day, a conference).
     EventId
@@ -293,38 +286,9 @@ mod tests {
         assert_eq!(many.terms().len(), QUERY_TERMS_MAX);
     }
 
-    /// The code points of a regex class body made of `\uXXXX` escapes, ASCII characters and
-    /// ranges between them.
-    fn class_members(body: &str) -> Vec<u32> {
-        let mut points = Vec::new();
-        let mut rest = body;
-        let next = |rest: &mut &str| -> u32 {
-            if let Some(hex) = rest.strip_prefix("\\u") {
-                let c = u32::from_str_radix(&hex[..4], 16).unwrap();
-                *rest = &hex[4..];
-                c
-            } else {
-                let c = rest.chars().next().unwrap();
-                *rest = &rest[c.len_utf8()..];
-                c as u32
-            }
-        };
-        while !rest.is_empty() {
-            let lo = next(&mut rest);
-            if let Some(r) = rest.strip_prefix('-') {
-                rest = r;
-                let hi = next(&mut rest);
-                points.extend(lo..=hi);
-            } else {
-                points.push(lo);
-            }
-        }
-        points
-    }
-
     #[test]
     fn search_classes_are_letters_and_digits() {
-        let alnum = class_members(alnum_class!());
+        let alnum = kernel::validate::class_members(alnum_class!());
         assert!(alnum.len() > 30_000);
         for p in alnum {
             assert!(char::from_u32(p).is_some_and(char::is_alphanumeric), "{p:04x}");

@@ -142,11 +142,6 @@ pub trait OrgAccess: Send + Sync {
         self.require_for(principal, org, min, "organization").await
     }
 
-    /// The role-only form of [`OrgAccess::require`], for code not yet moved to scopes.
-    async fn require_role(&self, principal: &Principal, org: OrgId, min: Role) -> AppResult<Role> {
-        self.require(principal, org, min).await.map(|s| s.role)
-    }
-
     /// [`OrgAccess::require`] for a thing of the organization: outsiders learn only that
     /// `resource` does not exist, not that the organization does.
     async fn require_for(&self, principal: &Principal, org: OrgId, min: Role, resource: &'static str) -> AppResult<OrgScope> {

@@ -14,8 +14,8 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-use figment::{Figment, Provider};
 use figment::providers::{Env, Format, Serialized, Toml};
+use figment::{Figment, Provider};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
@@ -378,9 +378,11 @@ mod tests {
         assert_eq!(c.section::<Sample>().unwrap().limit, 5);
         let c = Config::from_overrides(serde_json::json!({ "sample": { "limit": 7 } })).unwrap();
         assert_eq!(c.section::<Sample>().unwrap().limit, 7);
-        let err = Config::from_overrides(serde_json::json!({ "sample": { "limit": 0 } })).unwrap().section::<Sample>().unwrap_err();
+        let err =
+            Config::from_overrides(serde_json::json!({ "sample": { "limit": 0 } })).unwrap().section::<Sample>().unwrap_err();
         assert!(err.to_string().contains("sample.limit"), "{err}");
-        let err = Config::from_overrides(serde_json::json!({ "sample": { "limt": 1 } })).unwrap().section::<Sample>().unwrap_err();
+        let err =
+            Config::from_overrides(serde_json::json!({ "sample": { "limt": 1 } })).unwrap().section::<Sample>().unwrap_err();
         assert!(err.to_string().contains("limt"), "{err}");
         let c = Config::from_overrides(serde_json::json!({ "sample": { "secret": "hunter2" } })).unwrap();
         let sample = c.section::<Sample>().unwrap();

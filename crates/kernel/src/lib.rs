@@ -3,10 +3,11 @@
 //! Conventions for contexts built on it:
 //! * queries go through [`Db`] with one SQL text for both backends ([`read!`], [`tx!`]);
 //! * every mutation opens a transaction, writes its rows, its audit record
-//!   ([`audit::record`]) and its domain events ([`jobs::publish`]), then [`Kernel::commit`]s;
+//!   ([`audit::record`]) and its domain events ([`jobs::Jobs::publish`], typed topics), then
+//!   [`Kernel::commit`]s;
 //! * handlers return [`AppResult`] and take input through [`extract`]'s extractors, so bad
 //!   input always becomes a problem+json 4xx;
-//! * tenant rows carry `org_id` and store functions take the org scope as a typed argument.
+//! * tenant rows carry `org_id` and store functions take the caller's [`auth::OrgScope`].
 
 pub mod admin;
 pub mod audit;

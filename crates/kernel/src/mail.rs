@@ -81,4 +81,3 @@ impl Mailer for FileMailer {
         Ok(())
     }
 }
-

@@ -247,6 +247,37 @@ pub fn local_rfc3339(t: DateTime<Utc>, tz: Tz) -> String {
     t.with_timezone(&tz).to_rfc3339_opts(SecondsFormat::AutoSi, false)
 }
 
+/// The code points of a regex class body made of `\uXXXX` escapes, ASCII characters and
+/// ranges between them: what the schema patterns' classes contain, for the tests that tie
+/// them to Rust's character predicates (here and in the contexts that build their own).
+#[doc(hidden)]
+pub fn class_members(body: &str) -> Vec<u32> {
+    let mut points = Vec::new();
+    let mut rest = body;
+    let next = |rest: &mut &str| -> u32 {
+        if let Some(hex) = rest.strip_prefix("\\u") {
+            let c = u32::from_str_radix(&hex[..4], 16).unwrap();
+            *rest = &hex[4..];
+            c
+        } else {
+            let c = rest.chars().next().unwrap();
+            *rest = &rest[c.len_utf8()..];
+            c as u32
+        }
+    };
+    while !rest.is_empty() {
+        let lo = next(&mut rest);
+        if let Some(r) = rest.strip_prefix('-') {
+            rest = r;
+            let hi = next(&mut rest);
+            points.extend(lo..=hi);
+        } else {
+            points.push(lo);
+        }
+    }
+    points
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -298,36 +329,6 @@ mod tests {
         assert_eq!(COUNTRIES.split(' ').count(), 250);
         assert_eq!(time_zone("time_zone", "Europe/Berlin").unwrap(), chrono_tz::Europe::Berlin);
         assert_eq!(field(time_zone("time_zone", "Mars/Olympus").unwrap_err()), "time_zone");
-    }
-
-
-    /// The code points of a regex class body made of `\uXXXX` escapes, ASCII characters and
-    /// ranges between them.
-    pub(crate) fn class_members(body: &str) -> Vec<u32> {
-        let mut points = Vec::new();
-        let mut rest = body;
-        let next = |rest: &mut &str| -> u32 {
-            if let Some(hex) = rest.strip_prefix("\\u") {
-                let c = u32::from_str_radix(&hex[..4], 16).unwrap();
-                *rest = &hex[4..];
-                c
-            } else {
-                let c = rest.chars().next().unwrap();
-                *rest = &rest[c.len_utf8()..];
-                c as u32
-            }
-        };
-        while !rest.is_empty() {
-            let lo = next(&mut rest);
-            if let Some(r) = rest.strip_prefix('-') {
-                rest = r;
-                let hi = next(&mut rest);
-                points.extend(lo..=hi);
-            } else {
-                points.push(lo);
-            }
-        }
-        points
     }
 
     #[test]

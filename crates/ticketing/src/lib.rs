@@ -2,15 +2,13 @@
 //!
 //! Public API: [`TicketingService`] (built by the binary; it hands out the feature services
 //! [`Catalog`], [`Bookings`], [`CheckIn`], [`Waitlist`] and [`Reports`], whose use cases each
-//! take the acting principal) and [`router`] (the REST routes). Domain events written to the
-//! outbox: `booking.created`, `booking.confirmed`, `booking.cancelled`, `booking.expired`
-//! (each with the booking id, org, event, code, status, buyer, currency, total, quantity and
-//! positions) and `quota.capacity_raised`; check-in adds `ticket.checked_in` and
-//! `ticket.checkin_undone` (check-in id, ticket, org, event, list, gate, scan time); the
-//! waitlist adds `waitlist.joined`, `waitlist.offered`, `waitlist.accepted`,
-//! `waitlist.declined`, `waitlist.expired` and `waitlist.left` (entry id, org, event, ticket
-//! type or session, email, booking id, offer expiry). See `docs/ticketing.md` for the
-//! inventory model and how waitlist offers use it.
+//! take the acting principal), [`router`] (the REST routes), and [`events`]: the topics and
+//! payloads of the domain events it writes to the outbox — `booking.created`,
+//! `booking.confirmed`, `booking.cancelled`, `booking.expired`, `booking.tickets_refunded`,
+//! `quota.capacity_raised`; check-in's `ticket.checked_in` and `ticket.checkin_undone`; the
+//! waitlist's `waitlist.joined`, `waitlist.offered`, `waitlist.accepted`,
+//! `waitlist.declined`, `waitlist.expired` and `waitlist.left`. See `docs/ticketing.md` for
+//! the inventory model and how waitlist offers use it.
 //!
 //! Layout, by feature — each folder holds its own `http.rs`, `service.rs`, `store.rs`,
 //! `model.rs` and `domain.rs`:
@@ -29,6 +27,7 @@
 mod bookings;
 mod catalog;
 mod checkin;
+pub mod events;
 mod inventory;
 mod reports;
 mod service;
@@ -39,10 +38,10 @@ mod writer;
 // Pure building blocks (no I/O): QR payload signing and ticket PDF rendering.
 pub use checkin::{pdf, signing};
 
-pub use bookings::{Bookings, EXPIRE_HOLD_JOB};
+pub use bookings::{Bookings, EXPIRE_HOLD_JOB, ExpireHoldJob};
 pub use catalog::Catalog;
 pub use checkin::CheckIn;
-pub use checkin::tickets::RENDER_TICKETS_JOB;
+pub use checkin::tickets::{RENDER_TICKETS_JOB, RenderTicketsJob};
 pub use domain::{
     BookingId, BookingStatus, CheckinId, CheckinListId, CheckinResult, QuotaId, TicketId, TicketTypeId, VoucherId,
     WaitlistEntryId, WaitlistStatus,

@@ -14,11 +14,11 @@ use kernel::auth::OrgAccess;
 use payments::PaymentsService;
 use tokio_util::sync::CancellationToken;
 
-use crate::bookings::{Bookings, EXPIRE_HOLD_JOB, ExpireHoldJob, payable};
+use crate::bookings::{self, Bookings, payable};
 use crate::catalog::Catalog;
 use crate::catalog::cache::CatalogCache;
 use crate::checkin::CheckIn;
-use crate::checkin::tickets::{KEYS_TTL, RENDER_TICKETS_JOB, RenderTicketsJob};
+use crate::checkin::tickets::{self, KEYS_TTL};
 use crate::reports::Reports;
 use crate::shared::state::Shared;
 use crate::waitlist::{Waitlist, offers};
@@ -40,8 +40,8 @@ pub struct TicketingService {
 
 impl TicketingService {
     /// Builds the service, registers its job handlers (`ticketing.expire_hold`,
-    /// `ticketing.render_tickets`, and `ticketing.waitlist` with its subscriptions) and starts
-    /// its booking writer.
+    /// `ticketing.render_tickets`, and `ticketing.waitlist` with the events it listens to)
+    /// and starts its booking writer.
     pub fn new(
         kernel: Arc<Kernel>,
         access: Arc<dyn OrgAccess>,
@@ -50,9 +50,9 @@ impl TicketingService {
         let catalogs = CatalogCache::new(kernel.config.cache.ttl_secs);
         let mut started = Ok(());
         let shared = Arc::new_cyclic(|me: &Weak<Shared>| {
-            kernel.jobs.register(EXPIRE_HOLD_JOB, Arc::new(ExpireHoldJob(me.clone())));
-            kernel.jobs.register(RENDER_TICKETS_JOB, Arc::new(RenderTicketsJob(me.clone())));
-            offers::register(&kernel, me.clone());
+            bookings::handle_jobs(&kernel, me.clone());
+            tickets::handle_jobs(&kernel, me.clone());
+            offers::listen(&kernel, me.clone());
             let writer = Writer::start(me.clone(), &kernel).map_err(|e| started = Err(e)).ok();
             let keys = moka::sync::Cache::builder().max_capacity(10_000).time_to_live(KEYS_TTL).build();
             Shared { kernel, access, events, writer, catalogs, keys, payments: OnceLock::new() }
@@ -68,7 +68,7 @@ impl TicketingService {
         }))
     }
 
-    /// Makes ticketing the owner of `booking:<id>` references and subscribes it to the
+    /// Makes ticketing the owner of `booking:<id>` references and has it listen to the
     /// payments context's events.
     pub fn connect_payments(self: &Arc<Self>, payments: &Arc<PaymentsService>) {
         payable::connect(&self.shared, payments);

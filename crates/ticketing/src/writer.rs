@@ -39,10 +39,10 @@ use crate::shared::state::Shared;
 const WRITER_CONNECTIONS: u32 = 2;
 /// Most bookings in one transaction. Larger batches cost less per booking, but all of a
 /// batch's answers go out at once, and while the request workers serve that wave (and the
-/// buyers' next requests come back) the writer has little to do: timing every batch of a
-/// PostgreSQL rush showed runs of full batches followed by runs of 1–20 bookings. 96 (about
-/// 13 ms of writer time on PostgreSQL here) measured the narrowest tail in alternating runs
-/// against 32–256, at the same throughput (docs/benchmarks.md).
+/// buyers' next requests come back) the writer has little to do: a rush alternates runs of
+/// full batches with runs of tiny ones. A smaller cap keeps the waves short, so buyers' slowest
+/// answers come sooner, without costing throughput; why this value, and the runs that chose
+/// it, are in `docs/benchmarks.md`.
 const MAX_BATCH: usize = 96;
 /// Bookings waiting for the writer before callers wait to enqueue.
 const QUEUE: usize = 4096;
@@ -62,10 +62,10 @@ impl Writer {
     ///
     /// It runs on a thread of its own, so the replies to its statements are not read by a
     /// reactor busy with every request of the rush: on a loaded node that delay, not the
-    /// database, set the pace (PostgreSQL: 1.3 ms per booking instead of 0.7; SQLite, where
-    /// each statement is a hand-off to the connection's own thread and back, 3,850 → 4,350
-    /// orders/s in alternating runs). On PostgreSQL it also has connections of its own; on
-    /// SQLite it shares the one writer connection with every other write.
+    /// database, set the pace — on PostgreSQL, and more so on SQLite, where each statement is
+    /// a hand-off to the connection's own thread and back (measurements in
+    /// `docs/benchmarks.md`). On PostgreSQL it also has connections of its own; on SQLite it
+    /// shares the one writer connection with every other write.
     pub(crate) fn start(service: Weak<Shared>, kernel: &Kernel) -> anyhow::Result<Writer> {
         let (tx, rx) = mpsc::channel::<Job>(QUEUE);
         let shared = kernel.db.clone();

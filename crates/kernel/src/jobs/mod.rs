@@ -1,10 +1,11 @@
 //! Transactional outbox and durable jobs.
 //!
-//! * [`publish`] writes a domain event into `outbox` inside the caller's transaction: if the
-//!   change commits, the event exists; if the process dies right after, nothing is lost.
-//! * The dispatcher turns each outbox event into one job per subscriber (`subscribe(topic,
-//!   kind)`) and marks it dispatched, in one transaction. An event on a topic that nothing in
-//!   the program subscribes to is written already dispatched: it stays in the outbox as a
+//! * [`Jobs::publish`] writes a domain event (a typed [`Topic`], see [`typed`]) into `outbox`
+//!   inside the caller's transaction: if the change commits, the event exists; if the process
+//!   dies right after, nothing is lost.
+//! * The dispatcher turns each outbox event into one job per listener ([`Jobs::listen`]) and
+//!   marks it dispatched, in one transaction. An event on a topic that nothing in the program
+//!   listens to is written already dispatched: it stays in the outbox as a
 //!   record (pruned with the rest), but the dispatcher never reads, locks or rewrites it. In
 //!   an on-sale rush that is two events per booking (`booking.created`, `booking.confirmed`)
 //!   which otherwise cost the database about as much as writing the bookings.
@@ -14,8 +15,8 @@
 //!   until `max_attempts`, then park the job as `dead` for an operator to inspect and retry.
 //! * A job whose worker died is reclaimed when its lock expires.
 
-use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, LazyLock, RwLock};
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use chrono::TimeDelta;
@@ -35,9 +36,9 @@ use crate::pagination::{Page, PageParams};
 use crate::time::{Timestamp, now};
 use crate::{read, tx};
 
-mod typed;
+pub mod typed;
 
-pub use typed::{Event, JobKind, KindOf, Topic, TopicInfo};
+pub use typed::{Event, JobKind, Topic, TopicInfo};
 
 /// How long a claimed job stays locked before another worker may take it over.
 const LOCK_SECS: i64 = 300;
@@ -75,34 +76,6 @@ fn first_version() -> u32 {
     1
 }
 
-/// Topics that some part of the program subscribes to, over every [`Jobs`] of the process.
-///
-/// Subscriptions are part of the program: each context registers its own while the app is
-/// built, before anything is served or published, and every node of a deployment runs the
-/// same code, so this set is the same everywhere. It is process-wide because [`publish`] is
-/// called with a transaction, not with the [`Jobs`] (several apps in one test process
-/// register the same subscriptions; a topic is "listened to" if any of them listens).
-static LISTENED: LazyLock<RwLock<HashSet<String>>> = LazyLock::new(Default::default);
-
-fn listened(topic: &str) -> bool {
-    LISTENED.read().expect("listened topics lock").contains(topic)
-}
-
-/// Writes a domain event in the caller's transaction.
-pub async fn publish(tx: &mut Tx<'_>, topic: &str, data: &impl Serialize) -> AppResult<Uuid> {
-    let data = serde_json::to_value(data)?;
-    Ok(publish_many(tx, &[(topic, data)]).await?[0])
-}
-
-/// Writes several domain events, in this order, in the caller's transaction with one
-/// multi-row insert (a booking writer publishes every booking of a batch this way). Events on
-/// topics without a subscriber are written dispatched (see the module docs).
-pub async fn publish_many(tx: &mut Tx<'_>, events: &[(&str, serde_json::Value)]) -> AppResult<Vec<Uuid>> {
-    let rows: Vec<(&str, u32, serde_json::Value, bool)> =
-        events.iter().map(|(topic, data)| (*topic, 1, data.clone(), listened(topic))).collect();
-    write_outbox(tx, &rows).await
-}
-
 /// Inserts outbox rows: (topic, version, payload, whether anything listens).
 async fn write_outbox(tx: &mut Tx<'_>, events: &[(&str, u32, serde_json::Value, bool)]) -> AppResult<Vec<Uuid>> {
     let at = now();
@@ -120,14 +93,6 @@ async fn write_outbox(tx: &mut Tx<'_>, events: &[(&str, u32, serde_json::Value, 
         "dispatched_at": "timestamptz" = r.4,
     })?;
     Ok(rows.iter().map(|r| r.0).collect())
-}
-
-/// Job kinds named by a plain string: the dispatcher's subscriber jobs (their payload is
-/// always an [`Envelope`]) and code not yet moved to [`JobKind`].
-impl<P: Serialize + ?Sized> KindOf<P> for &str {
-    fn kind_name(&self) -> &str {
-        self
-    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -218,16 +183,15 @@ impl Jobs {
         })
     }
 
-    /// Registers the handler for jobs of `kind`.
-    pub fn register(&self, kind: &str, handler: Arc<dyn JobHandler>) {
+    /// Registers the handler for jobs of `kind` ([`Jobs::handle`] and [`Jobs::listen`] build them).
+    fn register(&self, kind: &str, handler: Arc<dyn JobHandler>) {
         self.handlers.write().expect("handlers lock").insert(kind.to_string(), handler);
     }
 
     /// Every outbox event on `topic` becomes a job of `kind` (payload: the [`Envelope`]).
     /// Subscribe while the app is built, before anything publishes on `topic`: an event
     /// published while nothing subscribes to its topic is recorded as already dispatched.
-    pub fn subscribe(&self, topic: &str, kind: &str) {
-        LISTENED.write().expect("listened topics lock").insert(topic.to_string());
+    fn subscribe(&self, topic: &str, kind: &str) {
         self.subscriptions.write().expect("subscriptions lock").entry(topic.to_string()).or_default().push(kind.to_string());
     }
 
@@ -244,7 +208,8 @@ impl Jobs {
 
     /// Every event on `topic` becomes a job of `kind`, which runs `on` with the decoded
     /// event. One kind may listen to several topics; each (kind, topic) pair once. Listen
-    /// while the app is built, before anything publishes on `topic` (see [`Jobs::subscribe`]).
+    /// while the app is built, before anything publishes on `topic`: an event published while
+    /// nothing listens to its topic is recorded as already dispatched.
     pub fn listen<T, F, Fut>(&self, topic: &Topic<T>, kind: &str, on: F)
     where
         T: serde::de::DeserializeOwned + Send + 'static,
@@ -271,7 +236,7 @@ impl Jobs {
             let subscribed = self.subscriptions.read().expect("subscriptions lock");
             let mut rows = Vec::with_capacity(events.len());
             for (topic, data) in events {
-                let listened = subscribed.contains_key(topic.name()) || listened(topic.name());
+                let listened = subscribed.contains_key(topic.name());
                 rows.push((topic.name(), topic.version(), serde_json::to_value(data)?, listened));
             }
             rows
@@ -280,32 +245,42 @@ impl Jobs {
     }
 
     /// Enqueues a job in the caller's transaction, due now.
-    pub async fn enqueue<P: Serialize + ?Sized>(&self, tx: &mut Tx<'_>, kind: impl KindOf<P>, payload: &P) -> AppResult<JobId> {
+    pub async fn enqueue<T: Serialize>(&self, tx: &mut Tx<'_>, kind: &JobKind<T>, payload: &T) -> AppResult<JobId> {
         self.enqueue_at(tx, kind, payload, now()).await
     }
 
-    pub async fn enqueue_at<P: Serialize + ?Sized>(
+    pub async fn enqueue_at<T: Serialize>(
         &self,
         tx: &mut Tx<'_>,
-        kind: impl KindOf<P>,
-        payload: &P,
+        kind: &JobKind<T>,
+        payload: &T,
         run_at: Timestamp,
     ) -> AppResult<JobId> {
         self.enqueue_with(tx, kind, payload, run_at, self.config.max_attempts).await
     }
 
     /// Enqueues a job with its own attempt budget (instead of `jobs.max_attempts`).
-    pub async fn enqueue_with<P: Serialize + ?Sized>(
+    pub async fn enqueue_with<T: Serialize>(
         &self,
         tx: &mut Tx<'_>,
-        kind: impl KindOf<P>,
-        payload: &P,
+        kind: &JobKind<T>,
+        payload: &T,
         run_at: Timestamp,
         max_attempts: i64,
     ) -> AppResult<JobId> {
-        let kind = kind.kind_name();
+        self.insert_job(tx, kind.name(), &serde_json::to_value(payload)?, run_at, max_attempts).await
+    }
+
+    async fn insert_job(
+        &self,
+        tx: &mut Tx<'_>,
+        kind: &str,
+        payload: &serde_json::Value,
+        run_at: Timestamp,
+        max_attempts: i64,
+    ) -> AppResult<JobId> {
         let id = JobId::new();
-        let payload = Json(serde_json::to_value(payload)?);
+        let payload = Json(payload);
         let at = now();
         tx!(tx, |c| sqlx::query(
             "INSERT INTO jobs (id, kind, payload, status, attempts, max_attempts, run_at, created_at, updated_at) \
@@ -313,7 +288,7 @@ impl Jobs {
         )
         .bind(id)
         .bind(kind)
-        .bind(&payload)
+        .bind(payload)
         .bind(max_attempts.max(1))
         .bind(run_at)
         .bind(at)
@@ -400,16 +375,18 @@ impl Jobs {
         let at = now();
         for row in &rows {
             let kinds = self.subscriptions.read().expect("subscriptions lock").get(&row.topic).cloned().unwrap_or_default();
-            let envelope =
-                Envelope {
-                    id: row.id,
-                    topic: row.topic.clone(),
-                    version: u32::try_from(row.version).unwrap_or(1),
-                    occurred_at: row.created_at,
-                    data: row.payload.0.clone(),
-                };
+            let envelope = Envelope {
+                id: row.id,
+                topic: row.topic.clone(),
+                version: u32::try_from(row.version).unwrap_or(1),
+                occurred_at: row.created_at,
+                data: row.payload.0.clone(),
+            };
             for kind in kinds {
-                self.enqueue(&mut tx, kind.as_str(), &envelope).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+                let payload = serde_json::to_value(&envelope)?;
+                self.insert_job(&mut tx, &kind, &payload, at, self.config.max_attempts)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("{e}"))?;
             }
         }
         // Mark the whole batch in one statement (during a rush this runs once per hundred

@@ -17,7 +17,6 @@ use std::marker::PhantomData;
 use std::pin::Pin;
 use std::sync::{Arc, RwLock};
 
-use serde::Serialize;
 use serde::de::DeserializeOwned;
 use uuid::Uuid;
 
@@ -124,17 +123,6 @@ impl<T> std::fmt::Debug for JobKind<T> {
     }
 }
 
-/// What [`super::Jobs::enqueue`] accepts as the kind of a job whose payload is `P`.
-pub trait KindOf<P: ?Sized> {
-    fn kind_name(&self) -> &str;
-}
-
-impl<T: Serialize> KindOf<T> for &JobKind<T> {
-    fn kind_name(&self) -> &str {
-        self.name
-    }
-}
-
 type BoxFuture = Pin<Box<dyn Future<Output = anyhow::Result<()>> + Send>>;
 type EventFn = Arc<dyn Fn(Envelope) -> BoxFuture + Send + Sync>;
 
@@ -180,8 +168,14 @@ impl Listeners {
                 let data: T = serde_json::from_value(envelope.data).map_err(|e| {
                     anyhow::anyhow!("`{}` event {} (v{}) does not decode: {e}", envelope.topic, envelope.id, envelope.version)
                 })?;
-                on(Event { id: envelope.id, topic: envelope.topic, version: envelope.version, occurred_at: envelope.occurred_at, data })
-                    .await
+                on(Event {
+                    id: envelope.id,
+                    topic: envelope.topic,
+                    version: envelope.version,
+                    occurred_at: envelope.occurred_at,
+                    data,
+                })
+                .await
             }) as BoxFuture
         });
         let mut map = self.by_kind.write().expect("listeners lock");

@@ -12,6 +12,7 @@ use chrono::{DateTime, Utc};
 use events::EventFacts;
 use events::EventStatus;
 use kernel::AppError;
+use kernel::money::{Currency, Money, MoneyError};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -136,26 +137,28 @@ pub struct Priced {
     pub total: i64,
 }
 
-/// Prices `lines` with `discount`. Inputs are validated (prices ≤ PRICE_MAX, quantities ≤
-/// BOOKING_TICKETS_MAX, at most POSITIONS_MAX lines), so nothing overflows.
-pub fn price_booking(lines: &[Line], discount: Discount) -> Priced {
+/// Prices `lines`, all in `currency`, with `discount`: the total is Σ unit price × quantity
+/// − discount. The arithmetic is [`Money`]'s, checked: validated inputs (prices ≤ PRICE_MAX,
+/// quantities ≤ BOOKING_TICKETS_MAX, at most POSITIONS_MAX lines) cannot overflow, and
+/// anything else is an error rather than a wrong total.
+pub fn price_booking(currency: Currency, lines: &[Line], discount: Discount) -> Result<Priced, MoneyError> {
     let mut remaining = match discount {
         Discount::Fixed(n) => n.max(0),
         _ => 0,
     };
     let mut line_discounts = Vec::with_capacity(lines.len());
-    let mut subtotal = 0i64;
+    let mut subtotal = Money::zero(currency);
     for line in lines {
-        let gross = line.unit_price * line.quantity;
-        subtotal += gross;
+        let gross = Money::new(line.unit_price, currency).times(line.quantity)?;
+        subtotal = subtotal.checked_add(gross)?;
         let off = if !line.discountable {
             0
         } else {
             match discount {
                 Discount::None => 0,
-                Discount::Percent(p) => gross * p.clamp(0, 100) / 100,
+                Discount::Percent(p) => gross.times(p.clamp(0, 100))?.amount / 100,
                 Discount::Fixed(_) => {
-                    let take = remaining.min(gross);
+                    let take = remaining.min(gross.amount);
                     remaining -= take;
                     take
                 }
@@ -163,8 +166,9 @@ pub fn price_booking(lines: &[Line], discount: Discount) -> Priced {
         };
         line_discounts.push(off);
     }
-    let discount: i64 = line_discounts.iter().sum();
-    Priced { line_discounts, subtotal, discount, total: (subtotal - discount).max(0) }
+    let discount = Money::sum(currency, line_discounts.iter().map(|&off| Money::new(off, currency)))?;
+    let total = subtotal.checked_sub(discount)?;
+    Ok(Priced { line_discounts, subtotal: subtotal.amount, discount: discount.amount, total: total.amount.max(0) })
 }
 
 /// Giving back `n` of a position's `quantity` tickets (a refund that names them): what they
@@ -315,7 +319,8 @@ pub(crate) fn quote<'a>(
         None => Discount::None,
         Some(v) => voucher_discount(v, &currency, &chosen, &lines)?,
     };
-    let priced = price_booking(&lines, discount);
+    // The catalog's currencies were validated when the types were saved.
+    let priced = price_booking(Money::from_row(0, &currency)?.currency, &lines, discount)?;
     let positions: Vec<Position> = chosen
         .iter()
         .zip(&priced.line_discounts)
@@ -448,21 +453,24 @@ mod tests {
             Line { unit_price: 5000, quantity: 2, discountable: true },
             Line { unit_price: 2000, quantity: 1, discountable: false },
         ];
-        let p = price_booking(&lines, Discount::None);
+        let eur = Currency::from_code("EUR").unwrap();
+        let p = price_booking(eur, &lines, Discount::None).unwrap();
         assert_eq!((p.subtotal, p.discount, p.total), (12000, 0, 12000));
-        let p = price_booking(&lines, Discount::Percent(25));
+        let p = price_booking(eur, &lines, Discount::Percent(25)).unwrap();
         assert_eq!(p.line_discounts, vec![2500, 0]);
         assert_eq!(p.total, 9500);
-        let p = price_booking(&lines, Discount::Fixed(1500));
+        let p = price_booking(eur, &lines, Discount::Fixed(1500)).unwrap();
         assert_eq!((p.discount, p.total), (1500, 10500));
         // A fixed discount never exceeds what it applies to, and totals never go negative.
-        let p = price_booking(&lines, Discount::Fixed(1_000_000));
+        let p = price_booking(eur, &lines, Discount::Fixed(1_000_000)).unwrap();
         assert_eq!(p.line_discounts, vec![10000, 0]);
         assert_eq!(p.total, 2000);
-        let p = price_booking(&[Line { unit_price: 333, quantity: 1, discountable: true }], Discount::Percent(50));
+        let p = price_booking(eur, &[Line { unit_price: 333, quantity: 1, discountable: true }], Discount::Percent(50)).unwrap();
         assert_eq!(p.total, 167, "the discount is rounded down");
-        let p = price_booking(&[Line { unit_price: 0, quantity: 3, discountable: true }], Discount::Percent(100));
+        let p = price_booking(eur, &[Line { unit_price: 0, quantity: 3, discountable: true }], Discount::Percent(100)).unwrap();
         assert_eq!(p.total, 0);
+        let huge = [Line { unit_price: i64::MAX / 2, quantity: 3, discountable: false }];
+        assert_eq!(price_booking(eur, &huge, Discount::None), Err(MoneyError::Overflow), "an overflow is an error, not a total");
     }
 
     #[test]

@@ -23,5 +23,5 @@ pub(crate) mod payable;
 mod service;
 pub(crate) mod store;
 
-pub(crate) use service::{Access, ExpireHoldJob, NewBooking, actor_of, audit_booking, booking_event, summary, ticket_view};
-pub use service::{Bookings, EXPIRE_HOLD_JOB};
+pub(crate) use service::{Access, NewBooking, actor_of, audit_booking, booking_event, handle_jobs, summary, ticket_view};
+pub use service::{Bookings, EXPIRE_HOLD_JOB, ExpireHoldJob};

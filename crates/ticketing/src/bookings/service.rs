@@ -6,11 +6,12 @@ use std::sync::{Arc, Weak};
 
 use chrono::TimeDelta;
 use kernel::audit::{self, AuditEntry, AuditRow};
-use kernel::auth::{Principal, Role};
+use kernel::auth::{OrgScope, Principal, Role};
 use kernel::context::RequestContext;
-use kernel::jobs::{JobHandler, publish, publish_many};
+use kernel::jobs::{JobKind, Topic};
 use kernel::time::{Timestamp, now};
-use kernel::{AppError, AppResult, Tx};
+use kernel::{AppError, AppResult, Kernel, Tx};
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sqlx::types::Json;
 
@@ -18,13 +19,23 @@ use super::store::{self, BookingRecord, TicketRecord};
 use crate::catalog::settings::settings_for;
 use crate::catalog::store::{self as catalog_store, VoucherRecord};
 use crate::domain::{self, BookingId, BookingStatus, Chosen, TicketId, TicketStatus};
+use crate::events::{BOOKING_CANCELLED, BOOKING_CONFIRMED, BOOKING_CREATED, BOOKING_EXPIRED, BookedPosition, BookingSnapshot};
 use crate::inventory::{self, Shortfall};
 use crate::model::*;
 use crate::shared::state::{Shared, feature_service};
 use crate::writer;
 
-/// Job kind that expires one booking's hold when it runs out.
-pub const EXPIRE_HOLD_JOB: &str = "ticketing.expire_hold";
+/// Expires one booking's hold when it runs out; queued with every pending booking, due at
+/// its `hold_expires_at`.
+pub const EXPIRE_HOLD_JOB: JobKind<ExpireHoldJob> = JobKind::new("ticketing.expire_hold");
+
+/// The payload of an [`EXPIRE_HOLD_JOB`].
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ExpireHoldJob {
+    /// The pending booking; the job does nothing once it is paid, cancelled or expired.
+    pub booking_id: BookingId,
+}
+
 /// Pending bookings the hold sweep reads per round trip.
 const SWEEP_BATCH: i64 = 500;
 
@@ -112,13 +123,43 @@ fn issue_tickets(b: &BookingRecord, positions: &[Position], at: Timestamp) -> Ve
 }
 
 /// The payload of every `booking.*` event.
-pub(crate) fn booking_event(b: &BookingRecord, positions: &[Position]) -> serde_json::Value {
-    json!({
-        "booking_id": b.id, "org_id": b.org_id, "event_id": b.event_id, "code": b.code, "status": b.status,
-        "buyer_email": b.buyer_email, "buyer_name": b.buyer_name, "user_id": b.user_id,
-        "currency": b.currency, "total": b.total, "quantity": b.quantity,
-        "positions": positions.iter().map(|p| json!({ "ticket_type_id": p.ticket_type_id, "quantity": p.quantity })).collect::<Vec<_>>(),
-    })
+pub(crate) fn booking_event(b: &BookingRecord, positions: &[Position]) -> BookingSnapshot {
+    BookingSnapshot {
+        booking_id: b.id,
+        org_id: b.org_id,
+        event_id: b.event_id,
+        code: b.code.clone(),
+        status: b.status,
+        buyer_email: b.buyer_email.clone(),
+        buyer_name: b.buyer_name.clone(),
+        user_id: b.user_id,
+        currency: b.currency.clone(),
+        total: b.total,
+        quantity: b.quantity,
+        positions: positions.iter().map(|p| BookedPosition { ticket_type_id: p.ticket_type_id, quantity: p.quantity }).collect(),
+    }
+}
+
+/// Runs [`EXPIRE_HOLD_JOB`]s. A run that comes early (clock skew between nodes) fails, so
+/// the job system retries it later.
+pub(crate) fn handle_jobs(kernel: &Kernel, shared: Weak<Shared>) {
+    kernel.jobs.handle(&EXPIRE_HOLD_JOB, move |job: ExpireHoldJob| {
+        let shared = shared.clone();
+        async move {
+            let Some(shared) = shared.upgrade() else { return Ok(()) };
+            let svc = shared.bookings();
+            let id = job.booking_id;
+            if svc.expire_hold(id).await.map_err(|e| anyhow::anyhow!("{e}"))? {
+                return Ok(());
+            }
+            match store::booking(svc.db(), id).await? {
+                Some(b) if b.status == BookingStatus::PendingPayment && b.hold_expires_at.is_some_and(|t| t > now()) => {
+                    anyhow::bail!("hold of booking {id} is not due yet")
+                }
+                _ => Ok(()),
+            }
+        }
+    });
 }
 
 /// Who an audit record names: the principal, an anonymous buyer (a request without one), or
@@ -304,7 +345,7 @@ impl Bookings {
         }
         for b in &bookings {
             if let Some(expiry) = b.hold_expires_at {
-                self.kernel.jobs.enqueue_at(tx, EXPIRE_HOLD_JOB, &json!({ "booking_id": b.id }), expiry).await?;
+                self.kernel.jobs.enqueue_at(tx, &EXPIRE_HOLD_JOB, &ExpireHoldJob { booking_id: b.id }, expiry).await?;
             }
         }
         // The request's id and IP go into each record even when a writer task runs this.
@@ -330,17 +371,15 @@ impl Bookings {
             })
             .collect();
         audit::record_many(tx, &audits).await?;
-        let mut events = Vec::with_capacity(news.len() * 2);
-        for n in news {
-            let payload = booking_event(&n.booking, &n.positions);
-            if n.booking.status == BookingStatus::Confirmed {
-                events.push(("booking.created", payload.clone()));
-                events.push(("booking.confirmed", payload));
-            } else {
-                events.push(("booking.created", payload));
+        let payloads: Vec<BookingSnapshot> = news.iter().map(|n| booking_event(&n.booking, &n.positions)).collect();
+        let mut events: Vec<(&Topic<BookingSnapshot>, &BookingSnapshot)> = Vec::with_capacity(news.len() * 2);
+        for payload in &payloads {
+            events.push((&BOOKING_CREATED, payload));
+            if payload.status == BookingStatus::Confirmed {
+                events.push((&BOOKING_CONFIRMED, payload));
             }
         }
-        publish_many(tx, &events).await?;
+        self.kernel.jobs.publish_many(tx, &events).await?;
         Ok(())
     }
 
@@ -378,41 +417,41 @@ impl Bookings {
     // ---- reading --------------------------------------------------------------------
 
     /// A booking the caller may reach: its buyer (signed-in user, or `token`) or a member
-    /// of the organization. `404` for everyone else.
+    /// of the organization. `404` for everyone else. With it, the scope the caller's work on
+    /// the booking runs in: a member's own; for a buyer, who is no member, the platform's in
+    /// the organization the booking row names — [`Access::Buyer`] bounds what they may do.
     pub(crate) async fn booking_for(
         &self,
         p: Option<&Principal>,
         token: Option<&str>,
         id: BookingId,
-    ) -> AppResult<(BookingRecord, Access)> {
+    ) -> AppResult<(BookingRecord, Access, OrgScope)> {
         let Some(b) = store::booking(self.db(), id).await? else { return Err(AppError::not_found("booking")) };
-        if let (Some(user), Some(owner)) = (p.and_then(Principal::user_id), b.user_id)
-            && user == owner
-        {
-            return Ok((b, Access::Buyer));
+        let buyer = match (p.and_then(Principal::user_id), b.user_id) {
+            (Some(user), Some(owner)) if user == owner => true,
+            _ => token.is_some_and(|t| domain::same_hash(&domain::hash_token(t), &b.token_hash)),
+        };
+        if buyer {
+            let scope = OrgScope::platform(b.org_id);
+            return Ok((b, Access::Buyer, scope));
         }
-        if let Some(t) = token
-            && domain::same_hash(&domain::hash_token(t), &b.token_hash)
-        {
-            return Ok((b, Access::Buyer));
-        }
-        match self.role(p, b.org_id).await? {
-            Some(role) if role >= Role::Viewer => Ok((b, Access::Member(role))),
-            _ => Err(AppError::not_found("booking")),
+        match self.member_scope(p, b.org_id).await? {
+            Some(scope) => Ok((b, Access::Member(scope.role()), scope)),
+            None => Err(AppError::not_found("booking")),
         }
     }
 
-    pub(crate) async fn view(&self, b: BookingRecord) -> AppResult<Booking> {
-        let positions = store::positions(self.db(), b.id).await?;
-        let tickets = store::tickets(self.db(), b.id).await?;
+    pub(crate) async fn view(&self, scope: &OrgScope, b: BookingRecord) -> AppResult<Booking> {
+        let positions = store::positions(self.db(), scope, b.id).await?;
+        let tickets = store::tickets(self.db(), scope, b.id).await?;
         let tickets = self.check_in().ticket_views(b.org_id, tickets).await?;
         Ok(Booking { summary: summary(&b), attendees: b.attendees.0, positions, tickets })
     }
 
     /// A booking with its positions and tickets (its buyer, or members).
     pub async fn booking(&self, p: Option<&Principal>, token: Option<&str>, id: BookingId) -> AppResult<Booking> {
-        let (b, _) = self.booking_for(p, token, id).await?;
-        self.view(b).await
+        let (b, _, scope) = self.booking_for(p, token, id).await?;
+        self.view(&scope, b).await
     }
 
     // ---- changing -------------------------------------------------------------------
@@ -426,7 +465,7 @@ impl Bookings {
         id: BookingId,
         req: UpdateBooking,
     ) -> AppResult<Booking> {
-        let (b, access) = self.booking_for(p, token, id).await?;
+        let (b, access, scope) = self.booking_for(p, token, id).await?;
         if let Access::Member(r) = access
             && r < Role::Staff
         {
@@ -437,7 +476,7 @@ impl Bookings {
         let attendees = req.attendees.as_deref().map(|a| domain::validate_attendees("attendees", a, b.quantity)).transpose()?;
         let at = now();
         let mut tx = self.db().begin().await?;
-        let Some(cur) = store::lock_booking(&mut tx, id).await? else { return Err(AppError::not_found("booking")) };
+        let Some(cur) = store::lock_booking(&mut tx, &scope, id).await? else { return Err(AppError::not_found("booking")) };
         if !cur.status.is_live() {
             return Err(AppError::conflict("booking_closed", format!("the booking is {}", cur.status.as_str())));
         }
@@ -450,7 +489,7 @@ impl Bookings {
             // The buyer's ticket count moves with the booking to the new address.
             // Counter rows are locked in key order, so two bookings swapping addresses cannot
             // deadlock.
-            let max = settings_for(self.db(), cur.event_id, cur.org_id).await?.max_tickets_per_buyer;
+            let max = settings_for(self.db(), cur.event_id).await?.max_tickets_per_buyer;
             let over = || {
                 AppError::conflict("buyer_limit", format!("at most {} tickets per buyer for this event", max.unwrap_or_default()))
             };
@@ -469,29 +508,30 @@ impl Bookings {
             changes.insert("attendees".into(), json!(new_attendees.len()));
         }
         if changes.is_empty() {
-            return self.view(cur).await;
+            return self.view(&scope, cur).await;
         }
-        let Some(updated) = store::update_buyer(&mut tx, id, &new_email, &new_name, &Json(new_attendees.clone()), at).await?
-        else {
+        let attendees = Json(new_attendees.clone());
+        let Some(updated) = store::update_buyer(&mut tx, &scope, id, &new_email, &new_name, &attendees, at).await? else {
             return Err(AppError::not_found("booking"));
         };
         if attendees_changed && cur.status == BookingStatus::Confirmed {
             // Attendee i names the i-th valid ticket (tickets given back are skipped).
-            for (i, (_, seq)) in store::valid_ticket_seqs(&mut tx, id).await?.into_iter().enumerate() {
+            for (i, (_, seq)) in store::valid_ticket_seqs(&mut tx, &scope, id).await?.into_iter().enumerate() {
                 let a = new_attendees.get(i);
-                store::name_ticket(&mut tx, id, seq, a.map(|a| a.name.as_str()), a.and_then(|a| a.email.as_deref()), at).await?;
+                let (name, email) = (a.map(|a| a.name.as_str()), a.and_then(|a| a.email.as_deref()));
+                store::name_ticket(&mut tx, &scope, id, seq, name, email, at).await?;
             }
         }
         audit_booking(&mut tx, p, &updated, "booking.updated", serde_json::Value::Object(changes)).await?;
         self.kernel.commit(tx).await?;
-        self.view(updated).await
+        self.view(&scope, updated).await
     }
 
     /// Cancels a live booking: seats, voucher use and buyer count go back, tickets become
     /// void, `booking.cancelled` is published. Buyers may cancel pending bookings and free
     /// confirmed ones; paid confirmed bookings are cancelled (and refunded) by staff.
     pub async fn cancel_booking(&self, p: Option<&Principal>, token: Option<&str>, id: BookingId) -> AppResult<Booking> {
-        let (b, access) = self.booking_for(p, token, id).await?;
+        let (b, access, scope) = self.booking_for(p, token, id).await?;
         match access {
             Access::Member(r) if r < Role::Staff => return Err(AppError::forbidden("requires the staff role")),
             Access::Buyer if b.status == BookingStatus::Confirmed && b.total > 0 => {
@@ -504,18 +544,18 @@ impl Bookings {
         }
         let at = now();
         let mut tx = self.db().begin().await?;
-        let Some(cancelled) = store::cancel(&mut tx, id, b.status, at).await? else {
+        let Some(cancelled) = store::cancel(&mut tx, &scope, id, b.status, at).await? else {
             return Err(AppError::conflict("invalid_transition", "the booking changed meanwhile; read it again"));
         };
         inventory::release_one(&mut tx, &cancelled).await?;
         if b.status == BookingStatus::Confirmed {
-            store::cancel_tickets(&mut tx, id, at).await?;
+            store::cancel_tickets(&mut tx, &scope, id, at).await?;
         }
-        let positions = store::positions_tx(&mut tx, id).await?;
+        let positions = store::positions_tx(&mut tx, &scope, id).await?;
         audit_booking(&mut tx, p, &cancelled, "booking.cancelled", json!({ "status": "cancelled", "from": b.status })).await?;
-        publish(&mut tx, "booking.cancelled", &booking_event(&cancelled, &positions)).await?;
+        self.kernel.jobs.publish(&mut tx, &BOOKING_CANCELLED, &booking_event(&cancelled, &positions)).await?;
         self.kernel.commit(tx).await?;
-        self.view(cancelled).await
+        self.view(&scope, cancelled).await
     }
 
     /// Marks a pending booking paid (staff and above): confirmed, tickets issued,
@@ -525,16 +565,16 @@ impl Bookings {
     /// can be taken again.
     pub async fn mark_paid(&self, p: &Principal, id: BookingId, req: MarkPaid) -> AppResult<Booking> {
         let Some(b) = store::booking(self.db(), id).await? else { return Err(AppError::not_found("booking")) };
-        self.require(p, b.org_id, Role::Staff, "booking").await?;
+        let scope = self.access.require_for(p, b.org_id, Role::Staff, "booking").await?;
         let reference = domain::optional_text("reference", req.reference.as_deref(), domain::REFERENCE_MAX)?;
-        let max = settings_for(self.db(), b.event_id, b.org_id).await?.max_tickets_per_buyer;
+        let max = settings_for(self.db(), b.event_id).await?.max_tickets_per_buyer;
         let payments = self.payments();
         if let Some(payments) = &payments {
             payments.check_offline(p, b.org_id).await?;
         }
         let at = now();
         let mut tx = self.db().begin().await?;
-        let Some(cur) = store::lock_booking(&mut tx, id).await? else { return Err(AppError::not_found("booking")) };
+        let Some(cur) = store::lock_booking(&mut tx, &scope, id).await? else { return Err(AppError::not_found("booking")) };
         match cur.status {
             BookingStatus::PendingPayment => {}
             BookingStatus::Expired => {
@@ -552,7 +592,8 @@ impl Bookings {
             s => return Err(AppError::conflict("invalid_transition", format!("the booking is {}", s.as_str()))),
         }
         let changes = json!({ "status": "confirmed", "from": cur.status, "paid_reference": reference });
-        let Some(confirmed) = self.confirm_in(&mut tx, Some(p), id, cur.status, reference.as_deref(), changes, at).await? else {
+        let confirmed = self.confirm_in(&mut tx, &scope, Some(p), id, cur.status, reference.as_deref(), changes, at).await?;
+        let Some(confirmed) = confirmed else {
             return Err(AppError::conflict("invalid_transition", "the booking changed meanwhile; read it again"));
         };
         if let Some(payments) = &payments {
@@ -560,7 +601,7 @@ impl Bookings {
             payments.record_offline_in(&mut tx, p, &super::payable::reference_of(id), &payable, reference.as_deref()).await?;
         }
         self.kernel.commit(tx).await?;
-        self.view(confirmed).await
+        self.view(&scope, confirmed).await
     }
 
     /// Confirms a booking inside `tx` if it is still `from`: its tickets are issued, the
@@ -571,6 +612,7 @@ impl Bookings {
     pub(crate) async fn confirm_in(
         &self,
         tx: &mut Tx<'_>,
+        scope: &OrgScope,
         p: Option<&Principal>,
         id: BookingId,
         from: BookingStatus,
@@ -578,12 +620,12 @@ impl Bookings {
         changes: serde_json::Value,
         at: Timestamp,
     ) -> AppResult<Option<BookingRecord>> {
-        let Some(confirmed) = store::confirm(tx, id, from, reference, at).await? else { return Ok(None) };
-        let positions = store::positions_tx(tx, id).await?;
+        let Some(confirmed) = store::confirm(tx, scope, id, from, reference, at).await? else { return Ok(None) };
+        let positions = store::positions_tx(tx, scope, id).await?;
         let tickets = issue_tickets(&confirmed, &positions, at);
         store::insert_tickets(tx, &tickets.iter().collect::<Vec<_>>()).await?;
         audit_booking(tx, p, &confirmed, "booking.confirmed", changes).await?;
-        publish(tx, "booking.confirmed", &booking_event(&confirmed, &positions)).await?;
+        self.kernel.jobs.publish(tx, &BOOKING_CONFIRMED, &booking_event(&confirmed, &positions)).await?;
         Ok(Some(confirmed))
     }
 
@@ -592,10 +634,12 @@ impl Bookings {
     pub async fn expire_hold(&self, id: BookingId) -> AppResult<bool> {
         let mut tx = self.db().begin().await?;
         let Some(expired) = store::expire(&mut tx, id, now()).await? else { return Ok(false) };
+        // The job acts in the organization of the booking it just expired.
+        let scope = OrgScope::platform(expired.org_id);
         inventory::release_one(&mut tx, &expired).await?;
-        let positions = store::positions_tx(&mut tx, id).await?;
+        let positions = store::positions_tx(&mut tx, &scope, id).await?;
         audit_booking(&mut tx, None, &expired, "booking.expired", json!({ "status": "expired" })).await?;
-        publish(&mut tx, "booking.expired", &booking_event(&expired, &positions)).await?;
+        self.kernel.jobs.publish(&mut tx, &BOOKING_EXPIRED, &booking_event(&expired, &positions)).await?;
         self.kernel.commit(tx).await?;
         Ok(true)
     }
@@ -614,28 +658,6 @@ impl Bookings {
             if (n as i64) < SWEEP_BATCH {
                 return Ok(expired);
             }
-        }
-    }
-}
-
-/// Expires one booking's hold. Runs at the hold's expiry; a run that comes early (clock
-/// skew between nodes) fails so the job system retries it later.
-pub(crate) struct ExpireHoldJob(pub Weak<Shared>);
-
-#[async_trait::async_trait]
-impl JobHandler for ExpireHoldJob {
-    async fn run(&self, payload: serde_json::Value) -> anyhow::Result<()> {
-        let id: BookingId = serde_json::from_value(payload["booking_id"].clone())?;
-        let Some(shared) = self.0.upgrade() else { return Ok(()) };
-        let svc = shared.bookings();
-        if svc.expire_hold(id).await.map_err(|e| anyhow::anyhow!("{e}"))? {
-            return Ok(());
-        }
-        match store::booking(svc.db(), id).await? {
-            Some(b) if b.status == domain::BookingStatus::PendingPayment && b.hold_expires_at.is_some_and(|t| t > now()) => {
-                anyhow::bail!("hold of booking {id} is not due yet")
-            }
-            _ => Ok(()),
         }
     }
 }

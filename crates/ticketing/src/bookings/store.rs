@@ -6,11 +6,16 @@
 //! jobs and nodes race for it; what the booking holds of the inventory moves in the same
 //! transaction, through [`crate::inventory`].
 //!
-//! [`booking`] looks a row up by id alone to learn its organization and buyer; callers
-//! check access before showing anything.
+//! Functions over a booking the caller has reached take its [`OrgScope`] and filter by it:
+//! a member's, or for a buyer (who is no member) and for the jobs and payment listeners the
+//! platform's in the organization the booking row names. Unscoped are the lookup that finds
+//! that row ([`booking`]), the inserts of the booking write path (the group-commit writer's
+//! batches hold bookings of many organizations; every row carries its booking's org), the
+//! conditional expiry a job runs by booking id, and the platform-wide hold sweep.
 
 use chrono::{DateTime, Utc};
 use events::EventId;
+use kernel::auth::OrgScope;
 use kernel::id::{OrgId, UserId};
 use kernel::{Db, Tx, read, tx};
 use serde::{Deserialize, Serialize};
@@ -111,6 +116,8 @@ macro_rules! ticket_columns {
 // ---- bookings -----------------------------------------------------------------------------
 
 /// Inserts bookings with one multi-row insert (the group-commit writer's batches).
+/// Unscoped: the booking write path, for buyers of any organization at once; each row
+/// carries the organization of its event.
 pub(crate) async fn insert_bookings(tx: &mut Tx<'_>, bookings: &[&BookingRecord]) -> Result<u64, sqlx::Error> {
     kernel::insert_rows!(tx, "bookings", bookings, |b| {
         "id": "uuid" = b.id,
@@ -142,6 +149,8 @@ pub(crate) async fn insert_bookings(tx: &mut Tx<'_>, bookings: &[&BookingRecord]
 }
 
 /// Inserts positions with one multi-row insert.
+/// Unscoped: the booking write path (see [`insert_bookings`]); each row carries its
+/// booking's organization.
 pub(crate) async fn insert_positions(tx: &mut Tx<'_>, positions: &[NewPosition<'_>]) -> Result<u64, sqlx::Error> {
     kernel::insert_rows!(tx, "booking_positions", positions, |p| {
         "id": "uuid" = p.position.id,
@@ -160,6 +169,8 @@ pub(crate) async fn insert_positions(tx: &mut Tx<'_>, positions: &[NewPosition<'
 }
 
 /// Inserts tickets with one multi-row insert.
+/// Unscoped: the booking write path (see [`insert_bookings`]) and confirmations; each row
+/// carries its booking's organization.
 pub(crate) async fn insert_tickets(tx: &mut Tx<'_>, tickets: &[&TicketRecord]) -> Result<u64, sqlx::Error> {
     kernel::insert_rows!(tx, "tickets", tickets, |t| {
         "id": "uuid" = t.id,
@@ -180,6 +191,9 @@ pub(crate) async fn insert_tickets(tx: &mut Tx<'_>, tickets: &[&TicketRecord]) -
 }
 
 /// Finds a booking by id alone, to learn its event, organization and buyer.
+/// Unscoped: resolves which organization owns a booking before access is checked (its
+/// buyer's token or account, a member's role), or before a job or payment listener acts on
+/// it in that organization.
 pub(crate) async fn booking(db: &Db, id: BookingId) -> Result<Option<BookingRecord>, sqlx::Error> {
     read!(db, |c| sqlx::query_as(concat!("SELECT ", booking_columns!(), " FROM bookings WHERE id = $1"))
         .bind(id)
@@ -187,43 +201,40 @@ pub(crate) async fn booking(db: &Db, id: BookingId) -> Result<Option<BookingReco
         .await)
 }
 
-pub(crate) async fn positions(db: &Db, booking: BookingId) -> Result<Vec<Position>, sqlx::Error> {
-    read!(db, |c| sqlx::query_as(
-        "SELECT id, ticket_type_id, ticket_type_name, quantity, unit_price, discount, currency FROM booking_positions \
-         WHERE booking_id = $1 ORDER BY id"
-    )
-    .bind(booking)
-    .fetch_all(c)
-    .await)
+const POSITIONS: &str = "SELECT id, ticket_type_id, ticket_type_name, quantity, unit_price, discount, currency \
+    FROM booking_positions WHERE booking_id = $1 AND org_id = $2 ORDER BY id";
+
+pub(crate) async fn positions(db: &Db, scope: &OrgScope, booking: BookingId) -> Result<Vec<Position>, sqlx::Error> {
+    read!(db, |c| sqlx::query_as(POSITIONS).bind(booking).bind(scope.org()).fetch_all(c).await)
 }
 
-pub(crate) async fn positions_tx(tx: &mut Tx<'_>, booking: BookingId) -> Result<Vec<Position>, sqlx::Error> {
-    tx!(tx, |c| sqlx::query_as(
-        "SELECT id, ticket_type_id, ticket_type_name, quantity, unit_price, discount, currency FROM booking_positions \
-         WHERE booking_id = $1 ORDER BY id"
-    )
-    .bind(booking)
-    .fetch_all(c)
-    .await)
+pub(crate) async fn positions_tx(tx: &mut Tx<'_>, scope: &OrgScope, booking: BookingId) -> Result<Vec<Position>, sqlx::Error> {
+    tx!(tx, |c| sqlx::query_as(POSITIONS).bind(booking).bind(scope.org()).fetch_all(c).await)
 }
 
-pub(crate) async fn tickets(db: &Db, booking: BookingId) -> Result<Vec<TicketRecord>, sqlx::Error> {
-    read!(db, |c| sqlx::query_as(concat!("SELECT ", ticket_columns!(), " FROM tickets WHERE booking_id = $1 ORDER BY seq"))
-        .bind(booking)
-        .fetch_all(c)
-        .await)
+pub(crate) async fn tickets(db: &Db, scope: &OrgScope, booking: BookingId) -> Result<Vec<TicketRecord>, sqlx::Error> {
+    read!(db, |c| sqlx::query_as(concat!(
+        "SELECT ",
+        ticket_columns!(),
+        " FROM tickets WHERE booking_id = $1 AND org_id = $2 ORDER BY seq"
+    ))
+    .bind(booking)
+    .bind(scope.org())
+    .fetch_all(c)
+    .await)
 }
 
 /// Reads a booking for a change, taking its row lock on PostgreSQL (a no-op update, so the
 /// same text serves SQLite, where the single writer already serializes changes). Every
 /// change of a booking locks its row first, then the buyer counter(s), the voucher, and the
 /// quotas in id order: one order, so concurrent transactions never deadlock.
-pub(crate) async fn lock_booking(tx: &mut Tx<'_>, id: BookingId) -> Result<Option<BookingRecord>, sqlx::Error> {
+pub(crate) async fn lock_booking(tx: &mut Tx<'_>, scope: &OrgScope, id: BookingId) -> Result<Option<BookingRecord>, sqlx::Error> {
     tx!(tx, |c| sqlx::query_as(concat!(
-        "UPDATE bookings SET updated_at = updated_at WHERE id = $1 RETURNING ",
+        "UPDATE bookings SET updated_at = updated_at WHERE id = $1 AND org_id = $2 RETURNING ",
         booking_columns!()
     ))
     .bind(id)
+    .bind(scope.org())
     .fetch_optional(c)
     .await)
 }
@@ -232,6 +243,7 @@ pub(crate) async fn lock_booking(tx: &mut Tx<'_>, id: BookingId) -> Result<Optio
 /// makes "mark paid" happen once. `None`: the booking is no longer in `from`.
 pub(crate) async fn confirm(
     tx: &mut Tx<'_>,
+    scope: &OrgScope,
     id: BookingId,
     from: BookingStatus,
     reference: Option<&str>,
@@ -239,13 +251,14 @@ pub(crate) async fn confirm(
 ) -> Result<Option<BookingRecord>, sqlx::Error> {
     tx!(tx, |c| sqlx::query_as(concat!(
         "UPDATE bookings SET status = 'confirmed', confirmed_at = $3, paid_reference = $4, hold_expires_at = NULL, \
-         updated_at = $3 WHERE id = $1 AND status = $2 RETURNING ",
+         updated_at = $3 WHERE id = $1 AND status = $2 AND org_id = $5 RETURNING ",
         booking_columns!()
     ))
     .bind(id)
     .bind(from.as_str())
     .bind(at)
     .bind(reference)
+    .bind(scope.org())
     .fetch_optional(c)
     .await)
 }
@@ -253,23 +266,29 @@ pub(crate) async fn confirm(
 /// Cancels a booking that is still in `from`. `None`: someone else changed it first.
 pub(crate) async fn cancel(
     tx: &mut Tx<'_>,
+    scope: &OrgScope,
     id: BookingId,
     from: BookingStatus,
     at: DateTime<Utc>,
 ) -> Result<Option<BookingRecord>, sqlx::Error> {
     tx!(tx, |c| sqlx::query_as(concat!(
-        "UPDATE bookings SET status = 'cancelled', cancelled_at = $3, updated_at = $3 WHERE id = $1 AND status = $2 RETURNING ",
+        "UPDATE bookings SET status = 'cancelled', cancelled_at = $3, updated_at = $3 \
+         WHERE id = $1 AND status = $2 AND org_id = $4 RETURNING ",
         booking_columns!()
     ))
     .bind(id)
     .bind(from.as_str())
     .bind(at)
+    .bind(scope.org())
     .fetch_optional(c)
     .await)
 }
 
 /// Expires a pending booking whose hold has run out. `None`: paid, cancelled or expired
 /// already, or not due yet.
+/// Unscoped: the hold-expiry job and the sweep name the booking by id alone; this
+/// conditional update is also the read, and what follows is done in the organization of
+/// the row it returns.
 pub(crate) async fn expire(tx: &mut Tx<'_>, id: BookingId, at: DateTime<Utc>) -> Result<Option<BookingRecord>, sqlx::Error> {
     tx!(tx, |c| sqlx::query_as(concat!(
         "UPDATE bookings SET status = 'expired', expired_at = $2, updated_at = $2 \
@@ -284,6 +303,7 @@ pub(crate) async fn expire(tx: &mut Tx<'_>, id: BookingId, at: DateTime<Utc>) ->
 
 pub(crate) async fn update_buyer(
     tx: &mut Tx<'_>,
+    scope: &OrgScope,
     id: BookingId,
     email: &str,
     name: &str,
@@ -291,7 +311,8 @@ pub(crate) async fn update_buyer(
     at: DateTime<Utc>,
 ) -> Result<Option<BookingRecord>, sqlx::Error> {
     tx!(tx, |c| sqlx::query_as(concat!(
-        "UPDATE bookings SET buyer_email = $2, buyer_name = $3, attendees = $4, updated_at = $5 WHERE id = $1 RETURNING ",
+        "UPDATE bookings SET buyer_email = $2, buyer_name = $3, attendees = $4, updated_at = $5 \
+         WHERE id = $1 AND org_id = $6 RETURNING ",
         booking_columns!()
     ))
     .bind(id)
@@ -299,12 +320,14 @@ pub(crate) async fn update_buyer(
     .bind(name)
     .bind(attendees)
     .bind(at)
+    .bind(scope.org())
     .fetch_optional(c)
     .await)
 }
 
 pub(crate) async fn name_ticket(
     tx: &mut Tx<'_>,
+    scope: &OrgScope,
     booking: BookingId,
     seq: i64,
     name: Option<&str>,
@@ -312,24 +335,33 @@ pub(crate) async fn name_ticket(
     at: DateTime<Utc>,
 ) -> Result<u64, sqlx::Error> {
     tx!(tx, |c| sqlx::query(
-        "UPDATE tickets SET attendee_name = $3, attendee_email = $4, updated_at = $5 WHERE booking_id = $1 AND seq = $2"
+        "UPDATE tickets SET attendee_name = $3, attendee_email = $4, updated_at = $5 \
+         WHERE booking_id = $1 AND seq = $2 AND org_id = $6"
     )
     .bind(booking)
     .bind(seq)
     .bind(name)
     .bind(email)
     .bind(at)
+    .bind(scope.org())
     .execute(c)
     .await
     .map(|r| r.rows_affected()))
 }
 
-pub(crate) async fn cancel_tickets(tx: &mut Tx<'_>, booking: BookingId, at: DateTime<Utc>) -> Result<u64, sqlx::Error> {
+pub(crate) async fn cancel_tickets(
+    tx: &mut Tx<'_>,
+    scope: &OrgScope,
+    booking: BookingId,
+    at: DateTime<Utc>,
+) -> Result<u64, sqlx::Error> {
     tx!(tx, |c| sqlx::query(
-        "UPDATE tickets SET status = 'cancelled', cancelled_at = $2, updated_at = $2 WHERE booking_id = $1 AND status = 'valid'"
+        "UPDATE tickets SET status = 'cancelled', cancelled_at = $2, updated_at = $2 \
+         WHERE booking_id = $1 AND status = 'valid' AND org_id = $3"
     )
     .bind(booking)
     .bind(at)
+    .bind(scope.org())
     .execute(c)
     .await
     .map(|r| r.rows_affected()))
@@ -338,6 +370,7 @@ pub(crate) async fn cancel_tickets(tx: &mut Tx<'_>, booking: BookingId, at: Date
 /// Cancels the named tickets of a booking that are still valid; their ids and types.
 pub(crate) async fn cancel_ticket_ids(
     tx: &mut Tx<'_>,
+    scope: &OrgScope,
     booking: BookingId,
     ids: &[TicketId],
     at: DateTime<Utc>,
@@ -346,11 +379,12 @@ pub(crate) async fn cancel_ticket_ids(
     for id in ids {
         let row: Option<(TicketId, TicketTypeId)> = tx!(tx, |c| sqlx::query_as(
             "UPDATE tickets SET status = 'cancelled', cancelled_at = $3, updated_at = $3 \
-             WHERE id = $1 AND booking_id = $2 AND status = 'valid' RETURNING id, ticket_type_id"
+             WHERE id = $1 AND booking_id = $2 AND status = 'valid' AND org_id = $4 RETURNING id, ticket_type_id"
         )
         .bind(id)
         .bind(booking)
         .bind(at)
+        .bind(scope.org())
         .fetch_optional(c)
         .await)?;
         out.extend(row);
@@ -359,37 +393,49 @@ pub(crate) async fn cancel_ticket_ids(
 }
 
 /// A booking's valid tickets, in seq order (the order attendees are given in).
-pub(crate) async fn valid_ticket_seqs(tx: &mut Tx<'_>, booking: BookingId) -> Result<Vec<(TicketId, i64)>, sqlx::Error> {
-    tx!(tx, |c| sqlx::query_as("SELECT id, seq FROM tickets WHERE booking_id = $1 AND status = 'valid' ORDER BY seq")
-        .bind(booking)
-        .fetch_all(c)
-        .await)
+pub(crate) async fn valid_ticket_seqs(
+    tx: &mut Tx<'_>,
+    scope: &OrgScope,
+    booking: BookingId,
+) -> Result<Vec<(TicketId, i64)>, sqlx::Error> {
+    tx!(tx, |c| sqlx::query_as(
+        "SELECT id, seq FROM tickets WHERE booking_id = $1 AND status = 'valid' AND org_id = $2 ORDER BY seq"
+    )
+    .bind(booking)
+    .bind(scope.org())
+    .fetch_all(c)
+    .await)
 }
 
 /// Sets what is left of a position after some of its tickets were given back; a position
 /// with none left is removed.
 pub(crate) async fn shrink_position(
     tx: &mut Tx<'_>,
+    scope: &OrgScope,
     id: PositionId,
     quantity: i64,
     discount: i64,
     at: DateTime<Utc>,
 ) -> Result<u64, sqlx::Error> {
     if quantity <= 0 {
-        return tx!(tx, |c| sqlx::query("DELETE FROM booking_positions WHERE id = $1")
+        return tx!(tx, |c| sqlx::query("DELETE FROM booking_positions WHERE id = $1 AND org_id = $2")
             .bind(id)
+            .bind(scope.org())
             .execute(c)
             .await
             .map(|r| r.rows_affected()));
     }
-    tx!(tx, |c| sqlx::query("UPDATE booking_positions SET quantity = $2, discount = $3, updated_at = $4 WHERE id = $1")
-        .bind(id)
-        .bind(quantity)
-        .bind(discount)
-        .bind(at)
-        .execute(c)
-        .await
-        .map(|r| r.rows_affected()))
+    tx!(tx, |c| sqlx::query(
+        "UPDATE booking_positions SET quantity = $2, discount = $3, updated_at = $4 WHERE id = $1 AND org_id = $5"
+    )
+    .bind(id)
+    .bind(quantity)
+    .bind(discount)
+    .bind(at)
+    .bind(scope.org())
+    .execute(c)
+    .await
+    .map(|r| r.rows_affected()))
 }
 
 /// What a confirmed booking holds after some of its tickets were given back.
@@ -397,29 +443,32 @@ pub(crate) struct Shrunk<'a> {
     pub quantity: i64,
     pub subtotal: i64,
     pub discount: i64,
+    pub total: i64,
     pub allocations: &'a Json<Vec<Allocation>>,
     pub attendees: &'a Json<Vec<Attendee>>,
 }
 
 pub(crate) async fn shrink_booking(
     tx: &mut Tx<'_>,
+    scope: &OrgScope,
     id: BookingId,
     s: Shrunk<'_>,
     at: DateTime<Utc>,
 ) -> Result<Option<BookingRecord>, sqlx::Error> {
     tx!(tx, |c| sqlx::query_as(concat!(
         "UPDATE bookings SET quantity = $2, subtotal = $3, discount = $4, total = $5, allocations = $6, attendees = $7, \
-         updated_at = $8 WHERE id = $1 AND status = 'confirmed' RETURNING ",
+         updated_at = $8 WHERE id = $1 AND status = 'confirmed' AND org_id = $9 RETURNING ",
         booking_columns!()
     ))
     .bind(id)
     .bind(s.quantity)
     .bind(s.subtotal)
     .bind(s.discount)
-    .bind(s.subtotal - s.discount)
+    .bind(s.total)
     .bind(s.allocations)
     .bind(s.attendees)
     .bind(at)
+    .bind(scope.org())
     .fetch_optional(c)
     .await)
 }
@@ -428,18 +477,20 @@ pub(crate) async fn shrink_booking(
 /// no longer in `from`.
 pub(crate) async fn refund_booking(
     tx: &mut Tx<'_>,
+    scope: &OrgScope,
     id: BookingId,
     from: BookingStatus,
     at: DateTime<Utc>,
 ) -> Result<Option<BookingRecord>, sqlx::Error> {
     tx!(tx, |c| sqlx::query_as(concat!(
         "UPDATE bookings SET status = 'refunded', cancelled_at = $3, hold_expires_at = NULL, updated_at = $3 \
-         WHERE id = $1 AND status = $2 RETURNING ",
+         WHERE id = $1 AND status = $2 AND org_id = $4 RETURNING ",
         booking_columns!()
     ))
     .bind(id)
     .bind(from.as_str())
     .bind(at)
+    .bind(scope.org())
     .fetch_optional(c)
     .await)
 }
@@ -448,14 +499,16 @@ pub(crate) async fn refund_booking(
 /// hands the person a fresh booking token; only its hash is stored).
 pub(crate) async fn set_booking_token(
     tx: &mut Tx<'_>,
+    scope: &OrgScope,
     booking: BookingId,
     hash: &str,
     at: DateTime<Utc>,
 ) -> Result<u64, sqlx::Error> {
-    tx!(tx, |c| sqlx::query("UPDATE bookings SET token_hash = $2, updated_at = $3 WHERE id = $1")
+    tx!(tx, |c| sqlx::query("UPDATE bookings SET token_hash = $2, updated_at = $3 WHERE id = $1 AND org_id = $4")
         .bind(booking)
         .bind(hash)
         .bind(at)
+        .bind(scope.org())
         .execute(c)
         .await
         .map(|r| r.rows_affected()))
@@ -463,6 +516,7 @@ pub(crate) async fn set_booking_token(
 
 /// Pending bookings whose hold ran out by `at` (the safety sweep; the per-booking job
 /// normally gets there first).
+/// Unscoped: the platform-wide sweep every node runs.
 pub(crate) async fn due_holds(db: &Db, at: DateTime<Utc>, limit: i64) -> Result<Vec<BookingId>, sqlx::Error> {
     let rows: Vec<(BookingId,)> = read!(db, |c| sqlx::query_as(
         "SELECT id FROM bookings WHERE status = 'pending_payment' AND hold_expires_at <= $1 ORDER BY hold_expires_at LIMIT $2"

@@ -79,7 +79,7 @@ impl CatalogCache {
 
 async fn load(events: &EventsService, db: &Db, event: EventId) -> AppResult<Option<Arc<EventCatalog>>> {
     let Some(facts) = events.event_facts(event).await? else { return Ok(None) };
-    let settings = settings_for(db, facts.id, facts.org_id).await?;
+    let settings = settings_for(db, facts.id).await?;
     let mut types: CatalogTypes = HashMap::new();
     for row in store::types_with_quotas(db, event).await? {
         let entry = types.entry(row.ticket_type.id).or_insert_with(|| (row.ticket_type, Vec::new()));

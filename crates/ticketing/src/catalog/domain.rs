@@ -4,6 +4,7 @@
 
 use chrono::{DateTime, Datelike, Utc};
 use kernel::AppError;
+use kernel::money::Currency;
 use serde::{Deserialize, Serialize};
 use sqlx::types::Json;
 use utoipa::ToSchema;
@@ -58,23 +59,10 @@ impl TryFrom<String> for Visibility {
 
 // ---- fields -----------------------------------------------------------------------------
 
-/// ISO 4217 codes in use (active currencies, plus a few funds and precious metals that
-/// payment providers accept).
-pub(crate) const CURRENCIES: &str = "AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BHD BIF BMD BND BOB BRL BSD BTN BWP BYN BZD CAD \
-CDF CHF CLP CNY COP CRC CUC CUP CVE CZK DJF DKK DOP DZD EGP ERN ETB EUR FJD FKP GBP GEL GHS GIP GMD GNF GTQ GYD HKD HNL HTG HUF \
-IDR ILS INR IQD IRR ISK JMD JOD JPY KES KGS KHR KMF KPW KRW KWD KYD KZT LAK LBP LKR LRD LSL LYD MAD MDL MGA MKD MMK MNT MOP MRU \
-MUR MVR MWK MXN MYR MZN NAD NGN NIO NOK NPR NZD OMR PAB PEN PGK PHP PKR PLN PYG QAR RON RSD RUB RWF SAR SBD SCR SDG SEK SGD SHP \
-SLE SLL SOS SRD SSP STN SVC SYP SZL THB TJS TMT TND TOP TRY TTD TWD TZS UAH UGX USD UYU UZS VES VND VUV WST XAF XCD XCG XOF XPF \
-YER ZAR ZMW ZWG ZWL";
-
-/// An ISO 4217 currency code, normalized to upper case (`eur` → `EUR`).
+/// An ISO 4217 currency code from [`kernel::money::CURRENCIES`], normalized to upper case
+/// (`eur` → `EUR`); rows and API bodies keep it as text.
 pub fn currency(field: &str, raw: &str) -> Result<String, AppError> {
-    let code = raw.trim().to_ascii_uppercase();
-    if code.len() == 3 && code.bytes().all(|b| b.is_ascii_uppercase()) && CURRENCIES.split(' ').any(|c| c == code) {
-        Ok(code)
-    } else {
-        Err(AppError::validation(field, "must be an ISO 4217 currency code (3 letters, e.g. EUR)"))
-    }
+    Currency::parse(field, raw).map(|c| c.as_str().to_string())
 }
 
 /// A price in minor units (cents): 0..=PRICE_MAX.
@@ -320,7 +308,6 @@ mod tests {
         let at: DateTime<Utc> = "2026-05-01T12:00:00Z".parse().unwrap();
         SettingsRecord {
             event_id: events::EventId::new(),
-            org_id: kernel::id::OrgId::new(),
             hold_seconds: HOLD_SECONDS_DEFAULT,
             max_tickets_per_buyer: None,
             waitlist_offer_hours: WAITLIST_OFFER_HOURS_DEFAULT,

@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use events::{EventFacts, EventId, EventStatus};
-use kernel::auth::{Principal, Role};
-use kernel::jobs::publish;
+use kernel::audit::changed_fields;
+use kernel::auth::{OrgScope, Principal, Role};
 use kernel::pagination::{Page, PageParams};
 use kernel::time::now;
 use kernel::{AppError, AppResult};
@@ -16,6 +16,7 @@ use sqlx::types::Json;
 
 use super::store::{self, QuotaRecord, TicketTypeRecord, VoucherRecord};
 use crate::domain::{self, QuotaId, TicketTypeId, Visibility, VoucherId, known_types, validate_voucher};
+use crate::events::{CapacityRaised, QUOTA_CAPACITY_RAISED};
 use crate::model::*;
 use crate::shared::state::{Shared, feature_service};
 
@@ -139,7 +140,7 @@ impl Catalog {
         let rows = store::types_with_quotas(self.db(), event).await?;
         let quotas = store::quotas(self.db(), event).await?;
         let mut views = type_views(rows, &quotas, &e, now());
-        if !member {
+        if member.is_none() {
             views.retain(|t| t.visibility == Visibility::Public || unlocked.contains(&t.id));
         }
         Ok(views)
@@ -152,10 +153,15 @@ impl Catalog {
     }
 
     /// A ticket type of a live event whose organization the caller holds `min` in.
-    async fn managed_type(&self, p: &Principal, id: TicketTypeId, min: Role) -> AppResult<(TicketTypeRecord, EventFacts)> {
+    async fn managed_type(
+        &self,
+        p: &Principal,
+        id: TicketTypeId,
+        min: Role,
+    ) -> AppResult<(TicketTypeRecord, EventFacts, OrgScope)> {
         let Some(t) = store::ticket_type(self.db(), id).await? else { return Err(AppError::not_found("ticket type")) };
-        let e = self.managed_event(p, t.event_id, min, "ticket type").await?;
-        Ok((t, e))
+        let (e, scope) = self.managed_event(p, t.event_id, min, "ticket type").await?;
+        Ok((t, e, scope))
     }
 
     async fn check_session(&self, e: &EventFacts, session: Option<events::EventSessionId>) -> AppResult<()> {
@@ -170,7 +176,7 @@ impl Catalog {
     /// Creates a ticket type (staff and above); with `capacity`, also a quota holding just
     /// this type.
     pub async fn create_ticket_type(&self, p: &Principal, event: EventId, req: CreateTicketType) -> AppResult<TicketType> {
-        let e = self.managed_event(p, event, Role::Staff, "event").await?;
+        let (e, scope) = self.managed_event(p, event, Role::Staff, "event").await?;
         let at = now();
         let min = domain::within("min_per_order", req.min_per_order.unwrap_or(1), 1..=domain::BOOKING_TICKETS_MAX)?;
         let max = req.max_per_order.map(|m| domain::within("max_per_order", m, min..=domain::BOOKING_TICKETS_MAX)).transpose()?;
@@ -201,13 +207,13 @@ impl Catalog {
         self.check_session(&e, record.session_id).await?;
 
         let mut tx = self.db().begin().await?;
-        if store::count_types(&mut tx, e.id).await? >= domain::TYPES_PER_EVENT_MAX {
+        if store::count_types(&mut tx, &scope, e.id).await? >= domain::TYPES_PER_EVENT_MAX {
             return Err(AppError::conflict(
                 "too_many_ticket_types",
                 format!("an event has at most {} ticket types", domain::TYPES_PER_EVENT_MAX),
             ));
         }
-        store::insert_ticket_type(&mut tx, &record).await?;
+        store::insert_ticket_type(&mut tx, &scope, &record).await?;
         let mut changes = serde_json::to_value(&record)?;
         strip_bookkeeping(&mut changes);
         if let Some(capacity) = capacity {
@@ -221,8 +227,8 @@ impl Catalog {
                 created_at: at,
                 updated_at: at,
             };
-            store::insert_quota(&mut tx, &quota).await?;
-            store::set_quota_types(&mut tx, e.org_id, quota.id, &[record.id], at).await?;
+            store::insert_quota(&mut tx, &scope, &quota).await?;
+            store::set_quota_types(&mut tx, &scope, quota.id, &[record.id], at).await?;
             changes["capacity"] = json!(capacity);
             changes["quota_id"] = json!(quota.id);
         }
@@ -235,7 +241,7 @@ impl Catalog {
     /// Changes a ticket type (staff and above): only the fields present. Bookings made
     /// before keep the price they were sold at.
     pub async fn update_ticket_type(&self, p: &Principal, id: TicketTypeId, req: UpdateTicketType) -> AppResult<TicketType> {
-        let (old, e) = self.managed_type(p, id, Role::Staff).await?;
+        let (old, e, scope) = self.managed_type(p, id, Role::Staff).await?;
         let mut new = old.clone();
         if let Some(n) = &req.name {
             new.name = domain::required_text("name", n, domain::NAME_MAX)?;
@@ -276,11 +282,11 @@ impl Catalog {
         if let Some(s) = req.sort_order {
             new.sort_order = domain::within("sort_order", s, -domain::SORT_ORDER_MAX..=domain::SORT_ORDER_MAX)?;
         }
-        let changes = events::domain::changed_fields(&serde_json::to_value(&old)?, &serde_json::to_value(&new)?);
+        let changes = changed_fields(&serde_json::to_value(&old)?, &serde_json::to_value(&new)?);
         if changes.as_object().is_some_and(|c| !c.is_empty()) {
             new.updated_at = now();
             let mut tx = self.db().begin().await?;
-            if store::save_ticket_type(&mut tx, &new).await? == 0 {
+            if store::save_ticket_type(&mut tx, &scope, &new).await? == 0 {
                 return Err(AppError::not_found("ticket type"));
             }
             self.audit(&mut tx, e.org_id, "ticket_type.updated", "ticket_type", id.to_string(), changes).await?;
@@ -293,14 +299,14 @@ impl Catalog {
     /// Deletes a ticket type that was never booked (staff and above); `409
     /// ticket_type_in_use` otherwise (end its sales window instead).
     pub async fn delete_ticket_type(&self, p: &Principal, id: TicketTypeId) -> AppResult<()> {
-        let (old, e) = self.managed_type(p, id, Role::Staff).await?;
+        let (old, e, scope) = self.managed_type(p, id, Role::Staff).await?;
         const IN_USE: &str = "the ticket type has bookings; end its sales (sales_end) instead of deleting it";
         let mut tx = self.db().begin().await?;
-        if store::type_was_booked(&mut tx, id).await? {
+        if store::type_was_booked(&mut tx, &scope, id).await? {
             return Err(AppError::conflict("ticket_type_in_use", IN_USE));
         }
         // A booking racing this delete surfaces as a foreign-key violation.
-        let n = store::delete_ticket_type(&mut tx, e.org_id, id)
+        let n = store::delete_ticket_type(&mut tx, &scope, id)
             .await
             .map_err(AppError::from)
             .map_err(in_use("ticket_type_in_use", IN_USE))?;
@@ -317,10 +323,10 @@ impl Catalog {
 
     /// The event's quotas with their ticket types (members).
     pub async fn quotas(&self, p: &Principal, event: EventId) -> AppResult<Vec<Quota>> {
-        let e = self.managed_event(p, event, Role::Viewer, "event").await?;
+        let (e, scope) = self.managed_event(p, event, Role::Viewer, "event").await?;
         let quotas = store::quotas(self.db(), e.id).await?;
         let mut members: HashMap<QuotaId, Vec<TicketTypeId>> = HashMap::new();
-        for (q, t) in store::memberships(self.db(), e.id).await? {
+        for (q, t) in store::memberships(self.db(), &scope, e.id).await? {
             members.entry(q).or_default().push(t);
         }
         Ok(quotas.into_iter().map(|q| quota_view(q.clone(), members.remove(&q.id).unwrap_or_default())).collect())
@@ -328,7 +334,7 @@ impl Catalog {
 
     /// Creates a quota (staff and above).
     pub async fn create_quota(&self, p: &Principal, event: EventId, req: CreateQuota) -> AppResult<Quota> {
-        let e = self.managed_event(p, event, Role::Staff, "event").await?;
+        let (e, scope) = self.managed_event(p, event, Role::Staff, "event").await?;
         let at = now();
         let quota = QuotaRecord {
             id: QuotaId::new(),
@@ -341,16 +347,16 @@ impl Catalog {
             updated_at: at,
         };
         let mut tx = self.db().begin().await?;
-        let known = store::type_ids_of_event(&mut tx, e.id).await?;
+        let known = store::type_ids_of_event(&mut tx, &scope, e.id).await?;
         let types = known_types("ticket_type_ids", &req.ticket_type_ids, &known, domain::TYPES_PER_EVENT_MAX as usize)?;
-        if store::count_quotas(&mut tx, e.id).await? >= domain::QUOTAS_PER_EVENT_MAX {
+        if store::count_quotas(&mut tx, &scope, e.id).await? >= domain::QUOTAS_PER_EVENT_MAX {
             return Err(AppError::conflict(
                 "too_many_quotas",
                 format!("an event has at most {} quotas", domain::QUOTAS_PER_EVENT_MAX),
             ));
         }
-        store::insert_quota(&mut tx, &quota).await?;
-        store::set_quota_types(&mut tx, e.org_id, quota.id, &types, at).await?;
+        store::insert_quota(&mut tx, &scope, &quota).await?;
+        store::set_quota_types(&mut tx, &scope, quota.id, &types, at).await?;
         let changes = json!({ "name": quota.name, "capacity": quota.capacity, "ticket_type_ids": types, "event_id": e.id });
         self.audit(&mut tx, e.org_id, "quota.created", "quota", quota.id.to_string(), changes).await?;
         self.kernel.commit(tx).await?;
@@ -358,28 +364,28 @@ impl Catalog {
         Ok(quota_view(quota, types))
     }
 
-    async fn managed_quota(&self, p: &Principal, id: QuotaId) -> AppResult<(QuotaRecord, EventFacts)> {
+    async fn managed_quota(&self, p: &Principal, id: QuotaId) -> AppResult<(QuotaRecord, EventFacts, OrgScope)> {
         let Some(q) = store::quota(self.db(), id).await? else { return Err(AppError::not_found("quota")) };
-        let e = self.managed_event(p, q.event_id, Role::Staff, "quota").await?;
-        Ok((q, e))
+        let (e, scope) = self.managed_event(p, q.event_id, Role::Staff, "quota").await?;
+        Ok((q, e, scope))
     }
 
     /// Changes a quota (staff and above). Capacity can drop to what is taken (held + sold)
     /// and no lower (`409 capacity_below_taken`); raising it publishes
     /// `quota.capacity_raised`, which the waitlist reacts to.
     pub async fn update_quota(&self, p: &Principal, id: QuotaId, req: UpdateQuota) -> AppResult<Quota> {
-        let (_, e) = self.managed_quota(p, id).await?;
+        let (_, e, scope) = self.managed_quota(p, id).await?;
         let name = req.name.as_deref().map(|n| domain::required_text("name", n, domain::NAME_MAX)).transpose()?;
         let capacity = req.capacity.map(|c| domain::capacity("capacity", c)).transpose()?;
         let at = now();
         let mut tx = self.db().begin().await?;
-        let Some(mut quota) = store::quota_tx(&mut tx, e.org_id, id).await? else { return Err(AppError::not_found("quota")) };
-        let mut types = store::quota_types(&mut tx, id).await?;
+        let Some(mut quota) = store::quota_tx(&mut tx, &scope, id).await? else { return Err(AppError::not_found("quota")) };
+        let mut types = store::quota_types(&mut tx, &scope, id).await?;
         let mut changes = serde_json::Map::new();
         if let Some(n) = name
             && n != quota.name
         {
-            store::rename_quota(&mut tx, e.org_id, id, &n, at).await?;
+            store::rename_quota(&mut tx, &scope, id, &n, at).await?;
             changes.insert("name".into(), json!(n));
             quota.name = n;
         }
@@ -388,8 +394,8 @@ impl Catalog {
         {
             let before = quota.capacity;
             // Conditional: concurrent bookings may have taken more since the read above.
-            let Some(changed) = store::set_capacity(&mut tx, e.org_id, id, c, at).await? else {
-                let taken = store::quota_tx(&mut tx, e.org_id, id).await?.map(|q| q.taken).unwrap_or(quota.taken);
+            let Some(changed) = store::set_capacity(&mut tx, &scope, id, c, at).await? else {
+                let taken = store::quota_tx(&mut tx, &scope, id).await?.map(|q| q.taken).unwrap_or(quota.taken);
                 return Err(AppError::conflict(
                     "capacity_below_taken",
                     format!("{taken} seats of this quota are held or sold; capacity cannot go below that"),
@@ -398,21 +404,26 @@ impl Catalog {
             quota = changed;
             changes.insert("capacity".into(), json!(c));
             if c > before {
-                let payload = json!({
-                    "quota_id": id, "event_id": e.id, "org_id": e.org_id, "capacity": c, "previous_capacity": before,
-                    "available": quota.capacity - quota.taken, "ticket_type_ids": types,
-                });
-                publish(&mut tx, "quota.capacity_raised", &payload).await?;
+                let payload = CapacityRaised {
+                    quota_id: id,
+                    event_id: e.id,
+                    org_id: e.org_id,
+                    capacity: c,
+                    previous_capacity: before,
+                    available: quota.capacity - quota.taken,
+                    ticket_type_ids: types.clone(),
+                };
+                self.kernel.jobs.publish(&mut tx, &QUOTA_CAPACITY_RAISED, &payload).await?;
             }
         }
         if let Some(ids) = &req.ticket_type_ids {
-            let known = store::type_ids_of_event(&mut tx, e.id).await?;
+            let known = store::type_ids_of_event(&mut tx, &scope, e.id).await?;
             let new_types = known_types("ticket_type_ids", ids, &known, domain::TYPES_PER_EVENT_MAX as usize)?;
             let (mut a, mut b) = (types.clone(), new_types.clone());
             a.sort();
             b.sort();
             if a != b {
-                store::set_quota_types(&mut tx, e.org_id, id, &new_types, at).await?;
+                store::set_quota_types(&mut tx, &scope, id, &new_types, at).await?;
                 changes.insert("ticket_type_ids".into(), json!(new_types));
                 types = new_types;
             }
@@ -427,10 +438,10 @@ impl Catalog {
 
     /// Deletes a quota no seat is held or sold from (staff and above).
     pub async fn delete_quota(&self, p: &Principal, id: QuotaId) -> AppResult<()> {
-        let (q, e) = self.managed_quota(p, id).await?;
+        let (q, e, scope) = self.managed_quota(p, id).await?;
         let mut tx = self.db().begin().await?;
-        if store::delete_quota(&mut tx, e.org_id, id).await? == 0 {
-            return Err(match store::quota_tx(&mut tx, e.org_id, id).await? {
+        if store::delete_quota(&mut tx, &scope, id).await? == 0 {
+            return Err(match store::quota_tx(&mut tx, &scope, id).await? {
                 Some(q) => AppError::conflict(
                     "quota_in_use",
                     format!("{} seats of this quota are held or sold; cancel those bookings first", q.taken),
@@ -448,16 +459,16 @@ impl Catalog {
 
     /// The event's vouchers by code (members).
     pub async fn vouchers(&self, p: &Principal, event: EventId, page: PageParams) -> AppResult<Page<Voucher>> {
-        let e = self.managed_event(p, event, Role::Viewer, "event").await?;
+        let (e, scope) = self.managed_event(p, event, Role::Viewer, "event").await?;
         let limit = page.limit()?;
         let after: Option<(String, VoucherId)> = page.decode()?;
-        let rows = store::vouchers(self.db(), e.id, after, limit + 1).await?;
+        let rows = store::vouchers(self.db(), &scope, e.id, after, limit + 1).await?;
         Ok(Page::from_rows(rows, limit, |v| (v.code_norm.clone(), v.id)).map(voucher_view))
     }
 
     /// Creates a voucher (staff and above).
     pub async fn create_voucher(&self, p: &Principal, event: EventId, req: CreateVoucher) -> AppResult<Voucher> {
-        let e = self.managed_event(p, event, Role::Staff, "event").await?;
+        let (e, scope) = self.managed_event(p, event, Role::Staff, "event").await?;
         let at = now();
         let code = domain::voucher_code("code", &req.code)?;
         let mut v = VoucherRecord {
@@ -479,9 +490,9 @@ impl Catalog {
             updated_at: at,
         };
         let mut tx = self.db().begin().await?;
-        let known = store::type_ids_of_event(&mut tx, e.id).await?;
+        let known = store::type_ids_of_event(&mut tx, &scope, e.id).await?;
         validate_voucher(&mut v, &known)?;
-        store::insert_voucher(&mut tx, &v).await.map_err(AppError::from).map_err(code_taken)?;
+        store::insert_voucher(&mut tx, &scope, &v).await.map_err(AppError::from).map_err(code_taken)?;
         let mut changes = serde_json::to_value(&v)?;
         strip_bookkeeping(&mut changes);
         self.audit(&mut tx, e.org_id, "voucher.created", "voucher", v.id.to_string(), changes).await?;
@@ -489,16 +500,16 @@ impl Catalog {
         Ok(voucher_view(v))
     }
 
-    async fn managed_voucher(&self, p: &Principal, id: VoucherId) -> AppResult<(VoucherRecord, EventFacts)> {
+    async fn managed_voucher(&self, p: &Principal, id: VoucherId) -> AppResult<(VoucherRecord, EventFacts, OrgScope)> {
         let Some(v) = store::voucher(self.db(), id).await? else { return Err(AppError::not_found("voucher")) };
-        let e = self.managed_event(p, v.event_id, Role::Staff, "voucher").await?;
-        Ok((v, e))
+        let (e, scope) = self.managed_event(p, v.event_id, Role::Staff, "voucher").await?;
+        Ok((v, e, scope))
     }
 
     /// Changes a voucher (staff and above): only the fields present. `max_uses` cannot drop
     /// below the uses it has (`409 voucher_in_use`).
     pub async fn update_voucher(&self, p: &Principal, id: VoucherId, req: UpdateVoucher) -> AppResult<Voucher> {
-        let (old, e) = self.managed_voucher(p, id).await?;
+        let (old, e, scope) = self.managed_voucher(p, id).await?;
         let mut v = old.clone();
         if let Some(c) = &req.code {
             v.code = domain::voucher_code("code", c)?;
@@ -529,9 +540,9 @@ impl Catalog {
             v.unlock_ticket_type_ids = Json(t.clone());
         }
         let mut tx = self.db().begin().await?;
-        let known = store::type_ids_of_event(&mut tx, e.id).await?;
+        let known = store::type_ids_of_event(&mut tx, &scope, e.id).await?;
         validate_voucher(&mut v, &known)?;
-        let mut changes = events::domain::changed_fields(&serde_json::to_value(&old)?, &serde_json::to_value(&v)?);
+        let mut changes = changed_fields(&serde_json::to_value(&old)?, &serde_json::to_value(&v)?);
         if let Some(map) = changes.as_object_mut() {
             map.remove("uses");
             map.remove("code_norm");
@@ -540,7 +551,7 @@ impl Catalog {
             return Ok(voucher_view(old));
         }
         v.updated_at = now();
-        let Some(saved) = store::save_voucher(&mut tx, &v).await.map_err(AppError::from).map_err(code_taken)? else {
+        let Some(saved) = store::save_voucher(&mut tx, &scope, &v).await.map_err(AppError::from).map_err(code_taken)? else {
             return Err(AppError::conflict(
                 "voucher_in_use",
                 "max_uses cannot go below the number of live bookings using the voucher",
@@ -553,9 +564,9 @@ impl Catalog {
 
     /// Deletes a voucher no live booking uses (staff and above).
     pub async fn delete_voucher(&self, p: &Principal, id: VoucherId) -> AppResult<()> {
-        let (v, e) = self.managed_voucher(p, id).await?;
+        let (v, e, scope) = self.managed_voucher(p, id).await?;
         let mut tx = self.db().begin().await?;
-        if store::delete_voucher(&mut tx, e.org_id, id).await? == 0 {
+        if store::delete_voucher(&mut tx, &scope, id).await? == 0 {
             return Err(AppError::conflict(
                 "voucher_in_use",
                 "live bookings use this voucher; end its validity (valid_until) instead of deleting it",

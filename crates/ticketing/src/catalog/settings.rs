@@ -2,8 +2,8 @@
 //! time and tiers. An event without saved settings has the defaults.
 
 use events::{EventFacts, EventId};
+use kernel::audit::changed_fields;
 use kernel::auth::{Principal, Role};
-use kernel::id::OrgId;
 use kernel::time::now;
 use kernel::{AppResult, Db};
 use sqlx::types::Json;
@@ -14,22 +14,22 @@ use crate::domain;
 use crate::model::{TicketingSettings, UpdateTicketingSettings};
 
 /// The event's settings, or the defaults when none were saved.
-pub(crate) async fn settings_for(db: &Db, event: EventId, org: OrgId) -> AppResult<SettingsRecord> {
+pub(crate) async fn settings_for(db: &Db, event: EventId) -> AppResult<SettingsRecord> {
     Ok(match store::settings(db, event).await? {
         Some(s) => s,
-        None => default_settings(event, org),
+        None => default_settings(event),
     })
 }
 
 impl Catalog {
     /// The event's settings, or the defaults when none were saved.
     pub(crate) async fn settings_record(&self, e: &EventFacts) -> AppResult<SettingsRecord> {
-        settings_for(self.db(), e.id, e.org_id).await
+        settings_for(self.db(), e.id).await
     }
 
     /// The event's ticketing settings (members).
     pub async fn settings(&self, p: &Principal, event: EventId) -> AppResult<TicketingSettings> {
-        let e = self.managed_event(p, event, Role::Viewer, "event").await?;
+        let (e, _) = self.managed_event(p, event, Role::Viewer, "event").await?;
         Ok(settings_view(&self.settings_record(&e).await?))
     }
 
@@ -40,16 +40,16 @@ impl Catalog {
         event: EventId,
         req: UpdateTicketingSettings,
     ) -> AppResult<TicketingSettings> {
-        let e = self.managed_event(p, event, Role::Staff, "event").await?;
+        let (e, scope) = self.managed_event(p, event, Role::Staff, "event").await?;
         let mut s = self.settings_record(&e).await?;
         let old = settings_view(&s);
         domain::apply_settings(&mut s, &req)?;
         let new = settings_view(&s);
-        let changes = events::domain::changed_fields(&serde_json::to_value(&old)?, &serde_json::to_value(&new)?);
+        let changes = changed_fields(&serde_json::to_value(&old)?, &serde_json::to_value(&new)?);
         if changes.as_object().is_some_and(|c| !c.is_empty()) {
             s.updated_at = now();
             let mut tx = self.db().begin().await?;
-            store::save_settings(&mut tx, &s).await?;
+            store::save_settings(&mut tx, &scope, &s).await?;
             self.audit(&mut tx, e.org_id, "ticketing_settings.updated", "event", e.id.to_string(), changes).await?;
             self.kernel.commit(tx).await?;
             self.forget(e.id);
@@ -58,11 +58,10 @@ impl Catalog {
     }
 }
 
-fn default_settings(event_id: EventId, org_id: OrgId) -> SettingsRecord {
+fn default_settings(event_id: EventId) -> SettingsRecord {
     let at = now();
     SettingsRecord {
         event_id,
-        org_id,
         hold_seconds: domain::HOLD_SECONDS_DEFAULT,
         max_tickets_per_buyer: None,
         waitlist_offer_hours: domain::WAITLIST_OFFER_HOURS_DEFAULT,

@@ -5,11 +5,17 @@
 //! [`crate::inventory`]; the catalog reads those counters, and guards its own changes with
 //! them (a capacity cannot drop below `taken`, a quota or voucher in use is not deleted).
 //!
-//! Functions that look a row up by id alone (`ticket_type`, `quota`, `voucher`) exist to
-//! learn its organization; callers check access before showing anything.
+//! Changes and members' reads take the caller's [`OrgScope`] and filter by it. Unscoped
+//! are the lookups of a row by id alone (`ticket_type`, `quota`, `voucher`), which learn its
+//! organization before access is checked, and the reads that make up the public view of an
+//! event's catalog — its settings, its ticket types with their quotas, the room left in
+//! them, a voucher by the code a buyer gives — which buyers and the public read for
+//! published events (callers check that the event is published, or the caller a member,
+//! before showing anything), and which the booking path caches.
 
 use chrono::{DateTime, Utc};
 use events::{EventId, EventSessionId};
+use kernel::auth::OrgScope;
 use kernel::id::OrgId;
 use kernel::{Db, Tx, read, tx};
 use serde::Serialize;
@@ -23,7 +29,6 @@ use crate::domain::{QuotaId, TicketTypeId, Visibility, VoucherId};
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub(crate) struct SettingsRecord {
     pub event_id: EventId,
-    pub org_id: OrgId,
     pub hold_seconds: i64,
     pub max_tickets_per_buyer: Option<i64>,
     pub waitlist_offer_hours: i64,
@@ -129,9 +134,11 @@ macro_rules! voucher_columns {
 
 // ---- settings -----------------------------------------------------------------------------
 
+/// Unscoped: the event's booking rules (hold time, per-buyer cap, waitlist tiers), part of
+/// the booking view every buyer's booking and waitlist entry reads.
 pub(crate) async fn settings(db: &Db, event: EventId) -> Result<Option<SettingsRecord>, sqlx::Error> {
     read!(db, |c| sqlx::query_as(
-        "SELECT event_id, org_id, hold_seconds, max_tickets_per_buyer, waitlist_offer_hours, waitlist_tiers, \
+        "SELECT event_id, hold_seconds, max_tickets_per_buyer, waitlist_offer_hours, waitlist_tiers, \
          waitlist_offer_seconds, created_at, updated_at FROM ticketing_settings WHERE event_id = $1"
     )
     .bind(event)
@@ -139,17 +146,19 @@ pub(crate) async fn settings(db: &Db, event: EventId) -> Result<Option<SettingsR
     .await)
 }
 
-pub(crate) async fn save_settings(tx: &mut Tx<'_>, s: &SettingsRecord) -> Result<u64, sqlx::Error> {
+/// Saves an event's settings in the scope's organization (an event of another organization
+/// keeps its own: nothing is written).
+pub(crate) async fn save_settings(tx: &mut Tx<'_>, scope: &OrgScope, s: &SettingsRecord) -> Result<u64, sqlx::Error> {
     tx!(tx, |c| sqlx::query(
         "INSERT INTO ticketing_settings (event_id, org_id, hold_seconds, max_tickets_per_buyer, waitlist_offer_hours, \
          waitlist_tiers, created_at, updated_at, waitlist_offer_seconds) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
          ON CONFLICT (event_id) DO UPDATE SET hold_seconds = excluded.hold_seconds, \
          max_tickets_per_buyer = excluded.max_tickets_per_buyer, waitlist_offer_hours = excluded.waitlist_offer_hours, \
          waitlist_tiers = excluded.waitlist_tiers, waitlist_offer_seconds = excluded.waitlist_offer_seconds, \
-         updated_at = excluded.updated_at"
+         updated_at = excluded.updated_at WHERE ticketing_settings.org_id = excluded.org_id"
     )
     .bind(s.event_id)
-    .bind(s.org_id)
+    .bind(scope.org())
     .bind(s.hold_seconds)
     .bind(s.max_tickets_per_buyer)
     .bind(s.waitlist_offer_hours)
@@ -166,6 +175,8 @@ pub(crate) async fn save_settings(tx: &mut Tx<'_>, s: &SettingsRecord) -> Result
 
 /// An event's ticket types, each joined with its quota memberships (one row per
 /// membership; types in no quota come once with a null `quota_id`).
+/// Unscoped: the public read of an event's ticket types, and the booking view of its
+/// catalog (see the module docs).
 pub(crate) async fn types_with_quotas(db: &Db, event: EventId) -> Result<Vec<TypeQuotaRow>, sqlx::Error> {
     read!(db, |c| sqlx::query_as(concat!(
         "SELECT ",
@@ -179,6 +190,7 @@ pub(crate) async fn types_with_quotas(db: &Db, event: EventId) -> Result<Vec<Typ
 }
 
 /// Finds a ticket type by id alone, to learn its event and organization.
+/// Unscoped: resolves which organization owns an id before access is checked.
 pub(crate) async fn ticket_type(db: &Db, id: TicketTypeId) -> Result<Option<TicketTypeRecord>, sqlx::Error> {
     read!(db, |c| sqlx::query_as(concat!("SELECT ", type_columns!(), " FROM ticket_types WHERE id = $1"))
         .bind(id)
@@ -186,29 +198,39 @@ pub(crate) async fn ticket_type(db: &Db, id: TicketTypeId) -> Result<Option<Tick
         .await)
 }
 
-pub(crate) async fn count_types(tx: &mut Tx<'_>, event: EventId) -> Result<i64, sqlx::Error> {
-    let (n,): (i64,) =
-        tx!(tx, |c| sqlx::query_as("SELECT COUNT(*) FROM ticket_types WHERE event_id = $1").bind(event).fetch_one(c).await)?;
+pub(crate) async fn count_types(tx: &mut Tx<'_>, scope: &OrgScope, event: EventId) -> Result<i64, sqlx::Error> {
+    let (n,): (i64,) = tx!(tx, |c| sqlx::query_as("SELECT COUNT(*) FROM ticket_types WHERE event_id = $1 AND org_id = $2")
+        .bind(event)
+        .bind(scope.org())
+        .fetch_one(c)
+        .await)?;
     Ok(n)
 }
 
-/// Which of `ids` are ticket types of `event` (for validating id lists).
-pub(crate) async fn type_ids_of_event(tx: &mut Tx<'_>, event: EventId) -> Result<Vec<TicketTypeId>, sqlx::Error> {
-    let rows: Vec<(TicketTypeId,)> = tx!(tx, |c| sqlx::query_as("SELECT id FROM ticket_types WHERE event_id = $1 LIMIT 10000")
-        .bind(event)
-        .fetch_all(c)
-        .await)?;
+/// The ids of the event's ticket types (for validating id lists).
+pub(crate) async fn type_ids_of_event(
+    tx: &mut Tx<'_>,
+    scope: &OrgScope,
+    event: EventId,
+) -> Result<Vec<TicketTypeId>, sqlx::Error> {
+    let rows: Vec<(TicketTypeId,)> =
+        tx!(tx, |c| sqlx::query_as("SELECT id FROM ticket_types WHERE event_id = $1 AND org_id = $2 LIMIT 10000")
+            .bind(event)
+            .bind(scope.org())
+            .fetch_all(c)
+            .await)?;
     Ok(rows.into_iter().map(|r| r.0).collect())
 }
 
-pub(crate) async fn insert_ticket_type(tx: &mut Tx<'_>, t: &TicketTypeRecord) -> Result<u64, sqlx::Error> {
+/// Inserts `t` into the scope's organization (`t.org_id` is not trusted for that).
+pub(crate) async fn insert_ticket_type(tx: &mut Tx<'_>, scope: &OrgScope, t: &TicketTypeRecord) -> Result<u64, sqlx::Error> {
     tx!(tx, |c| sqlx::query(concat!(
         "INSERT INTO ticket_types (",
         type_columns!(),
         ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"
     ))
     .bind(t.id)
-    .bind(t.org_id)
+    .bind(scope.org())
     .bind(t.event_id)
     .bind(t.session_id)
     .bind(&t.name)
@@ -228,13 +250,13 @@ pub(crate) async fn insert_ticket_type(tx: &mut Tx<'_>, t: &TicketTypeRecord) ->
     .map(|r| r.rows_affected()))
 }
 
-pub(crate) async fn save_ticket_type(tx: &mut Tx<'_>, t: &TicketTypeRecord) -> Result<u64, sqlx::Error> {
+pub(crate) async fn save_ticket_type(tx: &mut Tx<'_>, scope: &OrgScope, t: &TicketTypeRecord) -> Result<u64, sqlx::Error> {
     tx!(tx, |c| sqlx::query(
         "UPDATE ticket_types SET session_id = $3, name = $4, description = $5, price = $6, currency = $7, sales_start = $8, \
          sales_end = $9, min_per_order = $10, max_per_order = $11, visibility = $12, sort_order = $13, updated_at = $14 \
          WHERE org_id = $1 AND id = $2"
     )
-    .bind(t.org_id)
+    .bind(scope.org())
     .bind(t.id)
     .bind(t.session_id)
     .bind(&t.name)
@@ -255,26 +277,31 @@ pub(crate) async fn save_ticket_type(tx: &mut Tx<'_>, t: &TicketTypeRecord) -> R
 
 /// Deletes a ticket type that was never booked (positions reference booked types, so the
 /// foreign key refuses the rest).
-pub(crate) async fn delete_ticket_type(tx: &mut Tx<'_>, org: OrgId, id: TicketTypeId) -> Result<u64, sqlx::Error> {
+pub(crate) async fn delete_ticket_type(tx: &mut Tx<'_>, scope: &OrgScope, id: TicketTypeId) -> Result<u64, sqlx::Error> {
     tx!(tx, |c| sqlx::query("DELETE FROM ticket_types WHERE org_id = $1 AND id = $2")
-        .bind(org)
+        .bind(scope.org())
         .bind(id)
         .execute(c)
         .await
         .map(|r| r.rows_affected()))
 }
 
-pub(crate) async fn type_was_booked(tx: &mut Tx<'_>, id: TicketTypeId) -> Result<bool, sqlx::Error> {
-    let row: Option<(TicketTypeId,)> =
-        tx!(tx, |c| sqlx::query_as("SELECT ticket_type_id FROM booking_positions WHERE ticket_type_id = $1 LIMIT 1")
-            .bind(id)
-            .fetch_optional(c)
-            .await)?;
+pub(crate) async fn type_was_booked(tx: &mut Tx<'_>, scope: &OrgScope, id: TicketTypeId) -> Result<bool, sqlx::Error> {
+    let row: Option<(TicketTypeId,)> = tx!(tx, |c| sqlx::query_as(
+        "SELECT ticket_type_id FROM booking_positions WHERE ticket_type_id = $1 AND org_id = $2 LIMIT 1"
+    )
+    .bind(id)
+    .bind(scope.org())
+    .fetch_optional(c)
+    .await)?;
     Ok(row.is_some())
 }
 
 // ---- quotas -------------------------------------------------------------------------------
 
+/// An event's quotas with what is taken of them.
+/// Unscoped: the room left in an event's quotas is part of the public view of its catalog
+/// (ticket types show what is available; joining a waitlist needs a sold-out type).
 pub(crate) async fn quotas(db: &Db, event: EventId) -> Result<Vec<QuotaRecord>, sqlx::Error> {
     read!(db, |c| sqlx::query_as(concat!("SELECT ", quota_columns!(), " FROM quotas WHERE event_id = $1 ORDER BY id LIMIT 1000"))
         .bind(event)
@@ -283,17 +310,19 @@ pub(crate) async fn quotas(db: &Db, event: EventId) -> Result<Vec<QuotaRecord>, 
 }
 
 /// (quota, ticket type) pairs of an event.
-pub(crate) async fn memberships(db: &Db, event: EventId) -> Result<Vec<(QuotaId, TicketTypeId)>, sqlx::Error> {
+pub(crate) async fn memberships(db: &Db, scope: &OrgScope, event: EventId) -> Result<Vec<(QuotaId, TicketTypeId)>, sqlx::Error> {
     read!(db, |c| sqlx::query_as(
         "SELECT qt.quota_id, qt.ticket_type_id FROM quota_ticket_types qt JOIN quotas q ON q.id = qt.quota_id \
-         WHERE q.event_id = $1 ORDER BY qt.quota_id, qt.ticket_type_id LIMIT 100000"
+         WHERE q.event_id = $1 AND q.org_id = $2 ORDER BY qt.quota_id, qt.ticket_type_id LIMIT 100000"
     )
     .bind(event)
+    .bind(scope.org())
     .fetch_all(c)
     .await)
 }
 
 /// Finds a quota by id alone, to learn its event and organization.
+/// Unscoped: resolves which organization owns an id before access is checked.
 pub(crate) async fn quota(db: &Db, id: QuotaId) -> Result<Option<QuotaRecord>, sqlx::Error> {
     read!(db, |c| sqlx::query_as(concat!("SELECT ", quota_columns!(), " FROM quotas WHERE id = $1"))
         .bind(id)
@@ -301,24 +330,28 @@ pub(crate) async fn quota(db: &Db, id: QuotaId) -> Result<Option<QuotaRecord>, s
         .await)
 }
 
-pub(crate) async fn quota_tx(tx: &mut Tx<'_>, org: OrgId, id: QuotaId) -> Result<Option<QuotaRecord>, sqlx::Error> {
+pub(crate) async fn quota_tx(tx: &mut Tx<'_>, scope: &OrgScope, id: QuotaId) -> Result<Option<QuotaRecord>, sqlx::Error> {
     tx!(tx, |c| sqlx::query_as(concat!("SELECT ", quota_columns!(), " FROM quotas WHERE org_id = $1 AND id = $2"))
-        .bind(org)
+        .bind(scope.org())
         .bind(id)
         .fetch_optional(c)
         .await)
 }
 
-pub(crate) async fn count_quotas(tx: &mut Tx<'_>, event: EventId) -> Result<i64, sqlx::Error> {
-    let (n,): (i64,) =
-        tx!(tx, |c| sqlx::query_as("SELECT COUNT(*) FROM quotas WHERE event_id = $1").bind(event).fetch_one(c).await)?;
+pub(crate) async fn count_quotas(tx: &mut Tx<'_>, scope: &OrgScope, event: EventId) -> Result<i64, sqlx::Error> {
+    let (n,): (i64,) = tx!(tx, |c| sqlx::query_as("SELECT COUNT(*) FROM quotas WHERE event_id = $1 AND org_id = $2")
+        .bind(event)
+        .bind(scope.org())
+        .fetch_one(c)
+        .await)?;
     Ok(n)
 }
 
-pub(crate) async fn insert_quota(tx: &mut Tx<'_>, q: &QuotaRecord) -> Result<u64, sqlx::Error> {
+/// Inserts `q` into the scope's organization.
+pub(crate) async fn insert_quota(tx: &mut Tx<'_>, scope: &OrgScope, q: &QuotaRecord) -> Result<u64, sqlx::Error> {
     tx!(tx, |c| sqlx::query(concat!("INSERT INTO quotas (", quota_columns!(), ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"))
         .bind(q.id)
-        .bind(q.org_id)
+        .bind(scope.org())
         .bind(q.event_id)
         .bind(&q.name)
         .bind(q.capacity)
@@ -332,13 +365,13 @@ pub(crate) async fn insert_quota(tx: &mut Tx<'_>, q: &QuotaRecord) -> Result<u64
 
 pub(crate) async fn rename_quota(
     tx: &mut Tx<'_>,
-    org: OrgId,
+    scope: &OrgScope,
     id: QuotaId,
     name: &str,
     at: DateTime<Utc>,
 ) -> Result<u64, sqlx::Error> {
     tx!(tx, |c| sqlx::query("UPDATE quotas SET name = $3, updated_at = $4 WHERE org_id = $1 AND id = $2")
-        .bind(org)
+        .bind(scope.org())
         .bind(id)
         .bind(name)
         .bind(at)
@@ -351,7 +384,7 @@ pub(crate) async fn rename_quota(
 /// as changed, or `None` when seats taken exceed the new capacity.
 pub(crate) async fn set_capacity(
     tx: &mut Tx<'_>,
-    org: OrgId,
+    scope: &OrgScope,
     id: QuotaId,
     capacity: i64,
     at: DateTime<Utc>,
@@ -360,7 +393,7 @@ pub(crate) async fn set_capacity(
         "UPDATE quotas SET capacity = $3, updated_at = $4 WHERE org_id = $1 AND id = $2 AND taken <= $3 RETURNING ",
         quota_columns!()
     ))
-    .bind(org)
+    .bind(scope.org())
     .bind(id)
     .bind(capacity)
     .bind(at)
@@ -371,13 +404,14 @@ pub(crate) async fn set_capacity(
 /// Replaces the ticket types of a quota.
 pub(crate) async fn set_quota_types(
     tx: &mut Tx<'_>,
-    org: OrgId,
+    scope: &OrgScope,
     quota: QuotaId,
     types: &[TicketTypeId],
     at: DateTime<Utc>,
 ) -> Result<(), sqlx::Error> {
-    tx!(tx, |c| sqlx::query("DELETE FROM quota_ticket_types WHERE quota_id = $1")
+    tx!(tx, |c| sqlx::query("DELETE FROM quota_ticket_types WHERE quota_id = $1 AND org_id = $2")
         .bind(quota)
+        .bind(scope.org())
         .execute(c)
         .await
         .map(|r| r.rows_affected()))?;
@@ -388,7 +422,7 @@ pub(crate) async fn set_quota_types(
         )
         .bind(quota)
         .bind(t)
-        .bind(org)
+        .bind(scope.org())
         .bind(at)
         .execute(c)
         .await
@@ -398,20 +432,23 @@ pub(crate) async fn set_quota_types(
     Ok(())
 }
 
-pub(crate) async fn quota_types(tx: &mut Tx<'_>, quota: QuotaId) -> Result<Vec<TicketTypeId>, sqlx::Error> {
-    let rows: Vec<(TicketTypeId,)> = tx!(tx, |c| sqlx::query_as(
-        "SELECT ticket_type_id FROM quota_ticket_types WHERE quota_id = $1 ORDER BY ticket_type_id LIMIT 10000"
+pub(crate) async fn quota_types(tx: &mut Tx<'_>, scope: &OrgScope, quota: QuotaId) -> Result<Vec<TicketTypeId>, sqlx::Error> {
+    let rows: Vec<(TicketTypeId,)> = tx!(tx, |c| {
+        sqlx::query_as(
+        "SELECT ticket_type_id FROM quota_ticket_types WHERE quota_id = $1 AND org_id = $2 ORDER BY ticket_type_id LIMIT 10000"
     )
     .bind(quota)
+    .bind(scope.org())
     .fetch_all(c)
-    .await)?;
+    .await
+    })?;
     Ok(rows.into_iter().map(|r| r.0).collect())
 }
 
 /// Deletes a quota from which no seat is held or sold.
-pub(crate) async fn delete_quota(tx: &mut Tx<'_>, org: OrgId, id: QuotaId) -> Result<u64, sqlx::Error> {
+pub(crate) async fn delete_quota(tx: &mut Tx<'_>, scope: &OrgScope, id: QuotaId) -> Result<u64, sqlx::Error> {
     tx!(tx, |c| sqlx::query("DELETE FROM quotas WHERE org_id = $1 AND id = $2 AND taken = 0")
-        .bind(org)
+        .bind(scope.org())
         .bind(id)
         .execute(c)
         .await
@@ -423,6 +460,7 @@ pub(crate) async fn delete_quota(tx: &mut Tx<'_>, org: OrgId, id: QuotaId) -> Re
 /// An event's vouchers by code, starting strictly after `(code_norm, id)`.
 pub(crate) async fn vouchers(
     db: &Db,
+    scope: &OrgScope,
     event: EventId,
     after: Option<(String, VoucherId)>,
     fetch: i64,
@@ -431,18 +469,20 @@ pub(crate) async fn vouchers(
     read!(db, |c| sqlx::query_as(concat!(
         "SELECT ",
         voucher_columns!(),
-        " FROM vouchers WHERE event_id = $1 AND ($2 IS NULL OR code_norm > $2 OR (code_norm = $2 AND id > $3)) \
-         ORDER BY code_norm, id LIMIT $4"
+        " FROM vouchers WHERE event_id = $1 AND org_id = $5 \
+         AND ($2 IS NULL OR code_norm > $2 OR (code_norm = $2 AND id > $3)) ORDER BY code_norm, id LIMIT $4"
     ))
     .bind(event)
     .bind(&code)
     .bind(id)
     .bind(fetch)
+    .bind(scope.org())
     .fetch_all(c)
     .await)
 }
 
 /// Finds a voucher by id alone, to learn its event and organization.
+/// Unscoped: resolves which organization owns an id before access is checked.
 pub(crate) async fn voucher(db: &Db, id: VoucherId) -> Result<Option<VoucherRecord>, sqlx::Error> {
     read!(db, |c| sqlx::query_as(concat!("SELECT ", voucher_columns!(), " FROM vouchers WHERE id = $1"))
         .bind(id)
@@ -450,6 +490,9 @@ pub(crate) async fn voucher(db: &Db, id: VoucherId) -> Result<Option<VoucherReco
         .await)
 }
 
+/// The event's voucher with this code (in its case-insensitive form).
+/// Unscoped: a buyer gives a code for an event (booking, listing the types it unlocks);
+/// the event names the organization.
 pub(crate) async fn voucher_by_code(db: &Db, event: EventId, code_norm: &str) -> Result<Option<VoucherRecord>, sqlx::Error> {
     read!(db, |c| sqlx::query_as(concat!("SELECT ", voucher_columns!(), " FROM vouchers WHERE event_id = $1 AND code_norm = $2"))
         .bind(event)
@@ -458,14 +501,15 @@ pub(crate) async fn voucher_by_code(db: &Db, event: EventId, code_norm: &str) ->
         .await)
 }
 
-pub(crate) async fn insert_voucher(tx: &mut Tx<'_>, v: &VoucherRecord) -> Result<u64, sqlx::Error> {
+/// Inserts `v` into the scope's organization.
+pub(crate) async fn insert_voucher(tx: &mut Tx<'_>, scope: &OrgScope, v: &VoucherRecord) -> Result<u64, sqlx::Error> {
     tx!(tx, |c| sqlx::query(concat!(
         "INSERT INTO vouchers (",
         voucher_columns!(),
         ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"
     ))
     .bind(v.id)
-    .bind(v.org_id)
+    .bind(scope.org())
     .bind(v.event_id)
     .bind(&v.code)
     .bind(&v.code_norm)
@@ -487,14 +531,18 @@ pub(crate) async fn insert_voucher(tx: &mut Tx<'_>, v: &VoucherRecord) -> Result
 
 /// Writes a voucher's changeable fields, unless `max_uses` would fall below the uses it
 /// already has (concurrent bookings included). Returns the voucher as saved.
-pub(crate) async fn save_voucher(tx: &mut Tx<'_>, v: &VoucherRecord) -> Result<Option<VoucherRecord>, sqlx::Error> {
+pub(crate) async fn save_voucher(
+    tx: &mut Tx<'_>,
+    scope: &OrgScope,
+    v: &VoucherRecord,
+) -> Result<Option<VoucherRecord>, sqlx::Error> {
     tx!(tx, |c| sqlx::query_as(concat!(
         "UPDATE vouchers SET code = $3, code_norm = $4, amount_off = $5, percent_off = $6, currency = $7, max_uses = $8, \
          valid_from = $9, valid_until = $10, ticket_type_ids = $11, unlock_ticket_type_ids = $12, updated_at = $13 \
          WHERE org_id = $1 AND id = $2 AND ($8 IS NULL OR uses <= $8) RETURNING ",
         voucher_columns!()
     ))
-    .bind(v.org_id)
+    .bind(scope.org())
     .bind(v.id)
     .bind(&v.code)
     .bind(&v.code_norm)
@@ -512,9 +560,9 @@ pub(crate) async fn save_voucher(tx: &mut Tx<'_>, v: &VoucherRecord) -> Result<O
 }
 
 /// Deletes a voucher no live booking uses.
-pub(crate) async fn delete_voucher(tx: &mut Tx<'_>, org: OrgId, id: VoucherId) -> Result<u64, sqlx::Error> {
+pub(crate) async fn delete_voucher(tx: &mut Tx<'_>, scope: &OrgScope, id: VoucherId) -> Result<u64, sqlx::Error> {
     tx!(tx, |c| sqlx::query("DELETE FROM vouchers WHERE org_id = $1 AND id = $2 AND uses = 0")
-        .bind(org)
+        .bind(scope.org())
         .bind(id)
         .execute(c)
         .await

@@ -17,3 +17,6 @@ pub(crate) mod store;
 pub(crate) mod tickets;
 
 pub use service::CheckIn;
+// The payload tests of `crate::events` build payloads the way the service does.
+#[cfg(test)]
+pub(crate) use service::checkin_event;

@@ -20,8 +20,8 @@ use std::sync::Arc;
 
 use chrono::TimeDelta;
 use events::EventId;
-use kernel::auth::{Principal, Role};
-use kernel::jobs::publish;
+use kernel::audit::changed_fields;
+use kernel::auth::{OrgScope, Principal, Role};
 use kernel::pagination::{Page, PageParams};
 use kernel::time::{Timestamp, now};
 use kernel::{AppError, AppResult};
@@ -33,6 +33,7 @@ use super::store::{self as cstore, CheckinRecord, ListRecord};
 use crate::bookings::actor_of;
 use crate::bookings::store::TicketRecord;
 use crate::domain::{self, CheckinId, CheckinListId, CheckinResult, TicketId, TicketStatus, TicketTypeId};
+use crate::events::{CheckinSnapshot, TICKET_CHECKED_IN, TICKET_CHECKIN_UNDONE};
 use crate::model::*;
 use crate::shared::state::{Shared, feature_service};
 
@@ -69,13 +70,13 @@ impl CheckIn {
 
     /// The event's check-in lists (members).
     pub async fn checkin_lists(&self, p: &Principal, event: EventId) -> AppResult<Vec<CheckinList>> {
-        self.managed_event(p, event, Role::Viewer, "event").await?;
-        Ok(cstore::lists_of_event(self.db(), event).await?.into_iter().map(list_view).collect())
+        let (e, scope) = self.managed_event(p, event, Role::Viewer, "event").await?;
+        Ok(cstore::lists_of_event(self.db(), &scope, e.id).await?.into_iter().map(list_view).collect())
     }
 
     /// Creates a check-in list (staff and above).
     pub async fn create_checkin_list(&self, p: &Principal, event: EventId, req: CreateCheckinList) -> AppResult<CheckinList> {
-        let e = self.managed_event(p, event, Role::Staff, "event").await?;
+        let (e, scope) = self.managed_event(p, event, Role::Staff, "event").await?;
         let at = now();
         let mut l = ListRecord {
             id: CheckinListId::new(),
@@ -91,7 +92,7 @@ impl CheckIn {
         };
         self.set_list_rules(&mut l, req.session_id, req.ticket_type_ids).await?;
         let mut tx = self.db().begin().await?;
-        cstore::insert_list(&mut tx, &l, false).await?;
+        cstore::insert_list(&mut tx, &scope, &l, false).await?;
         let view = list_view(l);
         self.audit(&mut tx, e.org_id, "checkin_list.created", "checkin_list", view.id.to_string(), serde_json::to_value(&view)?)
             .await?;
@@ -132,20 +133,21 @@ impl CheckIn {
         Ok(())
     }
 
-    /// A list of an organization the caller holds `min` in; `404` otherwise.
-    async fn managed_list(&self, p: &Principal, id: CheckinListId, min: Role) -> AppResult<ListRecord> {
+    /// A list of an organization the caller holds `min` in, and the caller's scope there;
+    /// `404` otherwise.
+    async fn managed_list(&self, p: &Principal, id: CheckinListId, min: Role) -> AppResult<(ListRecord, OrgScope)> {
         let Some(l) = cstore::list(self.db(), id).await? else { return Err(AppError::not_found("checkin list")) };
-        self.require(p, l.org_id, min, "checkin list").await?;
-        Ok(l)
+        let scope = self.access.require_for(p, l.org_id, min, "checkin list").await?;
+        Ok((l, scope))
     }
 
     pub async fn checkin_list(&self, p: &Principal, id: CheckinListId) -> AppResult<CheckinList> {
-        Ok(list_view(self.managed_list(p, id, Role::Viewer).await?))
+        Ok(list_view(self.managed_list(p, id, Role::Viewer).await?.0))
     }
 
     /// Changes a list (staff and above): only the fields present.
     pub async fn update_checkin_list(&self, p: &Principal, id: CheckinListId, req: UpdateCheckinList) -> AppResult<CheckinList> {
-        let mut l = self.managed_list(p, id, Role::Staff).await?;
+        let (mut l, scope) = self.managed_list(p, id, Role::Staff).await?;
         let old = list_view(l.clone());
         if let Some(name) = &req.name {
             l.name = domain::required_text("name", name, domain::NAME_MAX)?;
@@ -161,9 +163,9 @@ impl CheckIn {
         self.set_list_rules(&mut l, session, types).await?;
         l.updated_at = now();
         let new = list_view(l.clone());
-        let changes = events::domain::changed_fields(&serde_json::to_value(&old)?, &serde_json::to_value(&new)?);
+        let changes = changed_fields(&serde_json::to_value(&old)?, &serde_json::to_value(&new)?);
         let mut tx = self.db().begin().await?;
-        cstore::save_list(&mut tx, &l).await?;
+        cstore::save_list(&mut tx, &scope, &l).await?;
         self.audit(&mut tx, l.org_id, "checkin_list.updated", "checkin_list", l.id.to_string(), changes).await?;
         self.kernel.commit(tx).await?;
         Ok(new)
@@ -172,9 +174,9 @@ impl CheckIn {
     /// Deletes a list with its scan log (staff and above). Tickets keep their first
     /// admission time.
     pub async fn delete_checkin_list(&self, p: &Principal, id: CheckinListId) -> AppResult<()> {
-        let l = self.managed_list(p, id, Role::Staff).await?;
+        let (l, scope) = self.managed_list(p, id, Role::Staff).await?;
         let mut tx = self.db().begin().await?;
-        cstore::delete_list(&mut tx, l.org_id, l.id).await?;
+        cstore::delete_list(&mut tx, &scope, l.id).await?;
         self.audit(&mut tx, l.org_id, "checkin_list.deleted", "checkin_list", l.id.to_string(), json!({ "name": l.name }))
             .await?;
         self.kernel.commit(tx).await?;
@@ -183,10 +185,10 @@ impl CheckIn {
 
     /// How far a list has got: valid tickets it admits, and how many of them came in.
     pub async fn checkin_list_status(&self, p: &Principal, id: CheckinListId) -> AppResult<CheckinListStatus> {
-        let l = self.managed_list(p, id, Role::Viewer).await?;
+        let (l, scope) = self.managed_list(p, id, Role::Viewer).await?;
         let Some(catalog) = self.event_catalog(l.event_id).await? else { return Err(AppError::not_found("checkin list")) };
-        let admitted: HashMap<TicketTypeId, i64> = cstore::admitted_by_type(self.db(), l.id).await?.into_iter().collect();
-        let mut by_type: Vec<CheckinTypeStatus> = cstore::valid_tickets_by_type(self.db(), l.event_id)
+        let admitted: HashMap<TicketTypeId, i64> = cstore::admitted_by_type(self.db(), &scope, l.id).await?.into_iter().collect();
+        let mut by_type: Vec<CheckinTypeStatus> = cstore::valid_tickets_by_type(self.db(), &scope, l.event_id)
             .await?
             .into_iter()
             .filter(|(t, _)| admits(&l, *t))
@@ -212,10 +214,10 @@ impl CheckIn {
     /// The event's tickets as an offline scanner keeps them (staff and above): code, type,
     /// attendee, status and admission on this list, in pages.
     pub async fn checkin_list_tickets(&self, p: &Principal, id: CheckinListId, page: PageParams) -> AppResult<Page<ListTicket>> {
-        let l = self.managed_list(p, id, Role::Staff).await?;
+        let (l, scope) = self.managed_list(p, id, Role::Staff).await?;
         let limit = page.limit()?;
         let after: Option<TicketId> = page.decode()?;
-        let rows = cstore::list_tickets(self.db(), l.event_id, l.id, after, limit + 1).await?;
+        let rows = cstore::list_tickets(self.db(), &scope, l.event_id, l.id, after, limit + 1).await?;
         let items = rows
             .into_iter()
             .map(|r| ListTicket {
@@ -234,9 +236,9 @@ impl CheckIn {
 
     /// Answers one scan (staff and above of the event's organization) and records it.
     pub async fn check_in(&self, p: &Principal, req: CheckinRequest) -> AppResult<Checkin> {
-        let list = self.scan_list(p, req.list_id, req.event_id, "").await?;
+        let (list, scope) = self.scan_list(p, req.list_id, req.event_id, "").await?;
         let scan = scan_of(&req, "", true)?;
-        self.scan(p, &list, scan).await
+        self.scan(p, &scope, &list, scan).await
     }
 
     /// Answers a batch of scans recorded offline, in order; each needs its `scan_id`.
@@ -245,7 +247,7 @@ impl CheckIn {
             return Err(AppError::validation("scans", format!("give 1 to {} scans", domain::CHECKIN_BATCH_MAX)));
         }
         // Validate everything before recording anything.
-        let mut lists: HashMap<(Option<CheckinListId>, Option<EventId>), ListRecord> = HashMap::new();
+        let mut lists: HashMap<(Option<CheckinListId>, Option<EventId>), (ListRecord, OrgScope)> = HashMap::new();
         let mut scans = Vec::with_capacity(req.scans.len());
         for (i, s) in req.scans.iter().enumerate() {
             let prefix = format!("scans[{i}].");
@@ -257,7 +259,8 @@ impl CheckIn {
         }
         let mut results = Vec::with_capacity(scans.len());
         for (key, scan) in scans {
-            results.push(self.scan(p, &lists[&key], scan).await?);
+            let (list, scope) = &lists[&key];
+            results.push(self.scan(p, scope, list, scan).await?);
         }
         Ok(CheckinBatchResult { results })
     }
@@ -265,18 +268,18 @@ impl CheckIn {
     /// A scan as recorded (members).
     pub async fn checkin_record(&self, p: &Principal, id: CheckinId) -> AppResult<Checkin> {
         let Some(k) = cstore::checkin(self.db(), id).await? else { return Err(AppError::not_found("checkin")) };
-        self.require(p, k.org_id, Role::Viewer, "checkin").await?;
-        self.checkin_view(k, false, None).await
+        let scope = self.access.require_for(p, k.org_id, Role::Viewer, "checkin").await?;
+        self.checkin_view(&scope, k, false, None).await
     }
 
     /// Undoes an admission (staff and above), e.g. a ticket scanned at the wrong door: the
     /// ticket can be admitted again. Audited; publishes `ticket.checkin_undone`.
     pub async fn undo_checkin(&self, p: &Principal, id: CheckinId) -> AppResult<Checkin> {
         let Some(k) = cstore::checkin(self.db(), id).await? else { return Err(AppError::not_found("checkin")) };
-        self.require(p, k.org_id, Role::Staff, "checkin").await?;
+        let scope = self.access.require_for(p, k.org_id, Role::Staff, "checkin").await?;
         let at = now();
         let mut tx = self.db().begin().await?;
-        let Some(undone) = cstore::undo_checkin(&mut tx, k.org_id, id, &p.actor(), at).await? else {
+        let Some(undone) = cstore::undo_checkin(&mut tx, &scope, id, &p.actor(), at).await? else {
             let why = match (k.result, k.undone_at) {
                 (CheckinResult::Valid, Some(_)) => "this admission was undone already".to_string(),
                 (r, _) => format!("only an admission can be undone; this scan was {}", r.as_str()),
@@ -284,13 +287,13 @@ impl CheckIn {
             return Err(AppError::conflict("not_undoable", why));
         };
         if let Some(t) = undone.ticket_id {
-            cstore::refresh_checked_in(&mut tx, t, at).await?;
+            cstore::refresh_checked_in(&mut tx, &scope, t, at).await?;
         }
         let changes = json!({ "ticket_id": undone.ticket_id, "list_id": undone.list_id, "scanned_at": undone.scanned_at });
         self.audit(&mut tx, k.org_id, "checkin.undone", "checkin", id.to_string(), changes).await?;
-        publish(&mut tx, "ticket.checkin_undone", &checkin_event(&undone)).await?;
+        self.kernel.jobs.publish(&mut tx, &TICKET_CHECKIN_UNDONE, &checkin_event(&undone)).await?;
         self.kernel.commit(tx).await?;
-        self.checkin_view(undone, false, None).await
+        self.checkin_view(&scope, undone, false, None).await
     }
 
     /// The list a scan is for: `list_id`, or `event_id`'s default list (created on first
@@ -301,14 +304,14 @@ impl CheckIn {
         list: Option<CheckinListId>,
         event: Option<EventId>,
         prefix: &str,
-    ) -> AppResult<ListRecord> {
+    ) -> AppResult<(ListRecord, OrgScope)> {
         match (list, event) {
             (Some(id), None) => self.managed_list(p, id, Role::Staff).await,
             (None, Some(ev)) => {
-                let e = self.managed_event(p, ev, Role::Staff, "event").await?;
+                let (e, scope) = self.managed_event(p, ev, Role::Staff, "event").await?;
                 let id = CheckinListId(e.id.0);
                 if let Some(l) = cstore::list(self.db(), id).await? {
-                    return Ok(l);
+                    return Ok((l, scope));
                 }
                 let at = now();
                 let l = ListRecord {
@@ -324,20 +327,22 @@ impl CheckIn {
                     updated_at: at,
                 };
                 let mut tx = self.db().begin().await?;
-                cstore::insert_list(&mut tx, &l, true).await?;
+                cstore::insert_list(&mut tx, &scope, &l, true).await?;
                 self.kernel.commit(tx).await?;
-                cstore::list(self.db(), id).await?.ok_or(AppError::not_found("checkin list"))
+                let l = cstore::list(self.db(), id).await?.ok_or(AppError::not_found("checkin list"))?;
+                Ok((l, scope))
             }
             (Some(_), Some(_)) => Err(AppError::validation(format!("{prefix}event_id"), "give list_id or event_id, not both")),
             (None, None) => Err(AppError::validation(format!("{prefix}list_id"), "required (or event_id for the default list)")),
         }
     }
 
-    async fn scan(&self, p: &Principal, list: &ListRecord, scan: Scan) -> AppResult<Checkin> {
-        if let Some(seen) = cstore::checkin_by_scan(self.db(), list.org_id, &scan.scan_id).await? {
-            return self.replay(seen, &scan).await;
+    /// Answers one scan on `list` in the scanning staff member's scope, and records it.
+    async fn scan(&self, p: &Principal, scope: &OrgScope, list: &ListRecord, scan: Scan) -> AppResult<Checkin> {
+        if let Some(seen) = cstore::checkin_by_scan(self.db(), scope, &scan.scan_id).await? {
+            return self.replay(scope, seen, &scan).await;
         }
-        let found = self.find(list, &scan).await?;
+        let found = self.find(scope, list, &scan).await?;
         let at = now();
         let mut rec = CheckinRecord {
             id: CheckinId::new(),
@@ -357,44 +362,44 @@ impl CheckIn {
             updated_at: at,
         };
         let mut tx = self.db().begin().await?;
-        if cstore::insert_checkin(&mut tx, &rec).await? == 1 {
+        if cstore::insert_checkin(&mut tx, scope, &rec).await? == 1 {
             if rec.result == CheckinResult::Valid
                 && let Some(t) = rec.ticket_id
             {
-                cstore::refresh_checked_in(&mut tx, t, at).await?;
-                publish(&mut tx, "ticket.checked_in", &checkin_event(&rec)).await?;
+                cstore::refresh_checked_in(&mut tx, scope, t, at).await?;
+                self.kernel.jobs.publish(&mut tx, &TICKET_CHECKED_IN, &checkin_event(&rec)).await?;
             }
             self.kernel.commit(tx).await?;
-            return self.checkin_view(rec, false, found.ticket).await;
+            return self.checkin_view(scope, rec, false, found.ticket).await;
         }
         drop(tx);
         // Nothing written: the scan id arrived meanwhile (a concurrent upload of the same
         // batch), or the ticket was admitted on this list already.
-        if let Some(seen) = cstore::checkin_by_scan(self.db(), list.org_id, &scan.scan_id).await? {
-            return self.replay(seen, &scan).await;
+        if let Some(seen) = cstore::checkin_by_scan(self.db(), scope, &scan.scan_id).await? {
+            return self.replay(scope, seen, &scan).await;
         }
         rec.result = CheckinResult::AlreadyCheckedIn;
         let mut tx = self.db().begin().await?;
-        let written = cstore::insert_checkin(&mut tx, &rec).await?;
+        let written = cstore::insert_checkin(&mut tx, scope, &rec).await?;
         self.kernel.commit(tx).await?;
         if written == 0
-            && let Some(seen) = cstore::checkin_by_scan(self.db(), list.org_id, &scan.scan_id).await?
+            && let Some(seen) = cstore::checkin_by_scan(self.db(), scope, &scan.scan_id).await?
         {
-            return self.replay(seen, &scan).await;
+            return self.replay(scope, seen, &scan).await;
         }
-        self.checkin_view(rec, false, found.ticket).await
+        self.checkin_view(scope, rec, false, found.ticket).await
     }
 
     /// The first answer to a scan id, unless the id now comes with another code.
-    async fn replay(&self, seen: CheckinRecord, scan: &Scan) -> AppResult<Checkin> {
+    async fn replay(&self, scope: &OrgScope, seen: CheckinRecord, scan: &Scan) -> AppResult<Checkin> {
         if seen.code != scan.text {
             return Err(AppError::conflict("scan_id_reused", format!("scan id {} was used for another code", scan.scan_id)));
         }
-        self.checkin_view(seen, true, None).await
+        self.checkin_view(scope, seen, true, None).await
     }
 
     /// What the database says of a scan on `list` now.
-    async fn find(&self, list: &ListRecord, scan: &Scan) -> AppResult<Finding> {
+    async fn find(&self, scope: &OrgScope, list: &ListRecord, scan: &Scan) -> AppResult<Finding> {
         let none = |result| Ok(Finding { result, ticket: None });
         let (code, valid_from) = if scan.text.starts_with("BL1.") {
             let Ok((claims, _)) = signing::read_unverified(&scan.text) else { return none(CheckinResult::Invalid) };
@@ -413,7 +418,7 @@ impl CheckIn {
         } else {
             (scan.text.clone(), None)
         };
-        let Some((t, type_name)) = cstore::ticket_by_code(self.db(), list.org_id, &code).await? else {
+        let Some((t, type_name)) = cstore::ticket_by_code(self.db(), scope, &code).await? else {
             return none(CheckinResult::Unknown);
         };
         let result = if t.event_id != list.event_id {
@@ -436,14 +441,20 @@ impl CheckIn {
 
     /// A scan as answered. `known`: its ticket as the scan just found it (saves reading it
     /// again); otherwise it is read.
-    async fn checkin_view(&self, k: CheckinRecord, replayed: bool, known: Option<(TicketRecord, String)>) -> AppResult<Checkin> {
+    async fn checkin_view(
+        &self,
+        scope: &OrgScope,
+        k: CheckinRecord,
+        replayed: bool,
+        known: Option<(TicketRecord, String)>,
+    ) -> AppResult<Checkin> {
         let ticket = match (known, k.ticket_id) {
             (Some(found), _) => Some(found),
-            (None, Some(id)) => cstore::ticket_by_id(self.db(), id).await?.filter(|(t, _)| t.org_id == k.org_id),
+            (None, Some(id)) => cstore::ticket_by_id(self.db(), scope, id).await?,
             (None, None) => None,
         };
         let previous = match (k.result, &ticket) {
-            (CheckinResult::AlreadyCheckedIn, Some((t, _))) => cstore::admission(self.db(), k.list_id, t.id)
+            (CheckinResult::AlreadyCheckedIn, Some((t, _))) => cstore::admission(self.db(), scope, k.list_id, t.id)
                 .await?
                 .map(|a| PreviousCheckin { checkin_id: a.id, checked_in_at: a.scanned_at, gate: a.gate, list_id: a.list_id }),
             _ => None,
@@ -540,9 +551,15 @@ fn list_view(l: ListRecord) -> CheckinList {
 }
 
 /// The payload of `ticket.checked_in` and `ticket.checkin_undone`.
-fn checkin_event(k: &CheckinRecord) -> serde_json::Value {
-    json!({
-        "checkin_id": k.id, "ticket_id": k.ticket_id, "org_id": k.org_id, "event_id": k.event_id, "list_id": k.list_id,
-        "gate": k.gate, "scanned_at": k.scanned_at, "undone_at": k.undone_at,
-    })
+pub(crate) fn checkin_event(k: &CheckinRecord) -> CheckinSnapshot {
+    CheckinSnapshot {
+        checkin_id: k.id,
+        ticket_id: k.ticket_id,
+        org_id: k.org_id,
+        event_id: k.event_id,
+        list_id: k.list_id,
+        gate: k.gate.clone(),
+        scanned_at: k.scanned_at,
+        undone_at: k.undone_at,
+    }
 }

@@ -5,9 +5,16 @@
 //! `valid` scan per list and ticket) and the unique scan id: `ON CONFLICT DO NOTHING` turns a
 //! second admission or a repeated upload into "no row written", which the caller then
 //! explains, without ever aborting the transaction (PostgreSQL) or racing (several nodes).
+//!
+//! Functions take the caller's [`OrgScope`] and filter by it — a member's, or the platform's
+//! in the organization a booking row names (its buyer, the ticket-rendering job). Unscoped
+//! are the lookups of a list or a scan by id, which learn its organization before access is
+//! checked, and the organization's signing keys, which every reader of its tickets needs
+//! (see [`keys`]).
 
 use chrono::{DateTime, Utc};
 use events::{EventId, EventSessionId};
+use kernel::auth::OrgScope;
 use kernel::id::OrgId;
 use kernel::{Db, Tx, read, tx};
 use sqlx::types::Json;
@@ -115,6 +122,9 @@ macro_rules! checkin_columns {
 // ---- signing keys ---------------------------------------------------------------------------
 
 /// The organization's keys, the active one first, then retired ones newest first.
+/// Unscoped: loaded once into this node's key cache for every reader of the organization's
+/// tickets — buyers shown their QR codes, scanners verifying them, the jobs rendering them,
+/// and anyone fetching its public key set, which names the organization in the path.
 pub(crate) async fn keys(db: &Db, org: OrgId) -> Result<Vec<KeyRecord>, sqlx::Error> {
     read!(db, |c| sqlx::query_as(concat!(
         "SELECT ",
@@ -128,6 +138,9 @@ pub(crate) async fn keys(db: &Db, org: OrgId) -> Result<Vec<KeyRecord>, sqlx::Er
 }
 
 /// Adds a key as the organization's active one unless it already has one (`0`).
+/// Unscoped: an organization's first key is made on first use by any of the readers of
+/// [`keys`] (a rotation makes the next one in the admin's scope, after [`retire_active_key`]);
+/// the row references the organization, so an unknown one is refused.
 pub(crate) async fn insert_key(tx: &mut Tx<'_>, k: &KeyRecord) -> Result<u64, sqlx::Error> {
     tx!(tx, |c| sqlx::query(concat!(
         "INSERT INTO ticket_signing_keys (",
@@ -149,12 +162,12 @@ pub(crate) async fn insert_key(tx: &mut Tx<'_>, k: &KeyRecord) -> Result<u64, sq
 }
 
 /// Retires the organization's active key (it stays published for verification).
-pub(crate) async fn retire_active_key(tx: &mut Tx<'_>, org: OrgId, at: DateTime<Utc>) -> Result<u64, sqlx::Error> {
+pub(crate) async fn retire_active_key(tx: &mut Tx<'_>, scope: &OrgScope, at: DateTime<Utc>) -> Result<u64, sqlx::Error> {
     tx!(tx, |c| {
         sqlx::query(
         "UPDATE ticket_signing_keys SET status = 'retired', retired_at = $2, updated_at = $2 WHERE org_id = $1 AND status = 'active'"
     )
-    .bind(org)
+    .bind(scope.org())
     .bind(at)
     .execute(c)
     .await
@@ -164,19 +177,24 @@ pub(crate) async fn retire_active_key(tx: &mut Tx<'_>, org: OrgId, at: DateTime<
 
 // ---- ticket documents -------------------------------------------------------------------------
 
-pub(crate) async fn document(db: &Db, booking: BookingId) -> Result<Option<DocumentRecord>, sqlx::Error> {
-    read!(db, |c| sqlx::query_as(concat!("SELECT ", document_columns!(), " FROM ticket_documents WHERE booking_id = $1"))
-        .bind(booking)
-        .fetch_optional(c)
-        .await)
+pub(crate) async fn document(db: &Db, scope: &OrgScope, booking: BookingId) -> Result<Option<DocumentRecord>, sqlx::Error> {
+    read!(db, |c| sqlx::query_as(concat!(
+        "SELECT ",
+        document_columns!(),
+        " FROM ticket_documents WHERE booking_id = $1 AND org_id = $2"
+    ))
+    .bind(booking)
+    .bind(scope.org())
+    .fetch_optional(c)
+    .await)
 }
 
 /// Marks the booking's document as asked for (creating its row), keeping what was rendered
 /// before until the new rendering replaces it.
 pub(crate) async fn request_document(
     tx: &mut Tx<'_>,
+    scope: &OrgScope,
     booking: BookingId,
-    org: OrgId,
     event: EventId,
     at: DateTime<Utc>,
 ) -> Result<Option<DocumentRecord>, sqlx::Error> {
@@ -184,11 +202,11 @@ pub(crate) async fn request_document(
         "INSERT INTO ticket_documents (booking_id, org_id, event_id, status, pages, bytes, requested_at, created_at, updated_at) \
          VALUES ($1, $2, $3, 'pending', 0, 0, $4, $4, $4) \
          ON CONFLICT (booking_id) DO UPDATE SET status = 'pending', requested_at = excluded.requested_at, error = NULL, \
-         updated_at = excluded.updated_at RETURNING ",
+         updated_at = excluded.updated_at WHERE ticket_documents.org_id = excluded.org_id RETURNING ",
         document_columns!()
     ))
     .bind(booking)
-    .bind(org)
+    .bind(scope.org())
     .bind(event)
     .bind(at)
     .fetch_optional(c)
@@ -197,8 +215,10 @@ pub(crate) async fn request_document(
 
 /// Records a finished rendering, unless a newer request came in after `requested` (its job
 /// renders again).
+#[allow(clippy::too_many_arguments)]
 pub(crate) async fn document_ready(
     tx: &mut Tx<'_>,
+    scope: &OrgScope,
     booking: BookingId,
     requested: DateTime<Utc>,
     key: &str,
@@ -208,7 +228,7 @@ pub(crate) async fn document_ready(
 ) -> Result<u64, sqlx::Error> {
     tx!(tx, |c| sqlx::query(
         "UPDATE ticket_documents SET status = 'ready', storage_key = $3, pages = $4, bytes = $5, rendered_at = $6, error = NULL, \
-         updated_at = $6 WHERE booking_id = $1 AND requested_at = $2"
+         updated_at = $6 WHERE booking_id = $1 AND requested_at = $2 AND org_id = $7"
     )
     .bind(booking)
     .bind(requested)
@@ -216,6 +236,7 @@ pub(crate) async fn document_ready(
     .bind(pages)
     .bind(bytes)
     .bind(at)
+    .bind(scope.org())
     .execute(c)
     .await
     .map(|r| r.rows_affected()))
@@ -223,18 +244,21 @@ pub(crate) async fn document_ready(
 
 pub(crate) async fn document_failed(
     tx: &mut Tx<'_>,
+    scope: &OrgScope,
     booking: BookingId,
     requested: DateTime<Utc>,
     error: &str,
     at: DateTime<Utc>,
 ) -> Result<u64, sqlx::Error> {
     tx!(tx, |c| sqlx::query(
-        "UPDATE ticket_documents SET status = 'failed', error = $3, updated_at = $4 WHERE booking_id = $1 AND requested_at = $2"
+        "UPDATE ticket_documents SET status = 'failed', error = $3, updated_at = $4 \
+         WHERE booking_id = $1 AND requested_at = $2 AND org_id = $5"
     )
     .bind(booking)
     .bind(requested)
     .bind(error)
     .bind(at)
+    .bind(scope.org())
     .execute(c)
     .await
     .map(|r| r.rows_affected()))
@@ -242,6 +266,10 @@ pub(crate) async fn document_failed(
 
 // ---- check-in lists ---------------------------------------------------------------------------
 
+/// Finds a list by id alone, to learn its event and organization.
+/// Unscoped: resolves which organization owns an id before access is checked (an event's
+/// default list has the event's id, found after the caller's role in the event's
+/// organization was).
 pub(crate) async fn list(db: &Db, id: CheckinListId) -> Result<Option<ListRecord>, sqlx::Error> {
     read!(db, |c| sqlx::query_as(concat!("SELECT ", list_columns!(), " FROM checkin_lists WHERE id = $1"))
         .bind(id)
@@ -249,19 +277,21 @@ pub(crate) async fn list(db: &Db, id: CheckinListId) -> Result<Option<ListRecord
         .await)
 }
 
-pub(crate) async fn lists_of_event(db: &Db, event: EventId) -> Result<Vec<ListRecord>, sqlx::Error> {
+pub(crate) async fn lists_of_event(db: &Db, scope: &OrgScope, event: EventId) -> Result<Vec<ListRecord>, sqlx::Error> {
     read!(db, |c| sqlx::query_as(concat!(
         "SELECT ",
         list_columns!(),
-        " FROM checkin_lists WHERE event_id = $1 ORDER BY id LIMIT 1000"
+        " FROM checkin_lists WHERE event_id = $1 AND org_id = $2 ORDER BY id LIMIT 1000"
     ))
     .bind(event)
+    .bind(scope.org())
     .fetch_all(c)
     .await)
 }
 
-/// Inserts a list; with `if_absent`, an existing list of the same id is kept (`0`).
-pub(crate) async fn insert_list(tx: &mut Tx<'_>, l: &ListRecord, if_absent: bool) -> Result<u64, sqlx::Error> {
+/// Inserts a list into the scope's organization; with `if_absent`, an existing list of the
+/// same id is kept (`0`).
+pub(crate) async fn insert_list(tx: &mut Tx<'_>, scope: &OrgScope, l: &ListRecord, if_absent: bool) -> Result<u64, sqlx::Error> {
     const INSERT: &str =
         concat!("INSERT INTO checkin_lists (", list_columns!(), ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)");
     const INSERT_IF_ABSENT: &str = concat!(
@@ -272,7 +302,7 @@ pub(crate) async fn insert_list(tx: &mut Tx<'_>, l: &ListRecord, if_absent: bool
     let sql = if if_absent { INSERT_IF_ABSENT } else { INSERT };
     tx!(tx, |c| sqlx::query(sql)
         .bind(l.id)
-        .bind(l.org_id)
+        .bind(scope.org())
         .bind(l.event_id)
         .bind(l.session_id)
         .bind(&l.name)
@@ -286,12 +316,12 @@ pub(crate) async fn insert_list(tx: &mut Tx<'_>, l: &ListRecord, if_absent: bool
         .map(|r| r.rows_affected()))
 }
 
-pub(crate) async fn save_list(tx: &mut Tx<'_>, l: &ListRecord) -> Result<u64, sqlx::Error> {
+pub(crate) async fn save_list(tx: &mut Tx<'_>, scope: &OrgScope, l: &ListRecord) -> Result<u64, sqlx::Error> {
     tx!(tx, |c| sqlx::query(
         "UPDATE checkin_lists SET session_id = $3, name = $4, ticket_type_ids = $5, opens_at = $6, closes_at = $7, \
          updated_at = $8 WHERE org_id = $1 AND id = $2"
     )
-    .bind(l.org_id)
+    .bind(scope.org())
     .bind(l.id)
     .bind(l.session_id)
     .bind(&l.name)
@@ -305,9 +335,9 @@ pub(crate) async fn save_list(tx: &mut Tx<'_>, l: &ListRecord) -> Result<u64, sq
 }
 
 /// Deletes a list and its scan log.
-pub(crate) async fn delete_list(tx: &mut Tx<'_>, org: OrgId, id: CheckinListId) -> Result<u64, sqlx::Error> {
+pub(crate) async fn delete_list(tx: &mut Tx<'_>, scope: &OrgScope, id: CheckinListId) -> Result<u64, sqlx::Error> {
     tx!(tx, |c| sqlx::query("DELETE FROM checkin_lists WHERE org_id = $1 AND id = $2")
-        .bind(org)
+        .bind(scope.org())
         .bind(id)
         .execute(c)
         .await
@@ -315,22 +345,34 @@ pub(crate) async fn delete_list(tx: &mut Tx<'_>, org: OrgId, id: CheckinListId) 
 }
 
 /// Valid tickets of the event per ticket type.
-pub(crate) async fn valid_tickets_by_type(db: &Db, event: EventId) -> Result<Vec<(TicketTypeId, i64)>, sqlx::Error> {
+pub(crate) async fn valid_tickets_by_type(
+    db: &Db,
+    scope: &OrgScope,
+    event: EventId,
+) -> Result<Vec<(TicketTypeId, i64)>, sqlx::Error> {
     read!(db, |c| sqlx::query_as(
-        "SELECT ticket_type_id, COUNT(*) FROM tickets WHERE event_id = $1 AND status = 'valid' GROUP BY ticket_type_id"
+        "SELECT ticket_type_id, COUNT(*) FROM tickets WHERE event_id = $1 AND org_id = $2 AND status = 'valid' \
+         GROUP BY ticket_type_id"
     )
     .bind(event)
+    .bind(scope.org())
     .fetch_all(c)
     .await)
 }
 
 /// Valid tickets admitted on the list (live admissions), per ticket type.
-pub(crate) async fn admitted_by_type(db: &Db, list: CheckinListId) -> Result<Vec<(TicketTypeId, i64)>, sqlx::Error> {
+pub(crate) async fn admitted_by_type(
+    db: &Db,
+    scope: &OrgScope,
+    list: CheckinListId,
+) -> Result<Vec<(TicketTypeId, i64)>, sqlx::Error> {
     read!(db, |c| sqlx::query_as(
         "SELECT t.ticket_type_id, COUNT(*) FROM checkins k JOIN tickets t ON t.id = k.ticket_id \
-         WHERE k.list_id = $1 AND k.result = 'valid' AND k.undone_at IS NULL AND t.status = 'valid' GROUP BY t.ticket_type_id"
+         WHERE k.list_id = $1 AND k.org_id = $2 AND k.result = 'valid' AND k.undone_at IS NULL AND t.status = 'valid' \
+         GROUP BY t.ticket_type_id"
     )
     .bind(list)
+    .bind(scope.org())
     .fetch_all(c)
     .await)
 }
@@ -347,6 +389,7 @@ pub(crate) struct ListTicketRow {
 /// admission on `list`.
 pub(crate) async fn list_tickets(
     db: &Db,
+    scope: &OrgScope,
     event: EventId,
     list: CheckinListId,
     after: Option<TicketId>,
@@ -357,12 +400,13 @@ pub(crate) async fn list_tickets(
         "SELECT t.id, t.org_id, t.event_id, t.booking_id, t.ticket_type_id, t.seq, t.attendee_name, t.attendee_email, t.code, \
          t.status, t.checked_in_at, t.cancelled_at, t.created_at, t.updated_at, k.scanned_at AS admitted_at \
          FROM tickets t LEFT JOIN checkins k ON k.ticket_id = t.id AND k.list_id = $2 AND k.result = 'valid' AND k.undone_at IS NULL \
-         WHERE t.event_id = $1 AND ($3 IS NULL OR t.id > $3) ORDER BY t.id LIMIT $4"
+         WHERE t.event_id = $1 AND t.org_id = $5 AND ($3 IS NULL OR t.id > $3) ORDER BY t.id LIMIT $4"
     )
     .bind(event)
     .bind(list)
     .bind(after)
     .bind(limit)
+    .bind(scope.org())
     .fetch_all(c)
     .await
     })
@@ -371,7 +415,7 @@ pub(crate) async fn list_tickets(
 // ---- tickets and scans ------------------------------------------------------------------------
 
 /// The organization's ticket with this code, with its type's name.
-pub(crate) async fn ticket_by_code(db: &Db, org: OrgId, code: &str) -> Result<Option<(TicketRecord, String)>, sqlx::Error> {
+pub(crate) async fn ticket_by_code(db: &Db, scope: &OrgScope, code: &str) -> Result<Option<(TicketRecord, String)>, sqlx::Error> {
     let row: Option<TicketWithType> = read!(db, |c| {
         sqlx::query_as(
         "SELECT t.id, t.org_id, t.event_id, t.booking_id, t.ticket_type_id, t.seq, t.attendee_name, t.attendee_email, t.code, \
@@ -379,22 +423,23 @@ pub(crate) async fn ticket_by_code(db: &Db, org: OrgId, code: &str) -> Result<Op
          FROM tickets t JOIN ticket_types y ON y.id = t.ticket_type_id WHERE t.code = $1 AND t.org_id = $2"
     )
     .bind(code)
-    .bind(org)
+    .bind(scope.org())
     .fetch_optional(c)
     .await
     })?;
     Ok(row.map(|r| (r.ticket, r.type_name)))
 }
 
-/// A ticket with its type's name, by id.
-pub(crate) async fn ticket_by_id(db: &Db, id: TicketId) -> Result<Option<(TicketRecord, String)>, sqlx::Error> {
+/// A ticket of the organization with its type's name, by id.
+pub(crate) async fn ticket_by_id(db: &Db, scope: &OrgScope, id: TicketId) -> Result<Option<(TicketRecord, String)>, sqlx::Error> {
     let row: Option<TicketWithType> = read!(db, |c| {
         sqlx::query_as(
         "SELECT t.id, t.org_id, t.event_id, t.booking_id, t.ticket_type_id, t.seq, t.attendee_name, t.attendee_email, t.code, \
          t.status, t.checked_in_at, t.cancelled_at, t.created_at, t.updated_at, y.name AS type_name \
-         FROM tickets t JOIN ticket_types y ON y.id = t.ticket_type_id WHERE t.id = $1"
+         FROM tickets t JOIN ticket_types y ON y.id = t.ticket_type_id WHERE t.id = $1 AND t.org_id = $2"
     )
     .bind(id)
+    .bind(scope.org())
     .fetch_optional(c)
     .await
     })?;
@@ -408,6 +453,8 @@ struct TicketWithType {
     type_name: String,
 }
 
+/// Finds a scan by id alone, to learn its organization.
+/// Unscoped: resolves which organization owns an id before access is checked.
 pub(crate) async fn checkin(db: &Db, id: CheckinId) -> Result<Option<CheckinRecord>, sqlx::Error> {
     read!(db, |c| sqlx::query_as(concat!("SELECT ", checkin_columns!(), " FROM checkins WHERE id = $1"))
         .bind(id)
@@ -415,37 +462,43 @@ pub(crate) async fn checkin(db: &Db, id: CheckinId) -> Result<Option<CheckinReco
         .await)
 }
 
-pub(crate) async fn checkin_by_scan(db: &Db, org: OrgId, scan_id: &str) -> Result<Option<CheckinRecord>, sqlx::Error> {
+pub(crate) async fn checkin_by_scan(db: &Db, scope: &OrgScope, scan_id: &str) -> Result<Option<CheckinRecord>, sqlx::Error> {
     read!(db, |c| sqlx::query_as(concat!("SELECT ", checkin_columns!(), " FROM checkins WHERE org_id = $1 AND scan_id = $2"))
-        .bind(org)
+        .bind(scope.org())
         .bind(scan_id)
         .fetch_optional(c)
         .await)
 }
 
 /// The live admission of a ticket on a list.
-pub(crate) async fn admission(db: &Db, list: CheckinListId, ticket: TicketId) -> Result<Option<CheckinRecord>, sqlx::Error> {
+pub(crate) async fn admission(
+    db: &Db,
+    scope: &OrgScope,
+    list: CheckinListId,
+    ticket: TicketId,
+) -> Result<Option<CheckinRecord>, sqlx::Error> {
     read!(db, |c| sqlx::query_as(concat!(
         "SELECT ",
         checkin_columns!(),
-        " FROM checkins WHERE list_id = $1 AND ticket_id = $2 AND result = 'valid' AND undone_at IS NULL"
+        " FROM checkins WHERE list_id = $1 AND ticket_id = $2 AND org_id = $3 AND result = 'valid' AND undone_at IS NULL"
     ))
     .bind(list)
     .bind(ticket)
+    .bind(scope.org())
     .fetch_optional(c)
     .await)
 }
 
-/// Records a scan; `0` when its scan id was recorded before or, for a `valid` scan, when the
-/// ticket was already admitted on the list.
-pub(crate) async fn insert_checkin(tx: &mut Tx<'_>, k: &CheckinRecord) -> Result<u64, sqlx::Error> {
+/// Records a scan in the scope's organization; `0` when its scan id was recorded before or,
+/// for a `valid` scan, when the ticket was already admitted on the list.
+pub(crate) async fn insert_checkin(tx: &mut Tx<'_>, scope: &OrgScope, k: &CheckinRecord) -> Result<u64, sqlx::Error> {
     tx!(tx, |c| sqlx::query(concat!(
         "INSERT INTO checkins (",
         checkin_columns!(),
         ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) ON CONFLICT DO NOTHING"
     ))
     .bind(k.id)
-    .bind(k.org_id)
+    .bind(scope.org())
     .bind(k.event_id)
     .bind(k.list_id)
     .bind(k.ticket_id)
@@ -467,7 +520,7 @@ pub(crate) async fn insert_checkin(tx: &mut Tx<'_>, k: &CheckinRecord) -> Result
 /// Undoes a live admission of the organization; `None` if there is none with this id.
 pub(crate) async fn undo_checkin(
     tx: &mut Tx<'_>,
-    org: OrgId,
+    scope: &OrgScope,
     id: CheckinId,
     by: &str,
     at: DateTime<Utc>,
@@ -477,7 +530,7 @@ pub(crate) async fn undo_checkin(
          WHERE org_id = $1 AND id = $2 AND result = 'valid' AND undone_at IS NULL RETURNING ",
         checkin_columns!()
     ))
-    .bind(org)
+    .bind(scope.org())
     .bind(id)
     .bind(at)
     .bind(by)
@@ -486,13 +539,20 @@ pub(crate) async fn undo_checkin(
 }
 
 /// Sets the ticket's `checked_in_at` to its earliest live admission on any list (or clears it).
-pub(crate) async fn refresh_checked_in(tx: &mut Tx<'_>, ticket: TicketId, at: DateTime<Utc>) -> Result<u64, sqlx::Error> {
+pub(crate) async fn refresh_checked_in(
+    tx: &mut Tx<'_>,
+    scope: &OrgScope,
+    ticket: TicketId,
+    at: DateTime<Utc>,
+) -> Result<u64, sqlx::Error> {
     tx!(tx, |c| sqlx::query(
         "UPDATE tickets SET checked_in_at = (SELECT MIN(scanned_at) FROM checkins \
-         WHERE ticket_id = $1 AND result = 'valid' AND undone_at IS NULL), updated_at = $2 WHERE id = $1"
+         WHERE ticket_id = $1 AND org_id = $3 AND result = 'valid' AND undone_at IS NULL), updated_at = $2 \
+         WHERE id = $1 AND org_id = $3"
     )
     .bind(ticket)
     .bind(at)
+    .bind(scope.org())
     .execute(c)
     .await
     .map(|r| r.rows_affected()))

@@ -12,11 +12,12 @@ use std::time::Duration;
 
 use chrono::TimeDelta;
 use events::EventFacts;
-use kernel::auth::{Principal, Role};
+use kernel::auth::{OrgScope, Principal, Role};
 use kernel::id::OrgId;
-use kernel::jobs::JobHandler;
+use kernel::jobs::JobKind;
 use kernel::time::now;
-use kernel::{AppError, AppResult};
+use kernel::{AppError, AppResult, Kernel};
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::CheckIn;
@@ -29,8 +30,16 @@ use crate::domain::{BookingId, BookingStatus, DocumentStatus, SigningKeyId, Tick
 use crate::model::{Ticket, TicketDocument, TicketKeys};
 use crate::shared::state::Shared;
 
-/// Job kind that renders a booking's tickets into one PDF.
-pub const RENDER_TICKETS_JOB: &str = "ticketing.render_tickets";
+/// Renders a booking's valid tickets into one PDF in the object store; queued when the PDF is
+/// asked for.
+pub const RENDER_TICKETS_JOB: JobKind<RenderTicketsJob> = JobKind::new("ticketing.render_tickets");
+
+/// The payload of a [`RENDER_TICKETS_JOB`].
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RenderTicketsJob {
+    /// The confirmed booking whose `ticket_documents` row asked for the rendering.
+    pub booking_id: BookingId,
+}
 /// How long a ticket PDF download link works.
 const LINK_TTL: Duration = Duration::from_secs(15 * 60);
 /// How long a node keeps an organization's keys before reading them again (a rotation on
@@ -124,11 +133,11 @@ impl CheckIn {
     /// old key stays published, so tickets already handed out keep verifying; tickets shown
     /// from now on carry the new signature.
     pub async fn rotate_ticket_key(&self, p: &Principal, org: OrgId) -> AppResult<TicketKeys> {
-        self.require(p, org, Role::Admin, "organization").await?;
+        let scope = self.access.require_for(p, org, Role::Admin, "organization").await?;
         let at = now();
         let rec = new_key(org, at);
         let mut tx = self.db().begin().await?;
-        cstore::retire_active_key(&mut tx, org, at).await?;
+        cstore::retire_active_key(&mut tx, &scope, at).await?;
         cstore::insert_key(&mut tx, &rec).await?;
         self.audit(&mut tx, org, "ticket_key.rotated", "organization", org.to_string(), json!({ "kid": rec.kid })).await?;
         self.kernel.commit(tx).await?;
@@ -146,7 +155,7 @@ impl CheckIn {
         token: Option<&str>,
         id: BookingId,
     ) -> AppResult<TicketDocument> {
-        let (b, access) = self.bookings().booking_for(p, token, id).await?;
+        let (b, access, scope) = self.bookings().booking_for(p, token, id).await?;
         if let Access::Member(r) = access
             && r < Role::Staff
         {
@@ -159,10 +168,10 @@ impl CheckIn {
             ));
         }
         let mut tx = self.db().begin().await?;
-        let Some(doc) = cstore::request_document(&mut tx, b.id, b.org_id, b.event_id, now()).await? else {
+        let Some(doc) = cstore::request_document(&mut tx, &scope, b.id, b.event_id, now()).await? else {
             return Err(AppError::Internal(anyhow::anyhow!("ticket document row not written")));
         };
-        self.kernel.jobs.enqueue(&mut tx, RENDER_TICKETS_JOB, &json!({ "booking_id": b.id })).await?;
+        self.kernel.jobs.enqueue(&mut tx, &RENDER_TICKETS_JOB, &RenderTicketsJob { booking_id: b.id }).await?;
         self.kernel.commit(tx).await?;
         self.kernel.jobs.kick();
         self.document_view(doc).await
@@ -171,8 +180,8 @@ impl CheckIn {
     /// Where the booking's ticket PDF is (its buyer, or members): `404` if it was never asked
     /// for.
     pub async fn ticket_document(&self, p: Option<&Principal>, token: Option<&str>, id: BookingId) -> AppResult<TicketDocument> {
-        let (b, _) = self.bookings().booking_for(p, token, id).await?;
-        match cstore::document(self.db(), b.id).await? {
+        let (b, _, scope) = self.bookings().booking_for(p, token, id).await?;
+        match cstore::document(self.db(), &scope, b.id).await? {
             Some(doc) => self.document_view(doc).await,
             None => Err(AppError::not_found("ticket document")),
         }
@@ -199,20 +208,22 @@ impl CheckIn {
         })
     }
 
-    /// Renders and stores the booking's ticket PDF (the job's work).
+    /// Renders and stores the booking's ticket PDF (the job's work, in the organization of
+    /// the booking it names).
     async fn render_tickets(&self, id: BookingId) -> anyhow::Result<()> {
-        let Some(doc) = cstore::document(self.db(), id).await? else { return Ok(()) };
+        let Some(b) = store::booking(self.db(), id).await? else { return Ok(()) };
+        let scope = OrgScope::platform(b.org_id);
+        let Some(doc) = cstore::document(self.db(), &scope, id).await? else { return Ok(()) };
         if doc.status != DocumentStatus::Pending {
             return Ok(());
         }
         let requested = doc.requested_at;
         let fail = |why: String| async move {
             let mut tx = self.db().begin().await?;
-            cstore::document_failed(&mut tx, id, requested, &why, now()).await?;
+            cstore::document_failed(&mut tx, &scope, id, requested, &why, now()).await?;
             self.kernel.commit(tx).await?;
             anyhow::Ok(())
         };
-        let Some(b) = store::booking(self.db(), id).await? else { return Ok(()) };
         if b.status != BookingStatus::Confirmed {
             return fail(format!("the booking is {}", b.status.as_str())).await;
         }
@@ -220,11 +231,11 @@ impl CheckIn {
             return fail("the event no longer exists".into()).await;
         };
         let tickets: Vec<TicketRecord> =
-            store::tickets(self.db(), id).await?.into_iter().filter(|t| t.status == TicketStatus::Valid).collect();
+            store::tickets(self.db(), &scope, id).await?.into_iter().filter(|t| t.status == TicketStatus::Valid).collect();
         if tickets.is_empty() {
             return fail("the booking has no valid tickets".into()).await;
         }
-        let positions = store::positions(self.db(), id).await?;
+        let positions = store::positions(self.db(), &scope, id).await?;
         let keys = self.org_keys(b.org_id, false).await?;
         let starts = local_time(&event);
         let pages: Vec<TicketPdf> = tickets
@@ -259,7 +270,7 @@ impl CheckIn {
         let size = bytes.len() as i64;
         self.kernel.storage.put(&key, bytes, "application/pdf").await?;
         let mut tx = self.db().begin().await?;
-        cstore::document_ready(&mut tx, id, requested, &key, count, size, now()).await?;
+        cstore::document_ready(&mut tx, &scope, id, requested, &key, count, size, now()).await?;
         self.kernel.commit(tx).await?;
         tracing::info!(booking = %id, pages = count, bytes = size, "ticket PDF rendered");
         Ok(())
@@ -307,14 +318,13 @@ pub(crate) fn local_time(e: &EventFacts) -> String {
     }
 }
 
-/// Renders a booking's ticket PDF.
-pub(crate) struct RenderTicketsJob(pub Weak<Shared>);
-
-#[async_trait::async_trait]
-impl JobHandler for RenderTicketsJob {
-    async fn run(&self, payload: serde_json::Value) -> anyhow::Result<()> {
-        let id: BookingId = serde_json::from_value(payload["booking_id"].clone())?;
-        let Some(shared) = self.0.upgrade() else { return Ok(()) };
-        shared.check_in().render_tickets(id).await
-    }
+/// Runs [`RENDER_TICKETS_JOB`]s.
+pub(crate) fn handle_jobs(kernel: &Kernel, shared: Weak<Shared>) {
+    kernel.jobs.handle(&RENDER_TICKETS_JOB, move |job: RenderTicketsJob| {
+        let shared = shared.clone();
+        async move {
+            let Some(shared) = shared.upgrade() else { return Ok(()) };
+            shared.check_in().render_tickets(job.booking_id).await
+        }
+    });
 }

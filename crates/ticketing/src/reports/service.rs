@@ -7,10 +7,12 @@ use std::sync::Arc;
 use axum::body::Bytes;
 use events::EventId;
 use futures::{Stream, StreamExt};
-use kernel::auth::{Principal, Role};
+use kernel::auth::{OrgScope, Principal, Role};
 use kernel::id::{OrgId, UserId};
+use kernel::money::Money;
 use kernel::pagination::{Page, PageParams};
 use kernel::time::now;
+use kernel::validate::zone_of;
 use kernel::{AppError, AppResult, Db};
 
 use super::store::{self, BookingFilter, ExportRow};
@@ -58,6 +60,7 @@ fn csv_line(out: &mut String, r: &ExportRow) {
 /// whatever the size of the event.
 struct Export {
     db: Db,
+    scope: OrgScope,
     filter: BookingFilter,
     after: Option<(BookingId, PositionId)>,
     header: bool,
@@ -75,7 +78,7 @@ fn export_stream(export: Export) -> impl Stream<Item = Result<Bytes, std::io::Er
             out.push_str(CSV_HEADER);
             st.header = true;
         }
-        match store::export_rows(&st.db, &st.filter, st.after, EXPORT_CHUNK).await {
+        match store::export_rows(&st.db, &st.scope, &st.filter, st.after, EXPORT_CHUNK).await {
             Ok(rows) => {
                 st.done = (rows.len() as i64) < EXPORT_CHUNK;
                 if let Some(last) = rows.last() {
@@ -124,12 +127,12 @@ impl Reports {
 
     /// An event's bookings, newest first, filtered by status and a search term (members).
     pub async fn event_bookings(&self, p: &Principal, event: EventId, q: BookingQuery) -> AppResult<Page<BookingSummary>> {
-        let e = self.managed_event(p, event, Role::Viewer, "event").await?;
+        let (e, scope) = self.managed_event(p, event, Role::Viewer, "event").await?;
         let page = PageParams { cursor: q.cursor.clone(), limit: q.limit };
         let limit = page.limit()?;
         let before: Option<BookingId> = page.decode()?;
         let filter = Self::booking_filter(e.id, &q)?;
-        let rows = store::event_bookings(self.db(), &filter, before, limit + 1).await?;
+        let rows = store::event_bookings(self.db(), &scope, &filter, before, limit + 1).await?;
         Ok(Page::from_rows(rows, limit, |b| b.id).map(|b| summary(&b)))
     }
 
@@ -141,9 +144,9 @@ impl Reports {
         event: EventId,
         q: BookingQuery,
     ) -> AppResult<impl Stream<Item = Result<Bytes, std::io::Error>> + Send + 'static> {
-        let e = self.managed_event(p, event, Role::Viewer, "event").await?;
+        let (e, scope) = self.managed_event(p, event, Role::Viewer, "event").await?;
         let filter = Self::booking_filter(e.id, &q)?;
-        Ok(export_stream(Export { db: self.db().clone(), filter, after: None, header: false, done: false }))
+        Ok(export_stream(Export { db: self.db().clone(), scope, filter, after: None, header: false, done: false }))
     }
 
     /// A user's bookings, newest first: all of them for the user themselves; for anyone
@@ -156,7 +159,7 @@ impl Reports {
         } else {
             let mut orgs = HashSet::new();
             for org in store::user_booking_orgs(self.db(), user).await? {
-                if self.role(Some(p), org).await?.is_some_and(|r| r >= Role::Viewer) {
+                if self.access.role_of(Some(p), org).await?.is_some_and(|r| r >= Role::Viewer) {
                     orgs.insert(org);
                 }
             }
@@ -183,12 +186,12 @@ impl Reports {
     /// Sales of an event (members): per ticket type and quota, gross per currency, sales per
     /// day in the event's time zone, bookings per status.
     pub async fn stats(&self, p: &Principal, event: EventId) -> AppResult<BookingStats> {
-        let e = self.managed_event(p, event, Role::Viewer, "event").await?;
+        let (e, scope) = self.managed_event(p, event, Role::Viewer, "event").await?;
         let quotas = catalog_store::quotas(self.db(), e.id).await?;
         let types = type_views(catalog_store::types_with_quotas(self.db(), e.id).await?, &quotas, &e, now());
         let capacity: HashMap<QuotaId, i64> = quotas.iter().map(|q| (q.id, q.capacity)).collect();
         let mut sales: HashMap<(domain::TicketTypeId, String), (i64, i64)> = HashMap::new();
-        for (t, status, qty, gross) in store::type_sales(self.db(), e.id).await? {
+        for (t, status, qty, gross) in store::type_sales(self.db(), &scope, e.id).await? {
             sales.insert((t, status), (qty, gross));
         }
         let ticket_types = types
@@ -219,26 +222,46 @@ impl Reports {
                 available: (q.capacity - q.taken).max(0),
             })
             .collect();
-        let gross = store::currency_sales(self.db(), e.id)
+        let gross = store::currency_sales(self.db(), &scope, e.id)
             .await?
             .into_iter()
             .map(|(currency, bookings, tickets, gross)| CurrencyStats { currency, bookings, tickets, gross })
             .collect();
-        let tz = events::domain::zone_of(&e.time_zone);
-        let mut days: BTreeMap<(String, String), (i64, i64, i64)> = BTreeMap::new();
-        store::fold_confirmed(self.db(), e.id, |at, currency, tickets, total| {
+        let tz = zone_of(&e.time_zone);
+        // Each day's gross is a sum of money in one currency: one that does not add up (an
+        // overflow) fails the report rather than showing a wrong figure.
+        let mut days: BTreeMap<(String, String), (i64, i64, Money)> = BTreeMap::new();
+        let mut refused: Option<AppError> = None;
+        store::fold_confirmed(self.db(), &scope, e.id, |at, currency, tickets, total| {
+            if refused.is_some() {
+                return;
+            }
             let day = at.with_timezone(&tz).date_naive().to_string();
-            let entry = days.entry((day, currency)).or_default();
-            entry.0 += 1;
-            entry.1 += tickets;
-            entry.2 += total;
+            let add = || -> AppResult<()> {
+                let total = Money::from_row(total, &currency)?;
+                let entry = days.entry((day, currency)).or_insert((0, 0, Money::zero(total.currency)));
+                entry.0 += 1;
+                entry.1 += tickets;
+                entry.2 = entry.2.checked_add(total)?;
+                Ok(())
+            };
+            refused = add().err();
         })
         .await?;
+        if let Some(e) = refused {
+            return Err(e);
+        }
         let sales_per_day = days
             .into_iter()
-            .map(|((date, currency), (bookings, tickets, gross))| DayStats { date, currency, bookings, tickets, gross })
+            .map(|((date, currency), (bookings, tickets, gross))| DayStats {
+                date,
+                currency,
+                bookings,
+                tickets,
+                gross: gross.amount,
+            })
             .collect();
-        let bookings_by_status = store::status_counts(self.db(), e.id)
+        let bookings_by_status = store::status_counts(self.db(), &scope, e.id)
             .await?
             .into_iter()
             .filter_map(|(s, n)| BookingStatus::parse(&s).map(|status| StatusCount { status, bookings: n }))

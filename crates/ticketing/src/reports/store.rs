@@ -1,11 +1,16 @@
 //! SQL that reads many bookings at once: an event's booking list and its CSV export, a
 //! user's bookings, and the sales statistics of an event. Read-only; one SQL text serves
 //! both backends.
+//!
+//! An event's lists and statistics take the member's [`OrgScope`] and filter by it. A
+//! user's bookings are unscoped: they span every organization the user booked with, and
+//! the service keeps only those the caller may see.
 
 use chrono::{DateTime, Utc};
 use events::EventId;
 use futures::TryStreamExt;
 use kernel::Db;
+use kernel::auth::OrgScope;
 use kernel::id::{OrgId, UserId};
 use kernel::read;
 
@@ -46,6 +51,7 @@ macro_rules! booking_filters {
 /// One page of an event's bookings, newest first, strictly before `before`.
 pub(crate) async fn event_bookings(
     db: &Db,
+    scope: &OrgScope,
     f: &BookingFilter,
     before: Option<BookingId>,
     fetch: i64,
@@ -55,7 +61,7 @@ pub(crate) async fn event_bookings(
         booking_columns!(),
         " FROM bookings WHERE ",
         booking_filters!(""),
-        "AND ($5 IS NULL OR id < $5) ORDER BY id DESC LIMIT $6"
+        "AND org_id = $7 AND ($5 IS NULL OR id < $5) ORDER BY id DESC LIMIT $6"
     ))
     .bind(f.event)
     .bind(f.status.map(BookingStatus::as_str))
@@ -63,6 +69,7 @@ pub(crate) async fn event_bookings(
     .bind(&f.exact)
     .bind(before)
     .bind(fetch)
+    .bind(scope.org())
     .fetch_all(c)
     .await)
 }
@@ -93,6 +100,7 @@ pub(crate) struct ExportRow {
 /// the `(booking, position)` cursor.
 pub(crate) async fn export_rows(
     db: &Db,
+    scope: &OrgScope,
     f: &BookingFilter,
     after: Option<(BookingId, crate::domain::PositionId)>,
     fetch: i64,
@@ -103,7 +111,7 @@ pub(crate) async fn export_rows(
          b.created_at, b.confirmed_at, b.paid_reference, p.id AS position_id, p.ticket_type_name, p.quantity, p.unit_price, \
          p.discount, p.currency FROM bookings b JOIN booking_positions p ON p.booking_id = b.id WHERE ",
         booking_filters!("b."),
-        "AND ($5 IS NULL OR b.id < $5 OR (b.id = $5 AND p.id > $6)) ORDER BY b.id DESC, p.id LIMIT $7"
+        "AND b.org_id = $8 AND ($5 IS NULL OR b.id < $5 OR (b.id = $5 AND p.id > $6)) ORDER BY b.id DESC, p.id LIMIT $7"
     ))
     .bind(f.event)
     .bind(f.status.map(BookingStatus::as_str))
@@ -112,11 +120,14 @@ pub(crate) async fn export_rows(
     .bind(b)
     .bind(p)
     .bind(fetch)
+    .bind(scope.org())
     .fetch_all(c)
     .await)
 }
 
 /// A user's bookings, newest first, strictly before `before`.
+/// Unscoped: a buyer's bookings span organizations they are no member of; for another
+/// caller the service keeps those of the organizations the caller is a member of.
 pub(crate) async fn user_bookings(
     db: &Db,
     user: UserId,
@@ -136,6 +147,7 @@ pub(crate) async fn user_bookings(
 }
 
 /// The organizations a user has bookings with.
+/// Unscoped: tells in which organizations the caller's role is to be checked.
 pub(crate) async fn user_booking_orgs(db: &Db, user: UserId) -> Result<Vec<OrgId>, sqlx::Error> {
     let rows: Vec<(OrgId,)> =
         read!(db, |c| sqlx::query_as("SELECT DISTINCT org_id FROM bookings WHERE user_id = $1 LIMIT 1000")
@@ -148,48 +160,64 @@ pub(crate) async fn user_booking_orgs(db: &Db, user: UserId) -> Result<Vec<OrgId
 // ---- statistics ---------------------------------------------------------------------------
 
 /// Tickets and revenue per (ticket type, status) of live bookings.
-pub(crate) async fn type_sales(db: &Db, event: EventId) -> Result<Vec<(TicketTypeId, String, i64, i64)>, sqlx::Error> {
+pub(crate) async fn type_sales(
+    db: &Db,
+    scope: &OrgScope,
+    event: EventId,
+) -> Result<Vec<(TicketTypeId, String, i64, i64)>, sqlx::Error> {
     read!(db, |c| {
         sqlx::query_as(
         "SELECT p.ticket_type_id, b.status, CAST(SUM(p.quantity) AS BIGINT), CAST(SUM(p.unit_price * p.quantity - p.discount) AS BIGINT) \
          FROM booking_positions p JOIN bookings b ON b.id = p.booking_id \
-         WHERE p.event_id = $1 AND b.status IN ('pending_payment', 'confirmed') GROUP BY p.ticket_type_id, b.status"
+         WHERE p.event_id = $1 AND p.org_id = $2 AND b.status IN ('pending_payment', 'confirmed') \
+         GROUP BY p.ticket_type_id, b.status"
     )
     .bind(event)
+    .bind(scope.org())
     .fetch_all(c)
     .await
     })
 }
 
 /// Confirmed bookings, tickets and revenue per currency.
-pub(crate) async fn currency_sales(db: &Db, event: EventId) -> Result<Vec<(String, i64, i64, i64)>, sqlx::Error> {
+pub(crate) async fn currency_sales(
+    db: &Db,
+    scope: &OrgScope,
+    event: EventId,
+) -> Result<Vec<(String, i64, i64, i64)>, sqlx::Error> {
     read!(db, |c| sqlx::query_as(
         "SELECT currency, COUNT(*), CAST(SUM(quantity) AS BIGINT), CAST(SUM(total) AS BIGINT) FROM bookings \
-         WHERE event_id = $1 AND status = 'confirmed' GROUP BY currency ORDER BY currency"
+         WHERE event_id = $1 AND org_id = $2 AND status = 'confirmed' GROUP BY currency ORDER BY currency"
     )
     .bind(event)
+    .bind(scope.org())
     .fetch_all(c)
     .await)
 }
 
-pub(crate) async fn status_counts(db: &Db, event: EventId) -> Result<Vec<(String, i64)>, sqlx::Error> {
-    read!(db, |c| sqlx::query_as("SELECT status, COUNT(*) FROM bookings WHERE event_id = $1 GROUP BY status ORDER BY status")
-        .bind(event)
-        .fetch_all(c)
-        .await)
+pub(crate) async fn status_counts(db: &Db, scope: &OrgScope, event: EventId) -> Result<Vec<(String, i64)>, sqlx::Error> {
+    read!(db, |c| sqlx::query_as(
+        "SELECT status, COUNT(*) FROM bookings WHERE event_id = $1 AND org_id = $2 GROUP BY status ORDER BY status"
+    )
+    .bind(event)
+    .bind(scope.org())
+    .fetch_all(c)
+    .await)
 }
 
 /// Folds every confirmed booking of the event (confirmation time, currency, tickets,
 /// total) through `f`, streaming rows rather than loading them all.
-pub(crate) async fn fold_confirmed<F>(db: &Db, event: EventId, mut f: F) -> Result<(), sqlx::Error>
+pub(crate) async fn fold_confirmed<F>(db: &Db, scope: &OrgScope, event: EventId, mut f: F) -> Result<(), sqlx::Error>
 where
     F: FnMut(DateTime<Utc>, String, i64, i64),
 {
     read!(db, |c| {
         let mut rows = sqlx::query_as::<_, (Option<DateTime<Utc>>, String, i64, i64)>(
-            "SELECT confirmed_at, currency, quantity, total FROM bookings WHERE event_id = $1 AND status = 'confirmed'",
+            "SELECT confirmed_at, currency, quantity, total FROM bookings \
+             WHERE event_id = $1 AND org_id = $2 AND status = 'confirmed'",
         )
         .bind(event)
+        .bind(scope.org())
         .fetch(c);
         while let Some((at, currency, quantity, total)) = rows.try_next().await? {
             if let Some(at) = at {

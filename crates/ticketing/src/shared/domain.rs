@@ -12,7 +12,7 @@ use kernel::AppError;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 
-pub use events::domain::{optional_long_text, optional_text, required_text};
+pub use kernel::validate::{optional_long_text, optional_text, required_text};
 
 pub const NAME_MAX: usize = 200;
 pub const DESCRIPTION_MAX: usize = 5_000;

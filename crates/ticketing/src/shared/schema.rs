@@ -58,7 +58,7 @@ pub(crate) fn waitlist_email() -> Object {
 }
 
 fn currency(nullable: bool, description: &str) -> Object {
-    let codes = domain::CURRENCIES.split(' ').map(serde_json::Value::from);
+    let codes = kernel::money::CURRENCIES.split(' ').map(serde_json::Value::from);
     let values: Vec<serde_json::Value> =
         if nullable { codes.chain([serde_json::Value::Null]).collect() } else { codes.collect() };
     ObjectBuilder::new()

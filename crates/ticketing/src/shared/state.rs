@@ -6,6 +6,9 @@
 //! (the signed-in user who made it, or whoever holds its `booking_token`) and by members of
 //! the organization. Anything a caller may not see is a `404`, never a `403`.
 //!
+//! Roles come from [`OrgAccess`] (`require_for`, `role_of`); a check that passes yields the
+//! [`OrgScope`] the use case hands to the store functions, which filter by it.
+//!
 //! Events are known through [`EventsService::event_facts`]; this context never reads the
 //! events context's tables.
 
@@ -13,7 +16,7 @@ use std::sync::{Arc, OnceLock, Weak};
 
 use events::{EventFacts, EventId, EventStatus, EventsService};
 use kernel::audit::{self, AuditEntry};
-use kernel::auth::{OrgAccess, Principal, Role};
+use kernel::auth::{OrgAccess, OrgScope, Principal, Role};
 use kernel::id::OrgId;
 use kernel::{AppError, AppResult, Db, Kernel, Tx};
 use payments::PaymentsService;
@@ -93,20 +96,15 @@ impl Shared {
 
     // ---- access ---------------------------------------------------------------------------
 
-    /// The caller's role in `org`, if any.
-    pub(crate) async fn role(&self, p: Option<&Principal>, org: OrgId) -> AppResult<Option<Role>> {
-        match p {
-            None => Ok(None),
-            Some(p) => self.access.role_in(p, org).await,
+    /// The caller's scope in `org` if they are a member (any role); `None` for outsiders and
+    /// anonymous callers, who may still reach some things (a published event, their booking).
+    pub(crate) async fn member_scope(&self, p: Option<&Principal>, org: OrgId) -> AppResult<Option<OrgScope>> {
+        let Some(p) = p else { return Ok(None) };
+        match self.access.require_for(p, org, Role::Viewer, "organization").await {
+            Ok(scope) => Ok(Some(scope)),
+            Err(AppError::NotFound { .. }) => Ok(None),
+            Err(e) => Err(e),
         }
-    }
-
-    /// Requires `min` in `org`; outsiders learn only that `resource` does not exist.
-    pub(crate) async fn require(&self, p: &Principal, org: OrgId, min: Role, resource: &'static str) -> AppResult<Role> {
-        self.access.require_role(p, org, min).await.map_err(|e| match e {
-            AppError::NotFound { .. } => AppError::not_found(resource),
-            other => other,
-        })
     }
 
     /// The facts of a live (not deleted) event, `404 resource` otherwise.
@@ -117,26 +115,26 @@ impl Shared {
         }
     }
 
-    /// A live event whose organization the caller holds `min` in; `404 resource` for
-    /// outsiders (even when the event is published).
+    /// A live event whose organization the caller holds `min` in, and the caller's scope
+    /// there; `404 resource` for outsiders (even when the event is published).
     pub(crate) async fn managed_event(
         &self,
         p: &Principal,
         id: EventId,
         min: Role,
         resource: &'static str,
-    ) -> AppResult<EventFacts> {
+    ) -> AppResult<(EventFacts, OrgScope)> {
         let e = self.live_event(id, resource).await?;
-        self.require(p, e.org_id, min, resource).await?;
-        Ok(e)
+        let scope = self.access.require_for(p, e.org_id, min, resource).await?;
+        Ok((e, scope))
     }
 
     /// A live event the caller may see: published ones for everyone, the rest for members.
-    /// Returns the facts and whether the caller is a member.
-    pub(crate) async fn visible_event(&self, p: Option<&Principal>, id: EventId) -> AppResult<(EventFacts, bool)> {
+    /// Returns the facts and, for a member, the caller's scope.
+    pub(crate) async fn visible_event(&self, p: Option<&Principal>, id: EventId) -> AppResult<(EventFacts, Option<OrgScope>)> {
         let e = self.live_event(id, "event").await?;
-        let member = self.role(p, e.org_id).await?.is_some_and(|r| r >= Role::Viewer);
-        if e.status != EventStatus::Published && !member {
+        let member = self.member_scope(p, e.org_id).await?;
+        if e.status != EventStatus::Published && member.is_none() {
             return Err(AppError::not_found("event"));
         }
         Ok((e, member))

@@ -3,6 +3,7 @@
 
 use events::EventSessionId;
 use kernel::AppError;
+use kernel::money::{Currency, Money};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -138,23 +139,13 @@ pub fn join_tier(requested: Option<&str>, tiers: &[String], staff: bool) -> Resu
     }
 }
 
-/// Minor units as an amount in the currency's usual decimals (`5000 EUR` → `50.00 EUR`).
+/// Minor units as an amount in the currency's usual decimals (`5000 EUR` → `50.00 EUR`), as
+/// [`Money`] prints it; a code outside the ISO list (never stored) shows the bare number.
 pub fn money(minor: i64, currency: &str) -> String {
-    const NO_DECIMALS: &[&str] =
-        &["BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG", "RWF", "UGX", "VND", "VUV", "XAF", "XOF", "XPF"];
-    const THREE_DECIMALS: &[&str] = &["BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"];
-    let decimals = if NO_DECIMALS.contains(&currency) {
-        0
-    } else if THREE_DECIMALS.contains(&currency) {
-        3
-    } else {
-        2
-    };
-    if decimals == 0 {
-        return format!("{minor} {currency}");
+    match Currency::from_code(currency) {
+        Some(c) => Money::new(minor, c).to_string(),
+        None => format!("{minor} {currency}"),
     }
-    let unit = 10i64.pow(decimals);
-    format!("{}.{:0width$} {currency}", minor / unit, minor % unit, width = decimals as usize)
 }
 
 #[cfg(test)]

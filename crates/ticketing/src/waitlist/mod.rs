@@ -15,7 +15,7 @@
 //! the booking's and before any inventory row (buyer counter, quota), matching the booking
 //! paths' own order (booking, counters, vouchers, quotas), so nothing waits in a cycle.
 //!
-//! Advancing: a job (`ticketing.waitlist`) subscribed to `booking.cancelled`,
+//! Advancing: a job (`ticketing.waitlist`) listening to `booking.cancelled`,
 //! `booking.expired`, `booking.tickets_refunded` and `quota.capacity_raised` first closes the
 //! entry whose offer that booking was (expired → `expired`; cancelled while offered → `declined`), then walks the
 //! event's waiting entries in tier order (the index in the event's `waitlist_tiers`, unknown
@@ -56,3 +56,6 @@ pub(crate) mod store;
 
 pub use offers::WAITLIST_JOB;
 pub use service::Waitlist;
+// The payload tests of `crate::events` build payloads the way the service does.
+#[cfg(test)]
+pub(crate) use service::entry_event;

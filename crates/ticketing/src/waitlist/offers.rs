@@ -3,12 +3,14 @@
 //! free seats, and by every node's periodic sweep as the safety net.
 
 use std::collections::HashSet;
-use std::sync::{Arc, Weak};
+use std::sync::Weak;
 
 use chrono::TimeDelta;
 use events::{EventId, EventSessionId, EventStatus};
-use kernel::jobs::{Envelope, JobHandler, publish};
+use kernel::auth::OrgScope;
+use kernel::jobs::{Event, Topic};
 use kernel::mail::OutgoingMail;
+use kernel::money::Money;
 use kernel::time::{Timestamp, now};
 use kernel::{AppError, AppResult, Kernel};
 use serde_json::json;
@@ -24,27 +26,67 @@ use crate::catalog::store::TicketTypeRecord;
 use crate::domain::{
     self, BookingId, BookingStatus, PositionId, QuotaId, Target, Visibility, WaitlistEntryId, WaitlistStatus, fits, money,
 };
+use crate::events::{
+    BOOKING_CANCELLED, BOOKING_EXPIRED, BOOKING_TICKETS_REFUNDED, BookingSnapshot, CapacityRaised, EntrySnapshot,
+    QUOTA_CAPACITY_RAISED, TicketsRefunded, WAITLIST_ACCEPTED, WAITLIST_DECLINED, WAITLIST_EXPIRED, WAITLIST_OFFERED,
+    WaitlistOffer,
+};
 use crate::inventory::{self, Shortfall};
 use crate::model::*;
 use crate::shared::state::Shared;
 
 use WaitlistStatus::{Accepted, Declined, Expired, Offered, Waiting};
 
-/// Job kind that reacts to freed inventory (see the module docs).
+/// Job kind that reacts to freed inventory (see the module docs): it listens to
+/// `booking.cancelled`, `booking.expired`, `booking.tickets_refunded` and
+/// `quota.capacity_raised`.
 pub const WAITLIST_JOB: &str = "ticketing.waitlist";
-/// The events that can free seats.
-const TOPICS: [&str; 4] = ["booking.cancelled", "booking.expired", "booking.tickets_refunded", "quota.capacity_raised"];
 /// Waiting entries read per round trip while advancing.
 const WALK_PAGE: i64 = 200;
 /// Attempts at writing an offer when a random booking code collides.
 const CODE_ATTEMPTS: usize = 3;
 
-/// Registers the waitlist job and subscribes it to the events that free seats.
-pub(crate) fn register(kernel: &Kernel, svc: Weak<Shared>) {
-    kernel.jobs.register(WAITLIST_JOB, Arc::new(WaitlistJob(svc)));
-    for topic in TOPICS {
-        kernel.jobs.subscribe(topic, WAITLIST_JOB);
+/// Has the waitlist job listen to the events that free seats. Each run is safe twice and
+/// concurrently (every step is a conditional update). A booking that ended first closes the
+/// entry it was offered to (if any); then the event's waitlist advances. The events name the
+/// organization of the stored booking or quota, which the job acts in.
+pub(crate) fn listen(kernel: &Kernel, shared: Weak<Shared>) {
+    fn on_booking(kernel: &Kernel, shared: &Weak<Shared>, topic: &Topic<BookingSnapshot>, expired: bool) {
+        let shared = shared.clone();
+        kernel.jobs.listen(topic, WAITLIST_JOB, move |event: Event<BookingSnapshot>| {
+            let shared = shared.clone();
+            async move {
+                let Some(shared) = shared.upgrade() else { return Ok(()) };
+                let (svc, b) = (shared.waitlist(), event.data);
+                let scope = OrgScope::platform(b.org_id);
+                svc.booking_closed(&scope, b.booking_id, expired).await.map_err(failed)?;
+                svc.advance(b.event_id).await.map(|_| ()).map_err(failed)
+            }
+        });
     }
+    on_booking(kernel, &shared, &BOOKING_CANCELLED, false);
+    on_booking(kernel, &shared, &BOOKING_EXPIRED, true);
+
+    let refunded = shared.clone();
+    kernel.jobs.listen(&BOOKING_TICKETS_REFUNDED, WAITLIST_JOB, move |event: Event<TicketsRefunded>| {
+        let shared = refunded.clone();
+        async move {
+            let Some(shared) = shared.upgrade() else { return Ok(()) };
+            shared.waitlist().advance(event.data.booking.event_id).await.map(|_| ()).map_err(failed)
+        }
+    });
+
+    kernel.jobs.listen(&QUOTA_CAPACITY_RAISED, WAITLIST_JOB, move |event: Event<CapacityRaised>| {
+        let shared = shared.clone();
+        async move {
+            let Some(shared) = shared.upgrade() else { return Ok(()) };
+            shared.waitlist().advance(event.data.event_id).await.map(|_| ()).map_err(failed)
+        }
+    });
+}
+
+fn failed(e: AppError) -> anyhow::Error {
+    anyhow::anyhow!("{e}")
 }
 
 /// The result of one offer attempt with one ticket type.
@@ -114,19 +156,22 @@ impl Waitlist {
         if c.facts.deleted || c.facts.status != EventStatus::Published {
             return Ok(0);
         }
+        // Jobs, sweeps and the requests that free seats advance the waitlist in the
+        // organization the events context stores for the event.
+        let scope = OrgScope::platform(c.facts.org_id);
         let tiers = c.settings.waitlist_tiers.0.clone();
         let slots = wstore::tier_slots(&tiers);
         let mut blocked: HashSet<Target> = HashSet::new();
         let mut after: Option<(i64, WaitlistEntryId)> = None;
         let mut offered = 0;
         loop {
-            let page = wstore::queue(self.db(), event, &slots, [Waiting, Waiting], after, WALK_PAGE).await?;
+            let page = wstore::queue(self.db(), &scope, event, &slots, [Waiting, Waiting], after, WALK_PAGE).await?;
             for entry in &page {
                 let Some(t) = Target::of(entry.ticket_type_id, entry.session_id) else { continue };
                 if blocked.contains(&t) {
                     continue;
                 }
-                match self.offer_entry(&c, entry).await? {
+                match self.offer_entry(&scope, &c, entry).await? {
                     Outcome::Offered => offered += 1,
                     Outcome::NoSeats => {
                         blocked.insert(t);
@@ -142,10 +187,10 @@ impl Waitlist {
     }
 
     /// Tries the entry's candidate ticket types in order.
-    async fn offer_entry(&self, c: &EventCatalog, entry: &EntryRecord) -> AppResult<Outcome> {
+    async fn offer_entry(&self, scope: &OrgScope, c: &EventCatalog, entry: &EntryRecord) -> AppResult<Outcome> {
         let mut short = false;
         for (t, quotas) in offer_candidates(c, entry, now()) {
-            match self.try_offer(c, entry, t, quotas).await? {
+            match self.try_offer(scope, c, entry, t, quotas).await? {
                 Attempt::NoRoom => short = true,
                 Attempt::Skip => return Ok(Outcome::Skipped),
                 Attempt::Offered => return Ok(Outcome::Offered),
@@ -159,6 +204,7 @@ impl Waitlist {
     /// nothing.
     async fn try_offer(
         &self,
+        scope: &OrgScope,
         c: &EventCatalog,
         entry: &EntryRecord,
         t: &TicketTypeRecord,
@@ -167,7 +213,7 @@ impl Waitlist {
         let at = now();
         let expires = at + TimeDelta::seconds(c.settings.waitlist_offer_seconds);
         let token = domain::booking_token();
-        let total = t.price * entry.quantity;
+        let total = Money::from_row(t.price, &t.currency)?.times(entry.quantity)?.amount;
         let seats = domain::allocations([(quotas, entry.quantity)]);
         let mut new = NewBooking {
             booking: BookingRecord {
@@ -224,7 +270,7 @@ impl Waitlist {
                 Err(AppError::Conflict { code: "already_exists", .. }) if attempt < CODE_ATTEMPTS => continue,
                 Err(e) => return Err(e),
             }
-            if wstore::mark_offered(&mut tx, entry.id, new.booking.id, at, expires).await? == 0 {
+            if wstore::mark_offered(&mut tx, scope, entry.id, new.booking.id, at, expires).await? == 0 {
                 return Ok(Attempt::Skip);
             }
             match inventory::take_one(&mut tx, &new.booking, new.max_per_buyer).await? {
@@ -243,11 +289,10 @@ impl Waitlist {
         let changes =
             json!({ "status": "offered", "booking_id": new.booking.id, "ticket_type_id": t.id, "offer_expires_at": expires });
         audit_entry(&mut tx, "system", &offered, "waitlist_entry.offered", changes).await?;
-        let mut payload = entry_event(&offered);
-        payload["ticket_type_id"] = json!(t.id);
-        payload["total"] = json!(total);
-        payload["currency"] = json!(t.currency);
-        publish(&mut tx, "waitlist.offered", &payload).await?;
+        // The offer names the type it books (an entry for a session has none of its own).
+        let entry_now = EntrySnapshot { ticket_type_id: Some(t.id), ..entry_event(&offered) };
+        let payload = WaitlistOffer { entry: entry_now, total, currency: t.currency.clone() };
+        self.kernel.jobs.publish(&mut tx, &WAITLIST_OFFERED, &payload).await?;
         let mail = self.offer_mail(c, &offered, t, total, expires, offered.user_id.is_none().then_some(token.as_str()));
         self.kernel.queue_mail(&mut tx, &mail).await?;
         self.kernel.commit(tx).await?;
@@ -301,29 +346,29 @@ impl Waitlist {
 
     /// A booking that held seats closed: the entry it was offered to (if any) is closed
     /// accordingly. Then the event's waitlist advances.
-    async fn booking_closed(&self, booking: BookingId, expired: bool) -> AppResult<()> {
-        let Some(entry) = wstore::entry_by_booking(self.db(), booking).await? else { return Ok(()) };
+    async fn booking_closed(&self, scope: &OrgScope, booking: BookingId, expired: bool) -> AppResult<()> {
+        let Some(entry) = wstore::entry_by_booking(self.db(), scope, booking).await? else { return Ok(()) };
         let status = if expired { BookingStatus::Expired } else { BookingStatus::Cancelled };
-        self.follow_booking(&entry, status).await.map(|_| ())
+        self.follow_booking(scope, &entry, status).await.map(|_| ())
     }
 
     /// Brings an entry in line with its offer booking's status: confirmed → `accepted`,
     /// expired → `expired`, cancelled or refunded while offered → `declined`. `true` when
     /// the entry changed.
-    async fn follow_booking(&self, entry: &EntryRecord, booking: BookingStatus) -> AppResult<bool> {
+    async fn follow_booking(&self, scope: &OrgScope, entry: &EntryRecord, booking: BookingStatus) -> AppResult<bool> {
         let (from, to, topic, action) = match booking {
             BookingStatus::PendingPayment => return Ok(false),
-            BookingStatus::Confirmed => ([Offered, Offered], Accepted, "waitlist.accepted", "waitlist_entry.accepted"),
-            BookingStatus::Expired => ([Offered, Accepted], Expired, "waitlist.expired", "waitlist_entry.expired"),
+            BookingStatus::Confirmed => ([Offered, Offered], Accepted, &WAITLIST_ACCEPTED, "waitlist_entry.accepted"),
+            BookingStatus::Expired => ([Offered, Accepted], Expired, &WAITLIST_EXPIRED, "waitlist_entry.expired"),
             BookingStatus::Cancelled | BookingStatus::Refunded => {
-                ([Offered, Offered], Declined, "waitlist.declined", "waitlist_entry.declined")
+                ([Offered, Offered], Declined, &WAITLIST_DECLINED, "waitlist_entry.declined")
             }
         };
         let mut tx = self.db().begin().await?;
-        let Some(closed) = wstore::transition(&mut tx, entry.id, from, to, now()).await? else { return Ok(false) };
+        let Some(closed) = wstore::transition(&mut tx, scope, entry.id, from, to, now()).await? else { return Ok(false) };
         let changes = json!({ "status": to, "from": entry.status, "booking_id": entry.booking_id, "booking_status": booking });
         audit_entry(&mut tx, "system", &closed, action, changes).await?;
-        publish(&mut tx, topic, &entry_event(&closed)).await?;
+        self.kernel.jobs.publish(&mut tx, topic, &entry_event(&closed)).await?;
         self.kernel.commit(tx).await?;
         Ok(true)
     }
@@ -337,7 +382,7 @@ impl Waitlist {
         let mut events = HashSet::new();
         for (id, status) in wstore::stale_offers(self.db(), 500).await? {
             let Some(entry) = wstore::entry(self.db(), id).await? else { continue };
-            if self.follow_booking(&entry, status).await? {
+            if self.follow_booking(&OrgScope::platform(entry.org_id), &entry, status).await? {
                 changed += 1;
             }
             if status != BookingStatus::Confirmed {
@@ -348,26 +393,5 @@ impl Waitlist {
             self.advance(event).await?;
         }
         Ok(changed)
-    }
-}
-
-/// Reacts to `booking.cancelled`, `booking.expired` and `quota.capacity_raised`. Safe to run
-/// twice and concurrently (every step is a conditional update).
-struct WaitlistJob(Weak<Shared>);
-
-#[async_trait::async_trait]
-impl JobHandler for WaitlistJob {
-    async fn run(&self, payload: serde_json::Value) -> anyhow::Result<()> {
-        let envelope: Envelope = serde_json::from_value(payload)?;
-        let Some(shared) = self.0.upgrade() else { return Ok(()) };
-        let svc = shared.waitlist();
-        let event: EventId = serde_json::from_value(envelope.data["event_id"].clone())?;
-        let fail = |e: AppError| anyhow::anyhow!("{e}");
-        if let topic @ ("booking.cancelled" | "booking.expired") = envelope.topic.as_str() {
-            let booking: BookingId = serde_json::from_value(envelope.data["booking_id"].clone())?;
-            svc.booking_closed(booking, topic == "booking.expired").await.map_err(fail)?;
-        }
-        svc.advance(event).await.map_err(fail)?;
-        Ok(())
     }
 }

@@ -6,8 +6,7 @@ use std::sync::Arc;
 
 use events::{EventId, EventSessionId, EventStatus};
 use kernel::audit::{self, AuditEntry};
-use kernel::auth::{Principal, Role};
-use kernel::jobs::publish;
+use kernel::auth::{OrgScope, Principal, Role};
 use kernel::pagination::{Page, PageParams};
 use kernel::time::now;
 use kernel::{AppError, AppResult, Tx};
@@ -22,6 +21,7 @@ use crate::catalog::store::{self as catalog_store, TicketTypeRecord};
 use crate::domain::{
     self, BookingId, BookingStatus, QuotaId, Target, TicketTypeId, Visibility, WaitlistEntryId, WaitlistStatus, fits,
 };
+use crate::events::{BOOKING_CANCELLED, EntrySnapshot, WAITLIST_ACCEPTED, WAITLIST_DECLINED, WAITLIST_JOINED, WAITLIST_LEFT};
 use crate::inventory;
 use crate::model::*;
 use crate::shared::state::{Shared, feature_service};
@@ -59,12 +59,22 @@ pub(super) fn entry_view(e: EntryRecord, position: Option<i64>) -> WaitlistEntry
 }
 
 /// The payload of every `waitlist.*` event (never the token).
-pub(super) fn entry_event(e: &EntryRecord) -> serde_json::Value {
-    json!({
-        "entry_id": e.id, "org_id": e.org_id, "event_id": e.event_id, "ticket_type_id": e.ticket_type_id,
-        "session_id": e.session_id, "tier": e.tier, "email": e.email, "name": e.name, "user_id": e.user_id,
-        "quantity": e.quantity, "status": e.status, "booking_id": e.booking_id, "offer_expires_at": e.offer_expires_at,
-    })
+pub(crate) fn entry_event(e: &EntryRecord) -> EntrySnapshot {
+    EntrySnapshot {
+        entry_id: e.id,
+        org_id: e.org_id,
+        event_id: e.event_id,
+        ticket_type_id: e.ticket_type_id,
+        session_id: e.session_id,
+        tier: e.tier.clone(),
+        email: e.email.clone(),
+        name: e.name.clone(),
+        user_id: e.user_id,
+        quantity: e.quantity,
+        status: e.status,
+        booking_id: e.booking_id,
+        offer_expires_at: e.offer_expires_at,
+    }
 }
 
 pub(super) async fn audit_entry(
@@ -98,7 +108,7 @@ impl Waitlist {
         let name = domain::required_text("name", &req.name, domain::NAME_MAX)?;
         let quantity = domain::within("quantity", req.quantity.unwrap_or(1), 1..=domain::WAITLIST_QUANTITY_MAX)?;
         let Some(catalog) = self.event_catalog(event).await? else { return Err(AppError::not_found("event")) };
-        let staff = self.role(p, e.org_id).await?.is_some_and(|r| r >= Role::Staff);
+        let staff = member.is_some_and(|scope| scope.role() >= Role::Staff);
         let (tier, on_behalf) = domain::join_tier(req.tier.as_deref(), &catalog.settings.waitlist_tiers.0, staff)?;
         if e.status != EventStatus::Published {
             return Err(AppError::conflict("not_on_sale", "the event is not on sale"));
@@ -107,7 +117,8 @@ impl Waitlist {
         let at = now();
         let candidates: Vec<(&TicketTypeRecord, &[QuotaId])> = match target {
             Target::Type(t) => {
-                let Some((tt, quotas)) = catalog.types.get(&t).filter(|(tt, _)| tt.visibility == Visibility::Public || member)
+                let Some((tt, quotas)) =
+                    catalog.types.get(&t).filter(|(tt, _)| tt.visibility == Visibility::Public || member.is_some())
                 else {
                     return Err(AppError::validation("ticket_type_id", "no such ticket type in this event"));
                 };
@@ -190,46 +201,57 @@ impl Waitlist {
             "quantity": quantity, "email": entry.email,
         });
         audit_entry(&mut tx, &actor_of(p), &entry, "waitlist_entry.joined", changes).await?;
-        publish(&mut tx, "waitlist.joined", &entry_event(&entry)).await?;
+        self.kernel.jobs.publish(&mut tx, &WAITLIST_JOINED, &entry_event(&entry)).await?;
         self.kernel.commit(tx).await?;
-        let view = self.entry_view_with_position(entry).await?;
+        // The person is usually no member: from here on, the entry just written names the
+        // organization.
+        let view = self.entry_view_with_position(&OrgScope::platform(entry.org_id), entry).await?;
         Ok(WaitlistJoined { entry: view, waitlist_token: token })
     }
 
-    /// An entry the caller may reach, and how. `404` for everyone else.
+    /// An entry the caller may reach, how, and the scope the caller's work on it runs in: a
+    /// member's own; for the person waiting, who is no member, the platform's in the
+    /// organization the entry's row names ([`Access::Person`] bounds what they may do).
+    /// `404` for everyone else.
     async fn entry_for(
         &self,
         p: Option<&Principal>,
         token: Option<&str>,
         id: WaitlistEntryId,
-    ) -> AppResult<(EntryRecord, Access)> {
+    ) -> AppResult<(EntryRecord, Access, OrgScope)> {
         let Some(e) = wstore::entry(self.db(), id).await? else { return Err(AppError::not_found("waitlist entry")) };
-        if let (Some(user), Some(owner)) = (p.and_then(Principal::user_id), e.user_id)
-            && user == owner
-        {
-            return Ok((e, Access::Person));
+        if self.is_person(p, token, &e).await? {
+            let scope = OrgScope::platform(e.org_id);
+            return Ok((e, Access::Person, scope));
         }
-        if let Some(t) = token {
-            let hash = domain::hash_token(t);
-            if e.token_hash.as_deref().is_some_and(|h| domain::same_hash(&hash, h)) {
-                return Ok((e, Access::Person));
-            }
-            if let Some(b) = e.booking_id
-                && let Some(offer) = bstore::booking(self.db(), b).await?
-                && domain::same_hash(&hash, &offer.token_hash)
-            {
-                return Ok((e, Access::Person));
-            }
-        }
-        match self.role(p, e.org_id).await? {
-            Some(role) if role >= Role::Viewer => Ok((e, Access::Member(role))),
-            _ => Err(AppError::not_found("waitlist entry")),
+        match self.member_scope(p, e.org_id).await? {
+            Some(scope) => Ok((e, Access::Member(scope.role()), scope)),
+            None => Err(AppError::not_found("waitlist entry")),
         }
     }
 
+    /// Whether the caller is the person waiting: the user who joined, or a holder of the
+    /// entry's token or of its offer booking's.
+    async fn is_person(&self, p: Option<&Principal>, token: Option<&str>, e: &EntryRecord) -> AppResult<bool> {
+        if let (Some(user), Some(owner)) = (p.and_then(Principal::user_id), e.user_id)
+            && user == owner
+        {
+            return Ok(true);
+        }
+        let Some(t) = token else { return Ok(false) };
+        let hash = domain::hash_token(t);
+        if e.token_hash.as_deref().is_some_and(|h| domain::same_hash(&hash, h)) {
+            return Ok(true);
+        }
+        Ok(match e.booking_id {
+            Some(b) => bstore::booking(self.db(), b).await?.is_some_and(|offer| domain::same_hash(&hash, &offer.token_hash)),
+            None => false,
+        })
+    }
+
     /// 1-based places of the event's waiting entries among those for the same target.
-    async fn positions(&self, event: EventId, tiers: &[String]) -> AppResult<HashMap<WaitlistEntryId, i64>> {
-        let rows = wstore::waiting_targets(self.db(), event, &wstore::tier_slots(tiers)).await?;
+    async fn positions(&self, scope: &OrgScope, event: EventId, tiers: &[String]) -> AppResult<HashMap<WaitlistEntryId, i64>> {
+        let rows = wstore::waiting_targets(self.db(), scope, event, &wstore::tier_slots(tiers)).await?;
         let mut per_target: HashMap<(Option<TicketTypeId>, Option<EventSessionId>), i64> = HashMap::new();
         let mut out = HashMap::with_capacity(rows.len());
         for (id, t, s) in rows {
@@ -240,10 +262,10 @@ impl Waitlist {
         Ok(out)
     }
 
-    async fn entry_view_with_position(&self, e: EntryRecord) -> AppResult<WaitlistEntry> {
+    async fn entry_view_with_position(&self, scope: &OrgScope, e: EntryRecord) -> AppResult<WaitlistEntry> {
         let position = if e.status == Waiting {
-            let tiers = settings_for(self.db(), e.event_id, e.org_id).await?.waitlist_tiers.0;
-            self.positions(e.event_id, &tiers).await?.get(&e.id).copied()
+            let tiers = settings_for(self.db(), e.event_id).await?.waitlist_tiers.0;
+            self.positions(scope, e.event_id, &tiers).await?.get(&e.id).copied()
         } else {
             None
         };
@@ -257,21 +279,21 @@ impl Waitlist {
         token: Option<&str>,
         id: WaitlistEntryId,
     ) -> AppResult<WaitlistEntry> {
-        let (e, _) = self.entry_for(p, token, id).await?;
-        self.entry_view_with_position(e).await
+        let (e, _, scope) = self.entry_for(p, token, id).await?;
+        self.entry_view_with_position(&scope, e).await
     }
 
     /// An event's waitlist in queue order (members): live entries, or those in `status`.
     pub async fn event_waitlist(&self, p: &Principal, event: EventId, q: WaitlistQuery) -> AppResult<Page<WaitlistEntry>> {
-        let e = self.managed_event(p, event, Role::Viewer, "event").await?;
+        let (e, scope) = self.managed_event(p, event, Role::Viewer, "event").await?;
         let page = PageParams { cursor: q.cursor, limit: q.limit };
         let limit = page.limit()?;
         let after: Option<(i64, WaitlistEntryId)> = page.decode()?;
         let statuses = q.status.map(|s| [s, s]).unwrap_or([Waiting, Offered]);
-        let tiers = settings_for(self.db(), e.id, e.org_id).await?.waitlist_tiers.0;
+        let tiers = settings_for(self.db(), e.id).await?.waitlist_tiers.0;
         let slots = wstore::tier_slots(&tiers);
-        let rows = wstore::queue(self.db(), e.id, &slots, statuses, after, limit + 1).await?;
-        let positions = self.positions(e.id, &tiers).await?;
+        let rows = wstore::queue(self.db(), &scope, e.id, &slots, statuses, after, limit + 1).await?;
+        let positions = self.positions(&scope, e.id, &tiers).await?;
         let page = Page::from_rows(rows, limit, |r| (domain::tier_rank(&r.tier, &tiers), r.id));
         Ok(page.map(|r| {
             let position = positions.get(&r.id).copied();
@@ -289,23 +311,23 @@ impl Waitlist {
         req: UpdateWaitlistEntry,
     ) -> AppResult<WaitlistEntry> {
         let Some(e) = wstore::entry(self.db(), id).await? else { return Err(AppError::not_found("waitlist entry")) };
-        self.require(p, e.org_id, Role::Staff, "waitlist entry").await?;
-        let Some(raw) = req.tier.as_deref() else { return self.entry_view_with_position(e).await };
-        let tiers = settings_for(self.db(), e.event_id, e.org_id).await?.waitlist_tiers.0;
+        let scope = self.access.require_for(p, e.org_id, Role::Staff, "waitlist entry").await?;
+        let Some(raw) = req.tier.as_deref() else { return self.entry_view_with_position(&scope, e).await };
+        let tiers = settings_for(self.db(), e.event_id).await?.waitlist_tiers.0;
         let tier = raw.trim().to_ascii_lowercase();
         if !tiers.contains(&tier) {
             return Err(AppError::validation("tier", format!("must be one of the event's tiers: {}", tiers.join(", "))));
         }
         if tier == e.tier {
-            return self.entry_view_with_position(e).await;
+            return self.entry_view_with_position(&scope, e).await;
         }
         let mut tx = self.db().begin().await?;
-        let Some(changed) = wstore::set_tier(&mut tx, e.org_id, id, &tier, now()).await? else {
+        let Some(changed) = wstore::set_tier(&mut tx, &scope, id, &tier, now()).await? else {
             return Err(AppError::conflict("entry_closed", format!("the entry is {}", e.status.as_str())));
         };
         audit_entry(&mut tx, &p.actor(), &changed, "waitlist_entry.updated", json!({ "tier": tier, "from": e.tier })).await?;
         self.kernel.commit(tx).await?;
-        self.entry_view_with_position(changed).await
+        self.entry_view_with_position(&scope, changed).await
     }
 
     /// Leaves the waitlist (its person), or removes someone from it (staff and above). An
@@ -316,7 +338,7 @@ impl Waitlist {
         token: Option<&str>,
         id: WaitlistEntryId,
     ) -> AppResult<WaitlistEntry> {
-        let (e, access) = self.entry_for(p, token, id).await?;
+        let (e, access, scope) = self.entry_for(p, token, id).await?;
         if let Access::Member(r) = access
             && r < Role::Staff
         {
@@ -326,7 +348,7 @@ impl Waitlist {
             return Err(AppError::conflict("invalid_transition", format!("the entry is already {}", e.status.as_str())));
         }
         // Only an offered entry has a booking; an accepted one is no longer live.
-        let (left, _) = self.close_entry(p, id, [Waiting, Offered], Left, json!({ "from": e.status })).await?;
+        let (left, _) = self.close_entry(&scope, p, id, [Waiting, Offered], Left, json!({ "from": e.status })).await?;
         Ok(entry_view(left, None))
     }
 
@@ -336,24 +358,30 @@ impl Waitlist {
     /// whether an offer was cancelled.
     async fn close_entry(
         &self,
+        scope: &OrgScope,
         p: Option<&Principal>,
         id: WaitlistEntryId,
         from: [WaitlistStatus; 2],
         to: WaitlistStatus,
         mut changes: serde_json::Value,
     ) -> AppResult<(EntryRecord, bool)> {
+        let topic = match to {
+            Left => &WAITLIST_LEFT,
+            Declined => &WAITLIST_DECLINED,
+            other => return Err(AppError::internal(format!("an entry is not closed as {}", other.as_str()))),
+        };
         let mut tx = self.db().begin().await?;
-        let Some(closed) = wstore::transition(&mut tx, id, from, to, now()).await? else {
+        let Some(closed) = wstore::transition(&mut tx, scope, id, from, to, now()).await? else {
             return Err(AppError::conflict("invalid_transition", "the entry changed meanwhile; read it again"));
         };
         let released = match closed.booking_id {
-            Some(b) => self.cancel_offer(&mut tx, p, b).await?,
+            Some(b) => self.cancel_offer(&mut tx, scope, p, b).await?,
             None => false,
         };
         changes["status"] = json!(to.as_str());
         changes["offer_cancelled"] = json!(released);
         audit_entry(&mut tx, &actor_of(p), &closed, &format!("waitlist_entry.{}", to.as_str()), changes).await?;
-        publish(&mut tx, &format!("waitlist.{}", to.as_str()), &entry_event(&closed)).await?;
+        self.kernel.jobs.publish(&mut tx, topic, &entry_event(&closed)).await?;
         self.kernel.commit(tx).await?;
         if released || to == Declined {
             self.advance_after(closed.event_id).await;
@@ -370,7 +398,7 @@ impl Waitlist {
         token: Option<&str>,
         id: WaitlistEntryId,
     ) -> AppResult<WaitlistAccepted> {
-        let (e, access) = self.entry_for(p, token, id).await?;
+        let (e, access, scope) = self.entry_for(p, token, id).await?;
         if access != Access::Person {
             return Err(AppError::forbidden("only the person on the waitlist accepts an offer"));
         }
@@ -385,10 +413,12 @@ impl Waitlist {
         let at = now();
         let mut tx = self.db().begin().await?;
         // Entry first, then the booking: the waitlist's lock order.
-        let Some(accepted) = wstore::transition(&mut tx, id, [Offered, Offered], Accepted, at).await? else {
+        let Some(accepted) = wstore::transition(&mut tx, &scope, id, [Offered, Offered], Accepted, at).await? else {
             return Err(AppError::conflict("invalid_transition", "the entry changed meanwhile; read it again"));
         };
-        let Some(cur) = bstore::lock_booking(&mut tx, booking_id).await? else { return Err(AppError::not_found("booking")) };
+        let Some(cur) = bstore::lock_booking(&mut tx, &scope, booking_id).await? else {
+            return Err(AppError::not_found("booking"));
+        };
         let pending = cur.status == BookingStatus::PendingPayment && cur.hold_expires_at.is_none_or(|t| t > at);
         // Paid already (the offer booking went through the payment path before the person
         // accepted): accepting just records it.
@@ -397,8 +427,10 @@ impl Waitlist {
         }
         let booking = if cur.total == 0 && pending {
             let changes = json!({ "status": "confirmed", "from": cur.status, "waitlist_entry_id": id });
-            let confirmed =
-                self.bookings().confirm_in(&mut tx, p, booking_id, BookingStatus::PendingPayment, None, changes, at).await?;
+            let confirmed = self
+                .bookings()
+                .confirm_in(&mut tx, &scope, p, booking_id, BookingStatus::PendingPayment, None, changes, at)
+                .await?;
             let Some(confirmed) = confirmed else {
                 return Err(AppError::conflict("offer_expired", "the offer has expired"));
             };
@@ -414,15 +446,16 @@ impl Waitlist {
             Some(t) if domain::same_hash(&domain::hash_token(t), &booking.token_hash) => Some(t.to_string()),
             _ => {
                 let fresh = domain::booking_token();
-                bstore::set_booking_token(&mut tx, booking_id, &domain::hash_token(&fresh), at).await?;
+                bstore::set_booking_token(&mut tx, &scope, booking_id, &domain::hash_token(&fresh), at).await?;
                 Some(fresh)
             }
         };
         let changes = json!({ "status": "accepted", "booking_id": booking_id, "booking_status": booking.status });
         audit_entry(&mut tx, &actor_of(p), &accepted, "waitlist_entry.accepted", changes).await?;
-        publish(&mut tx, "waitlist.accepted", &entry_event(&accepted)).await?;
+        self.kernel.jobs.publish(&mut tx, &WAITLIST_ACCEPTED, &entry_event(&accepted)).await?;
         self.kernel.commit(tx).await?;
-        Ok(WaitlistAccepted { entry: entry_view(accepted, None), booking: self.bookings().view(booking).await?, booking_token })
+        let booking = self.bookings().view(&scope, booking).await?;
+        Ok(WaitlistAccepted { entry: entry_view(accepted, None), booking, booking_token })
     }
 
     /// Declines an offer (its person, or staff and above): the offer booking is cancelled,
@@ -433,7 +466,7 @@ impl Waitlist {
         token: Option<&str>,
         id: WaitlistEntryId,
     ) -> AppResult<WaitlistEntry> {
-        let (e, access) = self.entry_for(p, token, id).await?;
+        let (e, access, scope) = self.entry_for(p, token, id).await?;
         if let Access::Member(r) = access
             && r < Role::Staff
         {
@@ -442,25 +475,32 @@ impl Waitlist {
         if e.status != Offered {
             return Err(AppError::conflict("no_offer", format!("the entry is {}, not offered", e.status.as_str())));
         }
-        let (declined, _) = self.close_entry(p, id, [Offered, Offered], Declined, json!({ "booking_id": e.booking_id })).await?;
+        let changes = json!({ "booking_id": e.booking_id });
+        let (declined, _) = self.close_entry(&scope, p, id, [Offered, Offered], Declined, changes).await?;
         Ok(entry_view(declined, None))
     }
 
     /// Cancels a pending offer booking in `tx`, releasing its seats (`false`: it was no
     /// longer pending — expired or cancelled meanwhile). An offer that has been paid is not
     /// given up this way: `409 already_paid` (its booking is cancelled like any other).
-    async fn cancel_offer(&self, tx: &mut Tx<'_>, p: Option<&Principal>, booking: BookingId) -> AppResult<bool> {
-        let Some(cancelled) = bstore::cancel(tx, booking, BookingStatus::PendingPayment, now()).await? else {
-            if bstore::lock_booking(tx, booking).await?.is_some_and(|b| b.status == BookingStatus::Confirmed) {
+    async fn cancel_offer(
+        &self,
+        tx: &mut Tx<'_>,
+        scope: &OrgScope,
+        p: Option<&Principal>,
+        booking: BookingId,
+    ) -> AppResult<bool> {
+        let Some(cancelled) = bstore::cancel(tx, scope, booking, BookingStatus::PendingPayment, now()).await? else {
+            if bstore::lock_booking(tx, scope, booking).await?.is_some_and(|b| b.status == BookingStatus::Confirmed) {
                 return Err(AppError::conflict("already_paid", "the offer has been paid; cancel its booking instead"));
             }
             return Ok(false);
         };
         inventory::release_one(tx, &cancelled).await?;
-        let positions = bstore::positions_tx(tx, booking).await?;
+        let positions = bstore::positions_tx(tx, scope, booking).await?;
         let changes = json!({ "status": "cancelled", "from": "pending_payment", "reason": "waitlist offer declined" });
         audit_booking(tx, p, &cancelled, "booking.cancelled", changes).await?;
-        publish(tx, "booking.cancelled", &booking_event(&cancelled, &positions)).await?;
+        self.kernel.jobs.publish(tx, &BOOKING_CANCELLED, &booking_event(&cancelled, &positions)).await?;
         Ok(true)
     }
 

@@ -6,9 +6,16 @@
 //! as `$1…$10` (at most [`WAITLIST_TIERS_MAX`](crate::domain::WAITLIST_TIERS_MAX) tiers;
 //! unused slots are NULL and match nothing), so a change of the event's tiers re-orders the
 //! queue at once and unknown tiers rank last.
+//!
+//! Functions take the [`OrgScope`] they act in and filter by it: a member's, or the
+//! platform's in the organization the entry's (or the event's) row names — for the person
+//! waiting, who is no member, and for the jobs that make and close offers. Unscoped are the
+//! lookup that finds an entry's row by id, joining (anyone may join a published event's
+//! waitlist), and the platform-wide sweep.
 
 use chrono::{DateTime, Utc};
 use events::{EventId, EventSessionId};
+use kernel::auth::OrgScope;
 use kernel::id::{OrgId, UserId};
 use kernel::{Db, Tx, read, tx};
 
@@ -64,6 +71,8 @@ macro_rules! rank {
     };
 }
 
+/// Unscoped: anyone joins the waitlist of a published event (members of its organization,
+/// too, any event); the entry carries the event's organization.
 pub(crate) async fn insert_entry(tx: &mut Tx<'_>, e: &EntryRecord) -> Result<u64, sqlx::Error> {
     tx!(tx, |c| sqlx::query(concat!(
         "INSERT INTO waitlist_entries (",
@@ -94,6 +103,8 @@ pub(crate) async fn insert_entry(tx: &mut Tx<'_>, e: &EntryRecord) -> Result<u64
 }
 
 /// Finds an entry by id alone, to learn its event, organization and owner.
+/// Unscoped: resolves which organization owns an entry before access is checked (its
+/// person's token or account, the offer's token, a member's role).
 pub(crate) async fn entry(db: &Db, id: WaitlistEntryId) -> Result<Option<EntryRecord>, sqlx::Error> {
     read!(db, |c| sqlx::query_as(concat!("SELECT ", entry_columns!(), " FROM waitlist_entries WHERE id = $1"))
         .bind(id)
@@ -102,17 +113,23 @@ pub(crate) async fn entry(db: &Db, id: WaitlistEntryId) -> Result<Option<EntryRe
 }
 
 /// The entry whose offer is `booking`, if the booking is a waitlist offer.
-pub(crate) async fn entry_by_booking(db: &Db, booking: BookingId) -> Result<Option<EntryRecord>, sqlx::Error> {
-    read!(db, |c| sqlx::query_as(concat!("SELECT ", entry_columns!(), " FROM waitlist_entries WHERE booking_id = $1"))
-        .bind(booking)
-        .fetch_optional(c)
-        .await)
+pub(crate) async fn entry_by_booking(db: &Db, scope: &OrgScope, booking: BookingId) -> Result<Option<EntryRecord>, sqlx::Error> {
+    read!(db, |c| sqlx::query_as(concat!(
+        "SELECT ",
+        entry_columns!(),
+        " FROM waitlist_entries WHERE booking_id = $1 AND org_id = $2"
+    ))
+    .bind(booking)
+    .bind(scope.org())
+    .fetch_optional(c)
+    .await)
 }
 
 /// `waiting → offered` with its offer booking: the guard that makes an entry get at most
 /// one offer, ever (0 rows: it is no longer waiting — offered by another job, or left).
 pub(crate) async fn mark_offered(
     tx: &mut Tx<'_>,
+    scope: &OrgScope,
     id: WaitlistEntryId,
     booking: BookingId,
     at: DateTime<Utc>,
@@ -120,12 +137,13 @@ pub(crate) async fn mark_offered(
 ) -> Result<u64, sqlx::Error> {
     tx!(tx, |c| sqlx::query(
         "UPDATE waitlist_entries SET status = 'offered', booking_id = $2, offered_at = $3, offer_expires_at = $4, \
-         updated_at = $3 WHERE id = $1 AND status = 'waiting'"
+         updated_at = $3 WHERE id = $1 AND status = 'waiting' AND org_id = $5"
     )
     .bind(id)
     .bind(booking)
     .bind(at)
     .bind(expires)
+    .bind(scope.org())
     .execute(c)
     .await
     .map(|r| r.rows_affected()))
@@ -135,6 +153,7 @@ pub(crate) async fn mark_offered(
 /// changed it first).
 pub(crate) async fn transition(
     tx: &mut Tx<'_>,
+    scope: &OrgScope,
     id: WaitlistEntryId,
     from: [WaitlistStatus; 2],
     to: WaitlistStatus,
@@ -142,8 +161,8 @@ pub(crate) async fn transition(
 ) -> Result<Option<EntryRecord>, sqlx::Error> {
     let closed = (!to.is_live()).then_some(at);
     tx!(tx, |c| sqlx::query_as(concat!(
-        "UPDATE waitlist_entries SET status = $4, closed_at = $5, updated_at = $6 WHERE id = $1 AND status IN ($2, $3) \
-         RETURNING ",
+        "UPDATE waitlist_entries SET status = $4, closed_at = $5, updated_at = $6 \
+         WHERE id = $1 AND status IN ($2, $3) AND org_id = $7 RETURNING ",
         entry_columns!()
     ))
     .bind(id)
@@ -152,14 +171,15 @@ pub(crate) async fn transition(
     .bind(to.as_str())
     .bind(closed)
     .bind(at)
+    .bind(scope.org())
     .fetch_optional(c)
     .await)
 }
 
-/// Changes the tier of a live entry. `None`: no such live entry in `org`.
+/// Changes the tier of a live entry. `None`: no such live entry in the scope's organization.
 pub(crate) async fn set_tier(
     tx: &mut Tx<'_>,
-    org: OrgId,
+    scope: &OrgScope,
     id: WaitlistEntryId,
     tier: &str,
     at: DateTime<Utc>,
@@ -169,7 +189,7 @@ pub(crate) async fn set_tier(
          AND status IN ('waiting', 'offered') RETURNING ",
         entry_columns!()
     ))
-    .bind(org)
+    .bind(scope.org())
     .bind(id)
     .bind(tier)
     .bind(at)
@@ -181,6 +201,7 @@ pub(crate) async fn set_tier(
 /// strictly after the `(rank, id)` cursor.
 pub(crate) async fn queue(
     db: &Db,
+    scope: &OrgScope,
     event: EventId,
     tiers: &TierSlots<'_>,
     statuses: [WaitlistStatus; 2],
@@ -192,7 +213,7 @@ pub(crate) async fn queue(
         let mut q = sqlx::query_as(concat!(
             "SELECT ",
             entry_columns!(),
-            " FROM waitlist_entries WHERE event_id = $11 AND status IN ($12, $13) AND ($15 IS NULL OR ",
+            " FROM waitlist_entries WHERE event_id = $11 AND org_id = $17 AND status IN ($12, $13) AND ($15 IS NULL OR ",
             rank!(),
             " > $14 OR (",
             rank!(),
@@ -203,7 +224,15 @@ pub(crate) async fn queue(
         for t in tiers {
             q = q.bind(*t);
         }
-        q.bind(event).bind(statuses[0].as_str()).bind(statuses[1].as_str()).bind(rank).bind(id).bind(fetch).fetch_all(c).await
+        q.bind(event)
+            .bind(statuses[0].as_str())
+            .bind(statuses[1].as_str())
+            .bind(rank)
+            .bind(id)
+            .bind(fetch)
+            .bind(scope.org())
+            .fetch_all(c)
+            .await
     })
 }
 
@@ -211,12 +240,14 @@ pub(crate) async fn queue(
 /// queue positions are counted from.
 pub(crate) async fn waiting_targets(
     db: &Db,
+    scope: &OrgScope,
     event: EventId,
     tiers: &TierSlots<'_>,
 ) -> Result<Vec<(WaitlistEntryId, Option<TicketTypeId>, Option<EventSessionId>)>, sqlx::Error> {
     read!(db, |c| {
         let mut q = sqlx::query_as(concat!(
-            "SELECT id, ticket_type_id, session_id FROM waitlist_entries WHERE event_id = $11 AND status = 'waiting' \
+            "SELECT id, ticket_type_id, session_id FROM waitlist_entries WHERE event_id = $11 AND org_id = $12 \
+             AND status = 'waiting' \
              ORDER BY ",
             rank!(),
             ", id LIMIT 100000"
@@ -224,12 +255,13 @@ pub(crate) async fn waiting_targets(
         for t in tiers {
             q = q.bind(*t);
         }
-        q.bind(event).fetch_all(c).await
+        q.bind(event).bind(scope.org()).fetch_all(c).await
     })
 }
 
 /// Offered entries whose offer booking is no longer pending (see the waitlist sweep), with
 /// that booking's status.
+/// Unscoped: the platform-wide sweep every node runs.
 pub(crate) async fn stale_offers(db: &Db, limit: i64) -> Result<Vec<(WaitlistEntryId, BookingStatus)>, sqlx::Error> {
     let rows: Vec<(WaitlistEntryId, String)> = read!(db, |c| sqlx::query_as(
         "SELECT e.id, b.status FROM waitlist_entries e JOIN bookings b ON b.id = e.booking_id \

@@ -130,4 +130,3 @@ async fn drive(client: &reqwest::Client, url: &str, connections: usize, duration
         p99_ms: pct(0.99),
     }
 }
-
