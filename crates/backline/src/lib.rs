@@ -109,6 +109,7 @@ pub async fn build(config: Config) -> anyhow::Result<App> {
     let payments = payments::PaymentsService::new(kernel.clone(), access.clone())?;
     ticketing.connect_payments(&payments);
     let audit = audit::AuditService::new(kernel.clone(), access.clone());
+    let web = web::Web::new(events.clone(), ticketing.clone(), &kernel.config.server.public_url)?;
     let spec_cell: Arc<OnceLock<String>> = Arc::default();
 
     let (router, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
@@ -125,6 +126,9 @@ pub async fn build(config: Config) -> anyhow::Result<App> {
     let mut openapi = serde_json::to_value(&openapi)?;
     openapi::finish(&mut openapi, &kernel.idempotency_exempt);
     let _ = spec_cell.set(openapi.to_string());
+    // Pages beside the API; addresses nothing answers get the web's not-found (a page for
+    // browsers, the API's problem document under `/api` and for everyone else).
+    let router = router.merge(web::router(web.clone())).fallback_service(axum::routing::any(web::not_found).with_state(web));
     let router = kernel::http::apply_edge(router, kernel.clone(), authenticator);
     Ok(App { router, kernel, identity, events, ticketing, payments, openapi })
 }

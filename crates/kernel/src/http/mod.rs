@@ -42,7 +42,9 @@ struct Edge {
     authenticator: Arc<dyn Authenticator>,
 }
 
-/// Wraps the assembled router in the shared middleware stack.
+/// Wraps the assembled router in the shared middleware stack. The router brings its own
+/// fallback for addresses no route answers (the binary's: a page for browsers, a problem
+/// document for the API).
 pub fn apply_edge(router: Router, kernel: Arc<Kernel>, authenticator: Arc<dyn Authenticator>) -> Router {
     let config = &kernel.config.server;
     let edge = Edge { kernel: kernel.clone(), authenticator };
@@ -64,7 +66,6 @@ pub fn apply_edge(router: Router, kernel: Arc<Kernel>, authenticator: Arc<dyn Au
 
     router
         .method_not_allowed_fallback(|| async { AppError::MethodNotAllowed.into_response() })
-        .fallback(|| async { AppError::NotFound { resource: "route" }.into_response() })
         // Innermost first: each `.layer` wraps everything above it.
         .layer(middleware::from_fn_with_state(
             crate::idempotency::Idempotency { db: kernel.db.clone(), exempt: kernel.idempotency_exempt.clone() },
