@@ -9,6 +9,7 @@ use identity::domain::{Email, check_password, required_text};
 use identity::model::{CreateOrg, User};
 use kernel::auth::{Principal, Role};
 use kernel::id::SessionId;
+use ticketing::{CreateQuota, CreateTicketType};
 
 use backline::App;
 
@@ -214,7 +215,7 @@ pub async fn load(app: &App) -> anyhow::Result<String> {
     ];
 
     let mut lines = Vec::new();
-    for d in &demo {
+    for (i, d) in demo.iter().enumerate() {
         let starts = local(d.zone, d.days, d.start.0, d.start.1);
         let event = app
             .events
@@ -253,6 +254,26 @@ pub async fn load(app: &App) -> anyhow::Result<String> {
                 )
                 .await?;
         }
+        let currency = match d.zone.name() {
+            "America/New_York" => "USD",
+            "Asia/Tokyo" => "JPY",
+            _ => "EUR",
+        };
+        for (pool, capacity, types) in tickets(i, currency) {
+            let mut ids = Vec::new();
+            for (name, price) in types.iter() {
+                let req = CreateTicketType {
+                    name: name.to_string(),
+                    price: *price,
+                    currency: currency.into(),
+                    max_per_order: Some(10),
+                    ..CreateTicketType::default()
+                };
+                ids.push(app.ticketing.catalog().create_ticket_type(&p, event.id, req).await?.id);
+            }
+            let quota = CreateQuota { name: pool.to_string(), capacity: *capacity, ticket_type_ids: ids };
+            app.ticketing.catalog().create_quota(&p, event.id, quota).await?;
+        }
         lines.push(format!("  {} — {} ({})", event.name, event.local_starts_at, event.time_zone));
     }
     Ok(format!(
@@ -262,6 +283,28 @@ pub async fn load(app: &App) -> anyhow::Result<String> {
         demo.len(),
         lines.join("\n")
     ))
+}
+
+/// A ticket pool: its name, its capacity, and the ticket types (name, price in minor units)
+/// that share it.
+type Pool = (&'static str, i64, &'static [(&'static str, i64)]);
+
+/// What the `i`-th demo event sells: something for the shop to show — a shared pool, a type
+/// nearly sold out, a free event.
+fn tickets(i: usize, currency: &str) -> &'static [Pool] {
+    const EUR: [&[Pool]; 3] = [
+        &[("Standing", 300, &[("Standing", 2500)]), ("Balcony", 8, &[("Balcony", 3900)])],
+        &[("Floor", 500, &[("Early bird", 1800), ("Regular", 2400)])],
+        &[("Hall", 400, &[("Admission", 1500), ("Reduced", 900)])],
+    ];
+    const USD: [&[Pool]; 2] =
+        [&[("General admission", 1200, &[("General admission", 3500)])], &[("Floor", 900, &[("Floor", 4500), ("VIP", 12000)])]];
+    const JPY: [&[Pool]; 1] = [&[("Stream", 5000, &[("Livestream", 0)])]];
+    match currency {
+        "USD" => USD[i % USD.len()],
+        "JPY" => JPY[i % JPY.len()],
+        _ => EUR[i % EUR.len()],
+    }
 }
 
 /// The id of the first upcoming published event (benchmarks).
