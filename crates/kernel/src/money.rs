@@ -28,7 +28,7 @@ const THREE_DECIMAL: &str = "BHD IQD JOD KWD LYD OMR TND";
 
 /// An ISO 4217 currency code from [`CURRENCIES`], upper case.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Currency([u8; 3]);
+pub struct Currency(&'static str);
 
 impl Currency {
     /// Parses a code (`eur` → `EUR`); `422` naming `field` for anything not in the list.
@@ -40,13 +40,12 @@ impl Currency {
     /// A known code in either case, or `None`.
     pub fn from_code(code: &str) -> Option<Currency> {
         let upper = code.to_ascii_uppercase();
-        let bytes: [u8; 3] = upper.as_bytes().try_into().ok()?;
-        (bytes.iter().all(u8::is_ascii_uppercase) && CURRENCIES.split(' ').any(|c| c == upper)).then_some(Currency(bytes))
+        // The code is the list's own slice, so every `Currency` is a listed one by construction.
+        CURRENCIES.split(' ').find(|c| *c == upper).map(Currency)
     }
 
-    pub fn as_str(&self) -> &str {
-        // Only ASCII upper-case letters are ever stored.
-        std::str::from_utf8(&self.0).unwrap_or("XXX")
+    pub fn as_str(&self) -> &'static str {
+        self.0
     }
 
     /// How many decimal places the minor unit has (2 for EUR, 0 for JPY, 3 for KWD).
