@@ -109,7 +109,15 @@ pub async fn build(config: Config) -> anyhow::Result<App> {
     let payments = payments::PaymentsService::new(kernel.clone(), access.clone())?;
     ticketing.connect_payments(&payments);
     let audit = audit::AuditService::new(kernel.clone(), access.clone());
-    let web = web::Web::new(events.clone(), ticketing.clone(), &kernel.config.server.public_url)?;
+    let web = web::Web::new(
+        web::Services {
+            events: events.clone(),
+            ticketing: ticketing.clone(),
+            identity: identity.clone(),
+            payments: payments.clone(),
+        },
+        &kernel.config.server,
+    )?;
     let spec_cell: Arc<OnceLock<String>> = Arc::default();
 
     let (router, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())

@@ -24,6 +24,10 @@ impl Authenticator for IdentityService {
     async fn authenticate(&self, token: &str) -> AppResult<Principal> {
         self.principal_for_token(token).await
     }
+
+    async fn authenticate_cookie(&self, secret: &str) -> AppResult<Option<Principal>> {
+        self.principal_for_cookie(secret).await
+    }
 }
 
 #[async_trait::async_trait]

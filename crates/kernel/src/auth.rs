@@ -92,6 +92,37 @@ impl Principal {
 pub trait Authenticator: Send + Sync {
     /// `Authorization: Bearer <token>`: an access JWT or an API key (`bk_…`).
     async fn authenticate(&self, token: &str) -> AppResult<Principal>;
+
+    /// The browser session cookie ([`SESSION_COOKIE`]): `None` when it names no live session,
+    /// so a stale cookie leaves the browser anonymous rather than locked out.
+    async fn authenticate_cookie(&self, _secret: &str) -> AppResult<Option<Principal>> {
+        Ok(None)
+    }
+}
+
+/// The browser's session cookie (HttpOnly, `SameSite=Lax`; `Secure` behind TLS).
+pub const SESSION_COOKIE: &str = "bl_session";
+/// The browser's CSRF cookie: a random value the pages' forms (and the scanner's API calls)
+/// must echo as [`csrf_token`]. A site that cannot read our cookies cannot forge it.
+pub const CSRF_COOKIE: &str = "bl_csrf";
+/// The header a browser script sends its CSRF token in when it calls the API with the
+/// session cookie instead of a bearer token.
+pub const CSRF_HEADER: &str = "x-csrf-token";
+
+/// The token a form must carry for the CSRF cookie `cookie`.
+pub fn csrf_token(cookie: &str) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(format!("backline-csrf:{cookie}").as_bytes()))
+}
+
+/// The value of cookie `name` in the request's `Cookie` headers.
+pub fn cookie<'a>(headers: &'a axum::http::HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get_all(axum::http::header::COOKIE).iter().filter_map(|v| v.to_str().ok()).find_map(|all| {
+        all.split(';').find_map(|c| {
+            let (k, v) = c.trim().split_once('=')?;
+            (k == name).then_some(v)
+        })
+    })
 }
 
 /// Proof that a caller holds at least some role in one organization, or that the platform

@@ -26,6 +26,9 @@ use crate::time::now;
 use crate::{read, tx};
 
 pub const HEADER: &str = "idempotency-key";
+/// The field a page's form (`application/x-www-form-urlencoded`, outside `/api`) carries
+/// its key in, since a plain form cannot set a header.
+pub const FORM_FIELD: &str = "idempotency_key";
 const MAX_KEY_LEN: usize = 255;
 /// An unfinished claim older than this is considered abandoned.
 pub const ABANDONED_SECS: i64 = 60;
@@ -69,6 +72,7 @@ struct Stored {
     request_hash: String,
     status_code: Option<i64>,
     content_type: Option<String>,
+    location: Option<String>,
     body: Option<Vec<u8>>,
 }
 
@@ -76,14 +80,36 @@ pub async fn middleware(State(state): State<Idempotency>, req: Request, next: Ne
     if req.method() != Method::POST || state.exempt.covers(req.uri().path()) {
         return next.run(req).await;
     }
-    let Some(key) = req.headers().get(HEADER) else {
-        return next.run(req).await;
+    let key = match req.headers().get(HEADER) {
+        Some(key) => key.to_str().ok().map(str::to_string),
+        None => {
+            let form = req.headers().get(header::CONTENT_TYPE).is_some_and(|v| v.as_bytes().starts_with(b"application/x-www-form-urlencoded"));
+            if !form || req.uri().path().starts_with("/api/") {
+                return next.run(req).await;
+            }
+            // A page's form cannot send a header: it carries its key as a field.
+            let (parts, body) = req.into_parts();
+            let bytes = match axum::body::to_bytes(body, usize::MAX).await {
+                Ok(b) => b,
+                Err(_) => return AppError::PayloadTooLarge.into_response(),
+            };
+            let key = form_urlencoded::parse(&bytes).find(|(k, _)| k == FORM_FIELD).map(|(_, v)| v.into_owned());
+            let req = Request::from_parts(parts, Body::from(bytes));
+            match key {
+                Some(key) => return finish(run(&state.db, key, req, next).await),
+                None => return next.run(req).await,
+            }
+        }
     };
-    let key = match key.to_str() {
-        Ok(k) if !k.is_empty() && k.len() <= MAX_KEY_LEN && k.bytes().all(|b| b.is_ascii_graphic()) => k.to_string(),
+    let key = match key {
+        Some(k) if !k.is_empty() && k.len() <= MAX_KEY_LEN && k.bytes().all(|b| b.is_ascii_graphic()) => k,
         _ => return AppError::validation("Idempotency-Key", "must be 1–255 visible ASCII characters").into_response(),
     };
-    match run(&state.db, key, req, next).await {
+    finish(run(&state.db, key, req, next).await)
+}
+
+fn finish(result: Result<Response, AppError>) -> Response {
+    match result {
         Ok(r) => r,
         Err(e) => e.into_response(),
     }
@@ -147,7 +173,7 @@ async fn run(db: &Db, key: String, req: Request, next: Next) -> Result<Response,
 
     if inserted == 0 {
         let stored: Stored = read!(db, |c| sqlx::query_as(
-            "SELECT request_hash, status_code, content_type, body FROM idempotency_keys WHERE scope = $1 AND idem_key = $2"
+            "SELECT request_hash, status_code, content_type, location, body FROM idempotency_keys WHERE scope = $1 AND idem_key = $2"
         )
         .bind(&scope)
         .bind(&key)
@@ -167,6 +193,9 @@ async fn run(db: &Db, key: String, req: Request, next: Next) -> Result<Response,
         if let Some(ct) = stored.content_type.and_then(|ct| HeaderValue::from_str(&ct).ok()) {
             response.headers_mut().insert(header::CONTENT_TYPE, ct);
         }
+        if let Some(to) = stored.location.and_then(|l| HeaderValue::from_str(&l).ok()) {
+            response.headers_mut().insert(header::LOCATION, to);
+        }
         response.headers_mut().insert("idempotent-replayed", HeaderValue::from_static("true"));
         return Ok(response);
     }
@@ -184,9 +213,11 @@ async fn run(db: &Db, key: String, req: Request, next: Next) -> Result<Response,
             .map(|r| r.rows_affected()))?;
     } else {
         let ct = parts.headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_string);
+        let location = parts.headers.get(header::LOCATION).and_then(|v| v.to_str().ok()).map(str::to_string);
         tx!(&mut tx, |c| {
             sqlx::query(
-            "UPDATE idempotency_keys SET status_code = $1, content_type = $2, body = $3, updated_at = $4 WHERE scope = $5 AND idem_key = $6"
+            "UPDATE idempotency_keys SET status_code = $1, content_type = $2, body = $3, updated_at = $4, location = $7 \
+             WHERE scope = $5 AND idem_key = $6"
         )
         .bind(parts.status.as_u16() as i64)
         .bind(ct)
@@ -194,6 +225,7 @@ async fn run(db: &Db, key: String, req: Request, next: Next) -> Result<Response,
         .bind(now())
         .bind(&scope)
         .bind(&key)
+        .bind(location.as_deref())
         .execute(c)
         .await.map(|r| r.rows_affected())
         })?;

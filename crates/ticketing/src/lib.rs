@@ -47,7 +47,7 @@ pub use domain::{
     WaitlistEntryId, WaitlistStatus,
 };
 pub use model::*;
-pub use reports::Reports;
+pub use reports::{Reports, csv_download};
 pub use service::TicketingService;
 pub use waitlist::{WAITLIST_JOB, Waitlist};
 

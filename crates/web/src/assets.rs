@@ -12,10 +12,27 @@ use sha2::{Digest, Sha256};
 use crate::Web;
 
 /// (logical name, content type, bytes).
-const FILES: [(&str, &str, &[u8]); 2] = [
+const FILES: [(&str, &str, &[u8]); 4] = [
     ("app.css", "text/css; charset=utf-8", include_bytes!("../assets/app.css")),
     ("app.js", "text/javascript; charset=utf-8", include_bytes!("../assets/app.js")),
+    ("scanner.js", "text/javascript; charset=utf-8", include_bytes!("../assets/scanner.js")),
+    // jsQR 1.4.0 (Apache-2.0, npm `jsqr`, `dist/jsQR.js`): decodes QR codes from camera
+    // frames where the browser has no `BarcodeDetector`. Licence: assets/vendor/jsQR.LICENSE.
+    ("jsqr.js", "text/javascript; charset=utf-8", include_bytes!("../assets/vendor/jsQR.js")),
 ];
+
+/// The scanner's service worker: served from the root under a fixed name (a worker's
+/// address must not change, and its scope is the folder it is served from), never cached
+/// by HTTP so a new version is picked up on the next visit.
+const SERVICE_WORKER: &[u8] = include_bytes!("../assets/sw.js");
+
+pub async fn service_worker() -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/javascript; charset=utf-8"), (header::CACHE_CONTROL, "no-cache")],
+        SERVICE_WORKER,
+    )
+        .into_response()
+}
 
 pub struct Assets {
     /// Logical name → served name.

@@ -96,6 +96,12 @@ impl I18n {
         key.to_string()
     }
 
+    /// The message `key` without arguments, if some language has it.
+    pub fn lookup(&self, locale: Locale, key: &str) -> Option<String> {
+        let found = [&self.bundles[locale.0], &self.bundles[0]].into_iter().any(|b| b.has_message(key));
+        found.then(|| self.text(locale, key, &[]))
+    }
+
     /// A wall-clock time as read in its own zone: `Sat, 12 Dec 2026, 20:00`.
     pub fn datetime(&self, locale: Locale, t: DateTime<FixedOffset>) -> String {
         let weekday = self.text(locale, &format!("weekday-{}", t.weekday().number_from_monday()), &[]);

@@ -175,3 +175,46 @@ impl IdentityService {
         }
     }
 }
+
+/// Browser sessions: the same `sessions` rows, reached by an HttpOnly cookie's secret instead
+/// of a bearer JWT, so revoking a session (or "sign out everywhere") ends the cookie too.
+impl IdentityService {
+    /// Signs in and returns the user with the secret to put in the session cookie.
+    pub async fn login_browser(&self, req: LoginRequest, client: ClientInfo) -> AppResult<(User, String)> {
+        let pair = self.login(req, client).await?;
+        let secret = self.bind_cookie(pair.session_id).await?;
+        Ok((pair.user, secret))
+    }
+
+    /// Creates the account, signed in, with the secret for its session cookie.
+    pub async fn register_browser(&self, req: crate::model::RegisterRequest, client: ClientInfo) -> AppResult<(User, String)> {
+        let pair = self.register(req, client).await?;
+        let secret = self.bind_cookie(pair.session_id).await?;
+        Ok((pair.user, secret))
+    }
+
+    async fn bind_cookie(&self, session: SessionId) -> AppResult<String> {
+        let secret = domain::new_secret("ws");
+        let mut tx = self.db().begin().await?;
+        store::set_cookie_hash(&mut tx, session, &domain::hash_secret(&secret)).await?;
+        self.kernel.commit(tx).await?;
+        Ok(secret)
+    }
+
+    /// Who a session cookie belongs to; `None` when it is unknown, revoked or expired (the
+    /// browser is then simply anonymous).
+    pub(crate) async fn principal_for_cookie(&self, secret: &str) -> AppResult<Option<Principal>> {
+        let Some(row) = store::session_by_cookie(self.db(), &domain::hash_secret(secret)).await? else { return Ok(None) };
+        let at = now();
+        if row.revoked_at.is_some() || row.expires_at <= at {
+            return Ok(None);
+        }
+        // "Last used" at minute granularity: one write per session per minute, not per page.
+        if at - row.last_used_at > TimeDelta::minutes(1) {
+            let mut tx = self.db().begin().await?;
+            store::touch_session(&mut tx, row.id, at).await?;
+            tx.commit().await?;
+        }
+        Ok(Some(Principal::User { user_id: row.user_id, session_id: row.id, platform_admin: row.platform_admin }))
+    }
+}

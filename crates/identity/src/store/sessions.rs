@@ -159,3 +159,35 @@ pub(crate) async fn session_owner(db: &Db, session: SessionId) -> AppResult<Opti
         read!(db, |c| sqlx::query_as("SELECT user_id FROM sessions WHERE id = $1").bind(session).fetch_optional(c).await)?;
     Ok(owner.map(|(u,)| u))
 }
+
+/// Binds a browser cookie (its hash) to a session.
+pub(crate) async fn set_cookie_hash(tx: &mut Tx<'_>, session: SessionId, cookie_hash: &str) -> AppResult<()> {
+    tx!(tx, |c| sqlx::query("UPDATE sessions SET cookie_hash = $1 WHERE id = $2")
+        .bind(cookie_hash)
+        .bind(session)
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+/// A browser session found by its cookie's hash.
+#[derive(sqlx::FromRow)]
+pub(crate) struct CookieSession {
+    pub id: SessionId,
+    pub user_id: UserId,
+    pub platform_admin: bool,
+    pub revoked_at: Option<Timestamp>,
+    pub expires_at: Timestamp,
+    pub last_used_at: Timestamp,
+}
+
+pub(crate) async fn session_by_cookie(db: &Db, cookie_hash: &str) -> AppResult<Option<CookieSession>> {
+    Ok(read!(db, |c| sqlx::query_as(
+        "SELECT s.id, s.user_id, u.platform_admin, s.revoked_at, s.expires_at, s.last_used_at \
+         FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.cookie_hash = $1"
+    )
+    .bind(cookie_hash)
+    .fetch_optional(c)
+    .await)?)
+}

@@ -173,7 +173,10 @@ async fn authenticate(State(edge): State<Edge>, mut req: Request, next: Next) ->
         .map(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")).map(str::trim).ok_or(()))
         .or_else(|| req.headers().get("x-api-key").and_then(|v| v.to_str().ok()).map(|v| Ok(v.trim())));
     let principal = match token {
-        None => None,
+        None => match cookie_principal(&edge, req.headers(), req.uri().path()).await {
+            Ok(p) => p,
+            Err(e) => return e.into_response(),
+        },
         Some(Err(())) => {
             req.extensions_mut().insert(AuthFailure(AuthErrorKind {
                 code: "invalid_token",
@@ -200,6 +203,21 @@ async fn authenticate(State(edge): State<Edge>, mut req: Request, next: Next) ->
         }
         None => next.run(req).await,
     }
+}
+
+/// The browser session behind the session cookie. Pages take it as it is (their forms carry
+/// their own CSRF check); an API call made with it must also carry the CSRF token in a
+/// header, which another site's page cannot send, or it is treated as anonymous.
+async fn cookie_principal(edge: &Edge, headers: &axum::http::HeaderMap, path: &str) -> Result<Option<Principal>, AppError> {
+    let Some(secret) = crate::auth::cookie(headers, crate::auth::SESSION_COOKIE) else { return Ok(None) };
+    if path.starts_with("/api/") {
+        let expected = crate::auth::cookie(headers, crate::auth::CSRF_COOKIE).map(crate::auth::csrf_token);
+        let sent = headers.get(crate::auth::CSRF_HEADER).and_then(|v| v.to_str().ok());
+        if expected.is_none() || sent != expected.as_deref() {
+            return Ok(None);
+        }
+    }
+    edge.authenticator.authenticate_cookie(secret).await
 }
 
 async fn rate_limit(State(edge): State<Edge>, req: Request, next: Next) -> Response {

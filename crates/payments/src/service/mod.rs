@@ -441,6 +441,14 @@ impl PaymentsService {
         }
     }
 
+    /// How buyers pay `org`: the provider its checkout uses and whether it takes bank
+    /// transfers. Public facts of a shop, shown on a booking's page to whoever may see the
+    /// booking; `org` comes from that stored booking, not from request input.
+    pub async fn checkout_options(&self, org: OrgId) -> AppResult<(ProviderKind, bool)> {
+        let s = self.org_provider(&OrgScope::platform(org)).await?;
+        Ok((s.provider, s.offline_enabled))
+    }
+
     pub async fn settings(&self, p: &Principal, org: OrgId) -> AppResult<PaymentSettings> {
         let scope = self.access.require_for(p, org, Role::Admin, "organization").await?;
         Ok(self.settings_view(org, self.org_provider(&scope).await?))

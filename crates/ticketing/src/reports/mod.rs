@@ -10,4 +10,5 @@ pub(crate) mod model;
 mod service;
 pub(crate) mod store;
 
+pub use http::csv_download;
 pub use service::Reports;

@@ -323,8 +323,8 @@ impl Waitlist {
         let mut text = format!(
             "Hi {name},\n\ntickets have become available for {event}, and they are held for you:\n\n  \
              {quantity} × {ticket} — {price}\n\nThe offer is yours until {until} UTC{local}. After that it goes to the next \
-             person on the waitlist.\n\nTo accept: POST {base}/api/waitlist/{id}/accept{query}\n\
-             To decline: POST {base}/api/waitlist/{id}/decline{query}\n\n",
+             person on the waitlist.\n\nAccept or decline here: {base}/waitlist/{id}{query}\n\n\
+             (API clients: POST {base}/api/waitlist/{id}/accept{query} or …/decline{query})\n\n",
             name = e.name,
             event = c.facts.name,
             quantity = e.quantity,

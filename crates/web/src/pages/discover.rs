@@ -1,23 +1,20 @@
-//! The page handlers: each reads the request, calls the contexts' services as the visitor
-//! (anonymous or signed in), and renders a template. Errors become friendly pages in the
-//! visitor's language, with the status the API would have answered.
+//! Discovery: the listing of upcoming events with search, and the event page (details in
+//! the event's own time zone, tickets with live availability, the form that starts a checkout).
 
 use std::sync::Arc;
 
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode, Uri, header};
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use events::{EventId, EventQuery};
 use kernel::AppError;
-use kernel::auth::MaybeAuth;
-use kernel::context::RequestContext;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use ticketing::TicketTypeQuery;
 
+use super::{Page, error_page, local_path, text};
 use crate::Web;
-use crate::i18n::Locale;
-use crate::render::html;
+use crate::session::Visitor;
 
 /// Events per page of the listing.
 const PAGE_SIZE: i64 = 12;
@@ -25,53 +22,6 @@ const PAGE_SIZE: i64 = 12;
 const FEW_LEFT: i64 = 20;
 /// The language cookie lives a year.
 const LANG_COOKIE_SECS: u32 = 31_536_000;
-
-/// The visitor's language: the `lang` cookie, else `Accept-Language`.
-fn locale(web: &Web, headers: &HeaderMap) -> Locale {
-    let cookie = headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find_map(|cookies| cookies.split(';').find_map(|c| c.trim().strip_prefix("lang=").map(str::to_string)));
-    let accept = headers.get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok());
-    web.i18n.negotiate(cookie.as_deref(), accept)
-}
-
-/// What every page's layout reads.
-fn base(web: &Web, locale: Locale, uri: &Uri) -> serde_json::Map<String, Value> {
-    let mut ctx = serde_json::Map::new();
-    ctx.insert("locale".into(), locale.code().into());
-    ctx.insert("path".into(), uri.path_and_query().map(|p| p.as_str()).unwrap_or("/").into());
-    ctx.insert("languages".into(), json!([{ "code": "en", "name": "English" }, { "code": "de", "name": "Deutsch" }]));
-    ctx.insert("canonical".into(), Value::Null);
-    let _ = web;
-    ctx
-}
-
-fn render(web: &Web, status: StatusCode, template: &str, ctx: serde_json::Map<String, Value>) -> Response {
-    html(&web.templates, status, template, minijinja::Value::from_serialize(Value::Object(ctx)))
-}
-
-/// A friendly page for an error a service answered.
-fn error_page(web: &Web, locale: Locale, uri: &Uri, error: AppError) -> Response {
-    let status = error.status();
-    let t = |key: &str, args: &[(&str, fluent_bundle::FluentValue)]| web.i18n.text(locale, key, args);
-    let request_id = RequestContext::current().map(|c| c.request_id);
-    let (heading, message) = match &error {
-        AppError::NotFound { .. } => (t("error-not-found-title", &[]), t("error-not-found", &[])),
-        AppError::Forbidden { .. } => (t("error-forbidden-title", &[]), t("error-forbidden", &[])),
-        AppError::Internal(cause) => {
-            tracing::error!(error = ?cause, "internal error while serving a page");
-            (t("error-title", &[]), t("error-internal", &[("request_id", request_id.clone().unwrap_or_default().into())]))
-        }
-        other => (t("error-title", &[]), t("error-bad-request", &[("detail", other.to_string().into())])),
-    };
-    let mut ctx = base(web, locale, uri);
-    ctx.insert("heading".into(), heading.into());
-    ctx.insert("message".into(), message.into());
-    ctx.insert("request_id".into(), request_id.into());
-    render(web, status, "error.html", ctx)
-}
 
 /// Filters of the listing, as the search form sends them (dates as `YYYY-MM-DD`).
 #[derive(Debug, Default, Deserialize)]
@@ -94,31 +44,23 @@ fn day_bound(raw: Option<&str>, end: bool) -> Result<Option<String>, ()> {
 
 /// `GET /`: upcoming published events, filtered by the search form; the filters and the
 /// cursor live in the URL, so a reload or a shared link shows the same page.
-pub async fn home(
-    State(web): State<Arc<Web>>,
-    MaybeAuth(principal): MaybeAuth,
-    headers: HeaderMap,
-    uri: Uri,
-    Query(query): Query<HomeQuery>,
-) -> Response {
-    let locale = locale(&web, &headers);
+pub async fn home(State(web): State<Arc<Web>>, visitor: Visitor, Query(query): Query<HomeQuery>) -> Response {
     let blank = |s: &Option<String>| s.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(str::to_string);
-    let mut ctx = base(&web, locale, &uri);
-    ctx.insert(
-        "query".into(),
-        json!({ "q": blank(&query.q), "city": blank(&query.city), "category": blank(&query.category),
-                "from": blank(&query.from), "to": blank(&query.to) }),
-    );
-    ctx.insert("canonical".into(), format!("{}/", web.public_url).into());
+    let page = Page::new(&web, &visitor)
+        .set(
+            "query",
+            json!({ "q": blank(&query.q), "city": blank(&query.city), "category": blank(&query.category),
+                    "from": blank(&query.from), "to": blank(&query.to) }),
+        )
+        .set("canonical", format!("{}/", web.public_url));
     let (from, to) = match (day_bound(query.from.as_deref(), false), day_bound(query.to.as_deref(), true)) {
         (Ok(f), Ok(t)) => (f, t),
         _ => {
-            ctx.insert("problem".into(), web.i18n.text(locale, "error-bad-request", &[("detail", "YYYY-MM-DD".into())]).into());
-            ctx.insert("events".into(), json!([]));
-            ctx.insert("next_url".into(), Value::Null);
-            return render(&web, StatusCode::UNPROCESSABLE_ENTITY, "home.html", ctx);
+            let problem = text(&web, &visitor, "error-bad-request", &[("detail", "YYYY-MM-DD".into())]);
+            return page.set("problem", problem).set("events", json!([])).set("next_url", Value::Null).render(StatusCode::UNPROCESSABLE_ENTITY, "home.html");
         }
     };
+    let principal = visitor.principal.clone();
     // Without a lower bound the listing shows what is still to come.
     let from = from.or_else(|| Some(kernel::time::now().format("%Y-%m-%dT%H:%M:%SZ").to_string()));
     let q = EventQuery {
@@ -131,17 +73,18 @@ pub async fn home(
         limit: Some(PAGE_SIZE),
         ..EventQuery::default()
     };
-    let page = match web.events.list_events(principal.as_ref(), q).await {
-        Ok(page) => page,
+    let listing = match web.events.list_events(principal.as_ref(), q).await {
+        Ok(listing) => listing,
         Err(AppError::Validation { message, field }) => {
-            ctx.insert("problem".into(), format!("{field}: {message}").into());
-            ctx.insert("events".into(), json!([]));
-            ctx.insert("next_url".into(), Value::Null);
-            return render(&web, StatusCode::UNPROCESSABLE_ENTITY, "home.html", ctx);
+            return page
+                .set("problem", format!("{field}: {message}"))
+                .set("events", json!([]))
+                .set("next_url", Value::Null)
+                .render(StatusCode::UNPROCESSABLE_ENTITY, "home.html");
         }
-        Err(e) => return error_page(&web, locale, &uri, e),
+        Err(e) => return error_page(&web, &visitor, e),
     };
-    let next_url = page.next_cursor.as_ref().map(|cursor| {
+    let next_url = listing.next_cursor.as_ref().map(|cursor| {
         let mut url = url::form_urlencoded::Serializer::new(String::new());
         for (key, value) in
             [("q", &query.q), ("city", &query.city), ("category", &query.category), ("from", &query.from), ("to", &query.to)]
@@ -153,31 +96,31 @@ pub async fn home(
         url.append_pair("cursor", cursor);
         format!("/?{}", url.finish())
     });
-    ctx.insert("events".into(), serde_json::to_value(&page.items).unwrap_or_default());
-    ctx.insert("next_url".into(), next_url.into());
-    render(&web, StatusCode::OK, "home.html", ctx)
+    let events = &listing.items;
+    page.set("events", events).set("next_url", next_url).ok("home.html")
 }
 
 #[derive(Debug, Default, Deserialize)]
 pub struct EventPageQuery {
     voucher: Option<String>,
+    /// Why a checkout sent the buyer back (`sold_out`, `hold_expired`, …).
+    problem: Option<String>,
 }
 
 /// `GET /events/{id}`: the event in its own time zone, its agenda and its tickets with live
 /// availability; a voucher code in the URL shows the hidden types it unlocks.
 pub async fn event(
     State(web): State<Arc<Web>>,
-    MaybeAuth(principal): MaybeAuth,
-    headers: HeaderMap,
-    uri: Uri,
+    visitor: Visitor,
     Path(raw_id): Path<String>,
     Query(query): Query<EventPageQuery>,
 ) -> Response {
-    let locale = locale(&web, &headers);
-    let Ok(id) = raw_id.parse::<EventId>() else { return error_page(&web, locale, &uri, AppError::not_found("event")) };
+    let locale = visitor.locale;
+    let principal = visitor.principal.clone();
+    let Ok(id) = raw_id.parse::<EventId>() else { return error_page(&web, &visitor, AppError::not_found("event")) };
     let event = match web.events.event(principal.as_ref(), id).await {
         Ok(e) => e,
-        Err(e) => return error_page(&web, locale, &uri, e),
+        Err(e) => return error_page(&web, &visitor, e),
     };
     let voucher = query.voucher.map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
     let catalog = web.ticketing.catalog();
@@ -187,10 +130,10 @@ pub async fn event(
             Err(AppError::Validation { .. }) if voucher.is_some() => {
                 match catalog.ticket_types(principal.as_ref(), id, TicketTypeQuery { voucher: None }).await {
                     Ok(types) => (types, None, true),
-                    Err(e) => return error_page(&web, locale, &uri, e),
+                    Err(e) => return error_page(&web, &visitor, e),
                 }
             }
-            Err(e) => return error_page(&web, locale, &uri, e),
+            Err(e) => return error_page(&web, &visitor, e),
         };
     let t = |key: &str, args: &[(&str, fluent_bundle::FluentValue)]| web.i18n.text(locale, key, args);
     let tickets: Vec<Value> = types
@@ -208,8 +151,12 @@ pub async fn event(
                 Some(n) if n <= FEW_LEFT => (t("ticket-left", &[("count", n.into())]), "warn"),
                 _ => (t("ticket-available", &[]), "ok"),
             };
-            json!({ "name": tt.name, "description": tt.description, "price_text": web.i18n.money(locale, tt.price, &tt.currency),
-                    "availability": availability, "availability_class": class })
+            // The number field offers at most ten at a time; larger orders are for the API.
+            let max = [tt.available, tt.max_per_order, Some(10)].into_iter().flatten().min().unwrap_or(10);
+            json!({ "id": tt.id, "name": tt.name, "description": tt.description, "price_text": web.i18n.money(locale, tt.price, &tt.currency),
+                    "availability": availability, "availability_class": class,
+                    "buyable": tt.on_sale && tt.available != Some(0), "min": tt.min_per_order, "max": max,
+                    "sold_out": tt.available == Some(0) })
         })
         .collect();
     let canonical = format!("{}/events/{}", web.public_url, event.id);
@@ -220,16 +167,22 @@ pub async fn event(
         }
         s
     };
-    let mut ctx = base(&web, locale, &uri);
-    ctx.insert("canonical".into(), canonical.clone().into());
-    ctx.insert("summary".into(), summary.into());
-    ctx.insert("json_ld".into(), json_ld(&event, &types, &canonical).into());
-    ctx.insert("event".into(), serde_json::to_value(&event).unwrap_or_default());
-    ctx.insert("tickets".into(), tickets.into());
-    ctx.insert("voucher".into(), voucher.into());
-    ctx.insert("voucher_applied".into(), voucher_applied.into());
-    ctx.insert("voucher_invalid".into(), voucher_invalid.into());
-    render(&web, StatusCode::OK, "event.html", ctx)
+    let buyable = tickets.iter().any(|t| t["buyable"] == json!(true));
+    let sold_out = !types.is_empty() && types.iter().all(|t| t.available == Some(0));
+    Page::new(&web, &visitor)
+        .set("canonical", canonical.clone())
+        .set("summary", summary)
+        .set("json_ld", json_ld(&event, &types, &canonical))
+        .set("event", &event)
+        .set("tickets", tickets)
+        .set("buyable", buyable && event.status == events::EventStatus::Published)
+        .set("sold_out", sold_out)
+        .set("problem", query.problem.as_deref().and_then(|code| web.i18n.lookup(locale, &format!("problem-{code}"))))
+        .set("voucher", voucher)
+        .set("voucher_applied", voucher_applied)
+        .set("voucher_invalid", voucher_invalid)
+        .set("checkout_key", super::form_key())
+        .ok("event.html")
 }
 
 fn parse_local(local: &str) -> chrono::DateTime<chrono::FixedOffset> {
@@ -293,18 +246,8 @@ pub struct LanguageQuery {
 /// `GET /language?lang=de&back=/events/…`: remembers the choice in a cookie and goes back.
 /// Only paths of this site are followed back (no open redirect).
 pub async fn language(State(web): State<Arc<Web>>, Query(q): Query<LanguageQuery>) -> Response {
-    let back = q.back.filter(|b| b.starts_with('/') && !b.starts_with("//") && !b.contains('\\')).unwrap_or_else(|| "/".into());
+    let back = local_path(q.back.as_deref());
     let Some(locale) = web.i18n.locale(&q.lang) else { return Redirect::to(&back).into_response() };
     let cookie = format!("lang={}; Path=/; Max-Age={LANG_COOKIE_SECS}; SameSite=Lax", locale.code());
     ([(header::SET_COOKIE, cookie)], Redirect::to(&back)).into_response()
-}
-
-/// Unknown addresses: the API's problem document under `/api` (and for clients that do not
-/// ask for HTML), a friendly page for browsers everywhere else.
-pub async fn not_found(State(web): State<Arc<Web>>, headers: HeaderMap, uri: Uri) -> Response {
-    let wants_html = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|a| a.contains("text/html"));
-    if uri.path().starts_with("/api/") || uri.path() == "/api" || !wants_html {
-        return AppError::NotFound { resource: "route" }.into_response();
-    }
-    error_page(&web, locale(&web, &headers), &uri, AppError::not_found("page"))
 }

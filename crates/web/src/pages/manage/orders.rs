@@ -1,0 +1,203 @@
+//! Orders and attendees: an event's bookings (search by name, email or code; filter by
+//! status), the CSV export, a booking's detail with its tickets, and staff actions — mark a
+//! transfer paid, cancel (which refunds what was paid).
+
+use std::sync::Arc;
+
+use axum::extract::{Path, Query, State};
+use axum::response::Response;
+use events::EventId;
+use kernel::AppError;
+use kernel::auth::Role;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use ticketing::{BookingId, BookingQuery, BookingStatus, MarkPaid};
+
+use super::{abilities, member, principal};
+use crate::Web;
+use crate::form::CsrfForm;
+use crate::pages::{Page, error_page, form_failed, see_other, text};
+use crate::session::Visitor;
+
+/// Bookings per page of the orders list.
+const ORDERS_PAGE: i64 = 50;
+
+#[derive(Debug, Default, Deserialize)]
+pub struct OrdersQuery {
+    q: Option<String>,
+    status: Option<String>,
+    cursor: Option<String>,
+}
+
+fn status_filter(raw: Option<&str>) -> Result<Option<BookingStatus>, AppError> {
+    match raw.map(str::trim).filter(|s| !s.is_empty()) {
+        None => Ok(None),
+        Some(s) => serde_json::from_value(Value::String(s.into()))
+            .map(Some)
+            .map_err(|_| AppError::validation("status", "is not a booking status")),
+    }
+}
+
+/// `GET /manage/events/{id}/orders`.
+pub async fn orders(State(web): State<Arc<Web>>, visitor: Visitor, Path(id): Path<EventId>, Query(q): Query<OrdersQuery>) -> Response {
+    let p = match principal(&visitor) {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let event = match web.events.event(Some(&p), id).await {
+        Ok(e) => e,
+        Err(e) => return error_page(&web, &visitor, e),
+    };
+    let (_, role) = match member(&web, &visitor, event.org_id, Role::Viewer).await {
+        Ok(m) => m,
+        Err(r) => return r,
+    };
+    let status = match status_filter(q.status.as_deref()) {
+        Ok(s) => s,
+        Err(e) => return error_page(&web, &visitor, e),
+    };
+    let term = q.q.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(str::to_string);
+    let query = BookingQuery { status, q: term.clone(), format: None, cursor: q.cursor.clone(), limit: Some(ORDERS_PAGE) };
+    let page = match web.ticketing.reports().event_bookings(&p, id, query).await {
+        Ok(page) => page,
+        Err(e) => return error_page(&web, &visitor, e),
+    };
+    let locale = visitor.locale;
+    let zone = kernel::validate::zone_of(&event.time_zone);
+    let rows: Vec<Value> = page
+        .items
+        .iter()
+        .map(|b| {
+            json!({ "id": b.id, "code": b.code, "buyer_name": b.buyer_name, "buyer_email": b.buyer_email,
+                    "status": b.status, "quantity": b.quantity, "total": web.i18n.money(locale, b.total, &b.currency),
+                    "created": web.i18n.datetime(locale, b.created_at.with_timezone(&zone).fixed_offset()) })
+        })
+        .collect();
+    let filters = |cursor: Option<&str>| {
+        let mut url = url::form_urlencoded::Serializer::new(String::new());
+        if let Some(t) = &term {
+            url.append_pair("q", t);
+        }
+        if let Some(s) = q.status.as_deref().filter(|s| !s.is_empty()) {
+            url.append_pair("status", s);
+        }
+        if let Some(c) = cursor {
+            url.append_pair("cursor", c);
+        }
+        url.finish()
+    };
+    let next = page.next_cursor.as_deref().map(|c| format!("/manage/events/{id}/orders?{}", filters(Some(c))));
+    let csv = format!("/manage/events/{id}/orders.csv?{}", filters(None));
+    Page::new(&web, &visitor)
+        .set("event", json!({ "id": event.id, "name": event.name, "org_id": event.org_id }))
+        .set("can", abilities(role))
+        .set("bookings", rows)
+        .set("query", json!({ "q": term, "status": q.status }))
+        .set("statuses", ["pending_payment", "confirmed", "cancelled", "refunded", "expired"])
+        .set("next_url", next)
+        .set("csv_url", csv)
+        .ok("manage/orders.html")
+}
+
+/// `GET /manage/events/{id}/orders.csv`: every matching booking position, streamed.
+pub async fn export_csv(State(web): State<Arc<Web>>, visitor: Visitor, Path(id): Path<EventId>, Query(q): Query<OrdersQuery>) -> Response {
+    let p = match principal(&visitor) {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let status = match status_filter(q.status.as_deref()) {
+        Ok(s) => s,
+        Err(e) => return error_page(&web, &visitor, e),
+    };
+    let query = BookingQuery { status, q: q.q.filter(|s| !s.trim().is_empty()), format: Some("csv".into()), cursor: None, limit: None };
+    match ticketing::csv_download(&web.ticketing, &p, id, query).await {
+        Ok(r) => r,
+        Err(e) => error_page(&web, &visitor, e),
+    }
+}
+
+/// `GET /manage/bookings/{id}`.
+pub async fn booking(State(web): State<Arc<Web>>, visitor: Visitor, Path(id): Path<BookingId>) -> Response {
+    let p = match principal(&visitor) {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let b = match web.ticketing.bookings().booking(Some(&p), None, id).await {
+        Ok(b) => b,
+        Err(e) => return error_page(&web, &visitor, e),
+    };
+    let (_, role) = match member(&web, &visitor, b.summary.org_id, Role::Viewer).await {
+        Ok(m) => m,
+        Err(r) => return r,
+    };
+    let event = match web.events.event(Some(&p), b.summary.event_id).await {
+        Ok(e) => e,
+        Err(e) => return error_page(&web, &visitor, e),
+    };
+    let locale = visitor.locale;
+    let zone = kernel::validate::zone_of(&event.time_zone);
+    let s = &b.summary;
+    let tickets: Vec<Value> = b
+        .tickets
+        .iter()
+        .map(|t| {
+            let type_name = b.positions.iter().find(|p| p.ticket_type_id == t.ticket_type_id).map(|p| p.ticket_type_name.clone());
+            json!({ "code": t.code, "attendee": t.attendee_name, "type_name": type_name, "status": t.status,
+                    "checked_in": t.checked_in_at.map(|at| web.i18n.datetime(locale, at.with_timezone(&zone).fixed_offset())) })
+        })
+        .collect();
+    let positions: Vec<Value> = b
+        .positions
+        .iter()
+        .map(|p| json!({ "name": p.ticket_type_name, "quantity": p.quantity, "price": web.i18n.money(locale, p.unit_price, &p.currency) }))
+        .collect();
+    Page::new(&web, &visitor)
+        .set("booking", s)
+        .set("total", web.i18n.money(locale, s.total, &s.currency))
+        .set("event", json!({ "id": event.id, "name": event.name }))
+        .set("can", abilities(role))
+        .set("positions", positions)
+        .set("tickets", tickets)
+        .set("pending", s.status == BookingStatus::PendingPayment)
+        .set("live", matches!(s.status, BookingStatus::PendingPayment | BookingStatus::Confirmed))
+        .ok("manage/booking.html")
+}
+
+#[derive(Debug, Deserialize)]
+pub struct MarkPaidForm {
+    reference: Option<String>,
+}
+
+pub async fn mark_paid(State(web): State<Arc<Web>>, visitor: Visitor, Path(id): Path<BookingId>, CsrfForm(f): CsrfForm<MarkPaidForm>) -> Response {
+    let p = match principal(&visitor) {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let back = format!("/manage/bookings/{id}");
+    let req = MarkPaid { reference: f.reference.filter(|r| !r.trim().is_empty()) };
+    match web.ticketing.bookings().mark_paid(&p, id, req).await {
+        Ok(_) => see_other(&back),
+        Err(e) => form_failed(&web, &visitor, "manage-failed", e, &back),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct CancelForm {
+    confirm: Option<String>,
+}
+
+pub async fn cancel_booking(State(web): State<Arc<Web>>, visitor: Visitor, Path(id): Path<BookingId>, CsrfForm(f): CsrfForm<CancelForm>) -> Response {
+    let p = match principal(&visitor) {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let back = format!("/manage/bookings/{id}");
+    if f.confirm.as_deref() != Some("yes") {
+        return form_failed(&web, &visitor, "manage-failed", AppError::validation("confirm", text(&web, &visitor, "manage-cancel-booking-confirm", &[])), &back);
+    }
+    match web.ticketing.bookings().cancel_booking(Some(&p), None, id).await {
+        Ok(_) => see_other(&back),
+        Err(e) => form_failed(&web, &visitor, "manage-failed", e, &back),
+    }
+}
+
