@@ -83,7 +83,10 @@ pub async fn middleware(State(state): State<Idempotency>, req: Request, next: Ne
     let key = match req.headers().get(HEADER) {
         Some(key) => key.to_str().ok().map(str::to_string),
         None => {
-            let form = req.headers().get(header::CONTENT_TYPE).is_some_and(|v| v.as_bytes().starts_with(b"application/x-www-form-urlencoded"));
+            let form = req
+                .headers()
+                .get(header::CONTENT_TYPE)
+                .is_some_and(|v| v.as_bytes().starts_with(b"application/x-www-form-urlencoded"));
             if !form || req.uri().path().starts_with("/api/") {
                 return next.run(req).await;
             }
@@ -172,13 +175,15 @@ async fn run(db: &Db, key: String, req: Request, next: Next) -> Result<Response,
     tx.commit().await?;
 
     if inserted == 0 {
-        let stored: Stored = read!(db, |c| sqlx::query_as(
+        let stored: Stored = read!(db, |c| {
+            sqlx::query_as(
             "SELECT request_hash, status_code, content_type, location, body FROM idempotency_keys WHERE scope = $1 AND idem_key = $2"
         )
         .bind(&scope)
         .bind(&key)
         .fetch_one(c)
-        .await)?;
+        .await
+        })?;
         if stored.request_hash != hash {
             return Err(AppError::conflict("idempotency_key_reused", "this Idempotency-Key was used with a different request"));
         }
@@ -216,18 +221,19 @@ async fn run(db: &Db, key: String, req: Request, next: Next) -> Result<Response,
         let location = parts.headers.get(header::LOCATION).and_then(|v| v.to_str().ok()).map(str::to_string);
         tx!(&mut tx, |c| {
             sqlx::query(
-            "UPDATE idempotency_keys SET status_code = $1, content_type = $2, body = $3, updated_at = $4, location = $7 \
-             WHERE scope = $5 AND idem_key = $6"
-        )
-        .bind(parts.status.as_u16() as i64)
-        .bind(ct)
-        .bind(body.to_vec())
-        .bind(now())
-        .bind(&scope)
-        .bind(&key)
-        .bind(location.as_deref())
-        .execute(c)
-        .await.map(|r| r.rows_affected())
+                "UPDATE idempotency_keys SET status_code = $1, content_type = $2, body = $3, updated_at = $4, location = $7 \
+             WHERE scope = $5 AND idem_key = $6",
+            )
+            .bind(parts.status.as_u16() as i64)
+            .bind(ct)
+            .bind(body.to_vec())
+            .bind(now())
+            .bind(&scope)
+            .bind(&key)
+            .bind(location.as_deref())
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected())
         })?;
     }
     tx.commit().await?;

@@ -8,3 +8,29 @@ document.documentElement.classList.add("js");
 for (const select of document.querySelectorAll("form.lang select")) {
   select.addEventListener("change", () => select.form.requestSubmit());
 }
+
+// A held booking counts down to its expiry (the page says the time without JavaScript).
+for (const el of document.querySelectorAll(".countdown[data-until]")) {
+  const until = Date.parse(el.dataset.until);
+  const tick = () => {
+    const left = Math.max(0, Math.round((until - Date.now()) / 1000));
+    if (left === 0) {
+      el.textContent = el.dataset.expired;
+      el.setAttribute("role", "alert");
+      return;
+    }
+    const m = Math.floor(left / 60);
+    const s = String(left % 60).padStart(2, "0");
+    el.textContent = `${m}:${s}`;
+    setTimeout(tick, 1000);
+  };
+  if (!Number.isNaN(until)) tick();
+}
+
+// A form that books or pays is sent once: a second click while the first is on its way
+// would only be answered from the idempotency store anyway.
+for (const form of document.querySelectorAll("form[method=post]")) {
+  form.addEventListener("submit", () => {
+    for (const b of form.querySelectorAll("button[type=submit]")) b.disabled = true;
+  });
+}

@@ -27,10 +27,7 @@ const FILES: [(&str, &str, &[u8]); 4] = [
 const SERVICE_WORKER: &[u8] = include_bytes!("../assets/sw.js");
 
 pub async fn service_worker() -> Response {
-    (
-        [(header::CONTENT_TYPE, "text/javascript; charset=utf-8"), (header::CACHE_CONTROL, "no-cache")],
-        SERVICE_WORKER,
-    )
+    ([(header::CONTENT_TYPE, "text/javascript; charset=utf-8"), (header::CACHE_CONTROL, "no-cache")], SERVICE_WORKER)
         .into_response()
 }
 

@@ -47,7 +47,8 @@ impl<T: DeserializeOwned + Send> FromRequest<Arc<Web>> for CsrfForm<T> {
                 return Err(refuse(&visitor));
             }
         }
-        let bytes = axum::body::to_bytes(body, usize::MAX).await.map_err(|_| error_page(web, &visitor, AppError::PayloadTooLarge))?;
+        let bytes =
+            axum::body::to_bytes(body, usize::MAX).await.map_err(|_| error_page(web, &visitor, AppError::PayloadTooLarge))?;
         let token: Token = serde_urlencoded::from_bytes(&bytes).unwrap_or(Token { csrf: String::new() });
         let expected = cookie(&parts.headers, CSRF_COOKIE).map(csrf_token);
         if !expected.is_some_and(|e| same(&e, &token.csrf)) {

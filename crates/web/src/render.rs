@@ -13,11 +13,30 @@ use minijinja::{Environment, Error, ErrorKind, State};
 use crate::assets::Assets;
 use crate::i18n::{I18n, Locale};
 
-const TEMPLATES: [(&str, &str); 4] = [
+const TEMPLATES: [(&str, &str); 23] = [
+    ("account.html", include_str!("../templates/account.html")),
+    ("authenticate.html", include_str!("../templates/authenticate.html")),
     ("base.html", include_str!("../templates/base.html")),
-    ("home.html", include_str!("../templates/home.html")),
-    ("event.html", include_str!("../templates/event.html")),
+    ("booking.html", include_str!("../templates/booking.html")),
     ("error.html", include_str!("../templates/error.html")),
+    ("event.html", include_str!("../templates/event.html")),
+    ("forgot.html", include_str!("../templates/forgot.html")),
+    ("home.html", include_str!("../templates/home.html")),
+    ("invitation.html", include_str!("../templates/invitation.html")),
+    ("manage/booking.html", include_str!("../templates/manage/booking.html")),
+    ("manage/dashboard.html", include_str!("../templates/manage/dashboard.html")),
+    ("manage/event.html", include_str!("../templates/manage/event.html")),
+    ("manage/home.html", include_str!("../templates/manage/home.html")),
+    ("manage/orders.html", include_str!("../templates/manage/orders.html")),
+    ("manage/team.html", include_str!("../templates/manage/team.html")),
+    ("pdf_pending.html", include_str!("../templates/pdf_pending.html")),
+    ("register.html", include_str!("../templates/register.html")),
+    ("reset.html", include_str!("../templates/reset.html")),
+    ("scanner.html", include_str!("../templates/scanner.html")),
+    ("sessions.html", include_str!("../templates/sessions.html")),
+    ("sign_in.html", include_str!("../templates/sign_in.html")),
+    ("tickets.html", include_str!("../templates/tickets.html")),
+    ("waitlist.html", include_str!("../templates/waitlist.html")),
 ];
 
 fn locale_of(state: &State, i18n: &I18n) -> Locale {

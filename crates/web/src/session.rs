@@ -48,14 +48,16 @@ impl FromRequestParts<Arc<Web>> for Visitor {
         // An API key or bearer token is not a browser session: pages only honour cookies
         // (and whatever the edge found for them).
         let principal = parts.extensions.get::<Principal>().cloned().filter(|p| matches!(p, Principal::User { .. }));
-        let lang = cookie(&parts.headers, "lang");
-        let accept = parts.headers.get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok());
-        let locale = web.i18n.negotiate(lang, accept);
-        let csrf = cookie(&parts.headers, CSRF_COOKIE).map(csrf_token).unwrap_or_default();
         let user = match principal.as_ref().and_then(Principal::user_id) {
             Some(id) => web.identity.user(id).await.ok(),
             None => None,
         };
+        // The language picked on this browser (the switch, or saving the profile, sets it),
+        // else the browser's.
+        let lang = cookie(&parts.headers, "lang");
+        let accept = parts.headers.get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok());
+        let locale = web.i18n.negotiate(lang, accept);
+        let csrf = cookie(&parts.headers, CSRF_COOKIE).map(csrf_token).unwrap_or_default();
         let path = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/").to_string();
         Ok(Visitor { principal, user, locale, csrf, path })
     }

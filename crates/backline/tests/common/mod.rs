@@ -3,6 +3,7 @@
 //! database created for this app and dropped afterwards — and talks to it over HTTP.
 #![allow(dead_code)]
 
+pub mod browser;
 pub mod payments;
 pub mod sales;
 
@@ -205,7 +206,8 @@ impl TestApp {
                 files.sort();
                 for f in files.iter().rev() {
                     let text = std::fs::read_to_string(f).unwrap_or_default();
-                    let unfolded = text.replace("=\r\n", "").replace("=\n", "");
+                    // Quoted-printable: soft line breaks go, and `=` is written `=3D`.
+                    let unfolded = text.replace("=\r\n", "").replace("=\n", "").replace("=3D", "=");
                     let to_them = unfolded.contains(&format!("To: {to}")) || unfolded.contains(&format!("<{to}>"));
                     if to_them && let Some(i) = unfolded.find(marker) {
                         let rest = &unfolded[i + marker.len()..];

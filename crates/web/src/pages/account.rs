@@ -49,7 +49,12 @@ pub struct RegisterForm {
     next: Option<String>,
 }
 
-pub async fn register(State(web): State<Arc<Web>>, visitor: Visitor, headers: HeaderMap, CsrfForm(f): CsrfForm<RegisterForm>) -> Response {
+pub async fn register(
+    State(web): State<Arc<Web>>,
+    visitor: Visitor,
+    headers: HeaderMap,
+    CsrfForm(f): CsrfForm<RegisterForm>,
+) -> Response {
     let next = local_path(f.next.as_deref());
     let req = RegisterRequest { email: f.email.clone(), password: f.password, name: f.name.clone() };
     match web.identity.register_browser(req, client(&headers)).await {
@@ -73,7 +78,12 @@ pub struct SignInForm {
     next: Option<String>,
 }
 
-pub async fn sign_in(State(web): State<Arc<Web>>, visitor: Visitor, headers: HeaderMap, CsrfForm(f): CsrfForm<SignInForm>) -> Response {
+pub async fn sign_in(
+    State(web): State<Arc<Web>>,
+    visitor: Visitor,
+    headers: HeaderMap,
+    CsrfForm(f): CsrfForm<SignInForm>,
+) -> Response {
     let next = local_path(f.next.as_deref());
     match web.identity.login_browser(LoginRequest { email: f.email.clone(), password: f.password }, client(&headers)).await {
         Ok((_, secret)) => signed_in(&web, &secret, &next),
@@ -112,7 +122,10 @@ pub struct ForgotForm {
 pub async fn forgot(State(web): State<Arc<Web>>, visitor: Visitor, CsrfForm(f): CsrfForm<ForgotForm>) -> Response {
     match web.identity.request_password_reset(PasswordResetRequest { email: f.email }).await {
         Ok(()) => Page::new(&web, &visitor).set("sent", true).ok("forgot.html"),
-        Err(e) => Page::new(&web, &visitor).set("sent", false).set("problem", problem(&web, &visitor, &e)).render(e.status(), "forgot.html"),
+        Err(e) => Page::new(&web, &visitor)
+            .set("sent", false)
+            .set("problem", problem(&web, &visitor, &e))
+            .render(e.status(), "forgot.html"),
     }
 }
 
@@ -162,9 +175,15 @@ pub async fn update_profile(State(web): State<Arc<Web>>, visitor: Visitor, CsrfF
         Ok(u) => u,
         Err(to_sign_in) => return to_sign_in,
     };
-    let req = UpdateProfile { name: Some(f.name), avatar_url: None, bio: None, locale: Some(f.locale), time_zone: Some(f.time_zone) };
+    let req =
+        UpdateProfile { name: Some(f.name), avatar_url: None, bio: None, locale: Some(f.locale), time_zone: Some(f.time_zone) };
     match web.identity.update_profile(user, req).await {
-        Ok(updated) => Page::new(&web, &visitor).set("profile", updated).set("saved", true).ok("account.html"),
+        Ok(updated) => {
+            // The account's language becomes this browser's too.
+            let lang = format!("lang={}; Path=/; Max-Age=31536000; SameSite=Lax", updated.locale);
+            let page = Page::new(&web, &visitor).set("profile", &updated).set("saved", true).ok("account.html");
+            ([(header::SET_COOKIE, lang)], page).into_response()
+        }
         Err(e) => Page::new(&web, &visitor)
             .set("profile", &visitor.user)
             .set("saved", false)
@@ -257,15 +276,20 @@ pub async fn accept_invitation(State(web): State<Arc<Web>>, visitor: Visitor, Cs
     };
     match web.identity.accept_invitation(user, &f.token).await {
         Ok(org) => see_other(&format!("/manage/orgs/{}", org.id)),
-        Err(e @ (AppError::Conflict { .. } | AppError::BadRequest { .. } | AppError::Forbidden { .. })) => Page::new(&web, &visitor)
-            .set("heading", text(&web, &visitor, "invitation-failed", &[]))
-            .set("message", match &e {
-                AppError::Forbidden { .. } => text(&web, &visitor, "invitation-other-email", &[]),
-                other => problem(&web, &visitor, other),
-            })
-            .set("back", "/manage")
-            .set("request_id", serde_json::Value::Null)
-            .render(if matches!(e, AppError::Forbidden { .. }) { StatusCode::FORBIDDEN } else { e.status() }, "error.html"),
+        Err(e @ (AppError::Conflict { .. } | AppError::BadRequest { .. } | AppError::Forbidden { .. })) => {
+            Page::new(&web, &visitor)
+                .set("heading", text(&web, &visitor, "invitation-failed", &[]))
+                .set(
+                    "message",
+                    match &e {
+                        AppError::Forbidden { .. } => text(&web, &visitor, "invitation-other-email", &[]),
+                        other => problem(&web, &visitor, other),
+                    },
+                )
+                .set("back", "/manage")
+                .set("request_id", serde_json::Value::Null)
+                .render(if matches!(e, AppError::Forbidden { .. }) { StatusCode::FORBIDDEN } else { e.status() }, "error.html")
+        }
         Err(e) => error_page(&web, &visitor, e),
     }
 }

@@ -38,7 +38,6 @@ fn booking_url(id: BookingId, token: Option<&str>) -> String {
     }
 }
 
-
 /// `POST /events/{id}/checkout`: quantities (`qty.<ticket type id>`), the buyer's name and
 /// email, and the voucher the page was showing.
 pub async fn start(
@@ -55,19 +54,39 @@ pub async fn start(
             "" => 0,
             v => match v.parse() {
                 Ok(q) => q,
-                Err(_) => return form_failed(&web, &visitor, "checkout-failed", AppError::validation("quantity", "must be a whole number"), &back),
+                Err(_) => {
+                    return form_failed(
+                        &web,
+                        &visitor,
+                        "checkout-failed",
+                        AppError::validation("quantity", "must be a whole number"),
+                        &back,
+                    );
+                }
             },
         };
         if quantity == 0 {
             continue;
         }
         let Ok(ticket_type_id) = raw_type.parse() else {
-            return form_failed(&web, &visitor, "checkout-failed", AppError::validation("ticket_type_id", "is not a ticket type"), &back);
+            return form_failed(
+                &web,
+                &visitor,
+                "checkout-failed",
+                AppError::validation("ticket_type_id", "is not a ticket type"),
+                &back,
+            );
         };
         positions.push(PositionRequest { ticket_type_id, quantity });
     }
     if positions.is_empty() {
-        return form_failed(&web, &visitor, "checkout-failed", AppError::validation("quantity", text(&web, &visitor, "checkout-none-chosen", &[])), &back);
+        return form_failed(
+            &web,
+            &visitor,
+            "checkout-failed",
+            AppError::validation("quantity", text(&web, &visitor, "checkout-none-chosen", &[])),
+            &back,
+        );
     }
     let field = |k: &str| form.get(k).map(|v| v.trim().to_string()).unwrap_or_default();
     let req = CreateBooking {
@@ -139,17 +158,20 @@ pub async fn booking(
     let attendees: Vec<Value> = (0..s.quantity as usize)
         .map(|i| json!({ "index": i, "name": booking.attendees.get(i).map(|a| a.name.clone()) }))
         .collect();
-    let hold = s.hold_expires_at.map(|at| {
-        json!({ "iso": at.to_rfc3339(), "text": web.i18n.datetime(locale, at.with_timezone(&zone).fixed_offset()) })
-    });
+    let hold = s
+        .hold_expires_at
+        .map(|at| json!({ "iso": at.to_rfc3339(), "text": web.i18n.datetime(locale, at.with_timezone(&zone).fixed_offset()) }));
     let pending = s.status == BookingStatus::PendingPayment;
     let problem = q.problem.as_deref().map(|code| {
         web.i18n.lookup(locale, &format!("problem-{code}")).unwrap_or_else(|| text(&web, &visitor, "problem-payment-failed", &[]))
     });
     Page::new(&web, &visitor)
         .set("booking", s)
-        .set("event", json!({ "id": event.id, "name": event.name, "starts": event.local_starts_at,
-                                "venue": event.venue.as_ref().map(|v| format!("{}, {}", v.name, v.city)) }))
+        .set(
+            "event",
+            json!({ "id": event.id, "name": event.name, "starts": event.local_starts_at,
+                                "venue": event.venue.as_ref().map(|v| format!("{}, {}", v.name, v.city)) }),
+        )
         .set("token", token)
         .set("total", total)
         .set("positions", positions)
@@ -158,10 +180,13 @@ pub async fn booking(
         .set("hold", hold)
         .set("pending", pending)
         .set("confirming", pending && q.problem.is_none() && q.paid.is_some())
-        .set("provider", match provider {
-            ProviderKind::Stripe => "stripe",
-            _ => "test",
-        })
+        .set(
+            "provider",
+            match provider {
+                ProviderKind::Stripe => "stripe",
+                _ => "test",
+            },
+        )
         .set("offline", offline)
         .set("problem", problem)
         .set("pay_key", super::form_key())
@@ -183,12 +208,11 @@ pub async fn details(
 ) -> Response {
     let token = form.get("token").map(String::as_str).filter(|t| !t.is_empty());
     let back = booking_url(id, token);
-    let mut named: Vec<(usize, String)> = form
-        .iter()
-        .filter_map(|(k, v)| Some((k.strip_prefix("attendee.")?.parse().ok()?, v.trim().to_string())))
-        .collect();
+    let mut named: Vec<(usize, String)> =
+        form.iter().filter_map(|(k, v)| Some((k.strip_prefix("attendee.")?.parse().ok()?, v.trim().to_string()))).collect();
     named.sort();
-    let attendees: Vec<Attendee> = named.into_iter().filter(|(_, n)| !n.is_empty()).map(|(_, name)| Attendee { name, email: None }).collect();
+    let attendees: Vec<Attendee> =
+        named.into_iter().filter(|(_, n)| !n.is_empty()).map(|(_, name)| Attendee { name, email: None }).collect();
     let req = UpdateBooking { attendees: Some(attendees), ..UpdateBooking::default() };
     match web.ticketing.bookings().update_booking(visitor.principal.as_ref(), token, id, req).await {
         Ok(_) => see_other(&back),
@@ -208,7 +232,12 @@ pub struct PayForm {
 }
 
 /// `POST /bookings/{id}/pay`.
-pub async fn pay(State(web): State<Arc<Web>>, visitor: Visitor, Path(id): Path<BookingId>, CsrfForm(form): CsrfForm<PayForm>) -> Response {
+pub async fn pay(
+    State(web): State<Arc<Web>>,
+    visitor: Visitor,
+    Path(id): Path<BookingId>,
+    CsrfForm(form): CsrfForm<PayForm>,
+) -> Response {
     let token = form.token.filter(|t| !t.is_empty());
     let back = booking_url(id, token.as_deref());
     let mut req = ProcessPayment { reference: format!("booking:{id}"), token: token.clone(), ..ProcessPayment::default() };
@@ -220,7 +249,15 @@ pub async fn pay(State(web): State<Arc<Web>>, visitor: Visitor, Path(id): Path<B
             req.cancel_url = Some(format!("{}{back}", web.public_url));
         }
         "authenticate" => req.authentication = form.outcome,
-        _ => return form_failed(&web, &visitor, "checkout-failed", AppError::validation("method", "must be card, stripe or authenticate"), &back),
+        _ => {
+            return form_failed(
+                &web,
+                &visitor,
+                "checkout-failed",
+                AppError::validation("method", "must be card, stripe or authenticate"),
+                &back,
+            );
+        }
     }
     match web.payments.process(visitor.principal.as_ref(), req).await {
         Ok(payment) => {
@@ -246,7 +283,12 @@ pub async fn pay(State(web): State<Arc<Web>>, visitor: Visitor, Path(id): Path<B
 }
 
 /// `POST /bookings/{id}/cancel`: the buyer gives up a pending hold or a free booking.
-pub async fn cancel(State(web): State<Arc<Web>>, visitor: Visitor, Path(id): Path<BookingId>, CsrfForm(form): CsrfForm<TokenForm>) -> Response {
+pub async fn cancel(
+    State(web): State<Arc<Web>>,
+    visitor: Visitor,
+    Path(id): Path<BookingId>,
+    CsrfForm(form): CsrfForm<TokenForm>,
+) -> Response {
     let token = form.token.filter(|t| !t.is_empty());
     let back = booking_url(id, token.as_deref());
     match web.ticketing.bookings().cancel_booking(visitor.principal.as_ref(), token.as_deref(), id).await {
@@ -257,7 +299,12 @@ pub async fn cancel(State(web): State<Arc<Web>>, visitor: Visitor, Path(id): Pat
 
 /// `POST /bookings/{id}/pdf`: the printable tickets — straight to the file once it is
 /// rendered, else a page that looks again in a moment.
-pub async fn pdf(State(web): State<Arc<Web>>, visitor: Visitor, Path(id): Path<BookingId>, CsrfForm(form): CsrfForm<TokenForm>) -> Response {
+pub async fn pdf(
+    State(web): State<Arc<Web>>,
+    visitor: Visitor,
+    Path(id): Path<BookingId>,
+    CsrfForm(form): CsrfForm<TokenForm>,
+) -> Response {
     let token = form.token.filter(|t| !t.is_empty());
     let back = booking_url(id, token.as_deref());
     let p = visitor.principal.as_ref();

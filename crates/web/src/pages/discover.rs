@@ -57,7 +57,11 @@ pub async fn home(State(web): State<Arc<Web>>, visitor: Visitor, Query(query): Q
         (Ok(f), Ok(t)) => (f, t),
         _ => {
             let problem = text(&web, &visitor, "error-bad-request", &[("detail", "YYYY-MM-DD".into())]);
-            return page.set("problem", problem).set("events", json!([])).set("next_url", Value::Null).render(StatusCode::UNPROCESSABLE_ENTITY, "home.html");
+            return page
+                .set("problem", problem)
+                .set("events", json!([]))
+                .set("next_url", Value::Null)
+                .render(StatusCode::UNPROCESSABLE_ENTITY, "home.html");
         }
     };
     let principal = visitor.principal.clone();

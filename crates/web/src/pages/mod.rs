@@ -40,7 +40,10 @@ impl<'a> Page<'a> {
         ctx.insert("languages".into(), json!([{ "code": "en", "name": "English" }, { "code": "de", "name": "Deutsch" }]));
         ctx.insert("canonical".into(), Value::Null);
         ctx.insert("csrf".into(), visitor.csrf.clone().into());
-        ctx.insert("user".into(), visitor.user.as_ref().map(|u| json!({ "name": u.name, "email": u.email })).unwrap_or(Value::Null));
+        ctx.insert(
+            "user".into(),
+            visitor.user.as_ref().map(|u| json!({ "name": u.name, "email": u.email })).unwrap_or(Value::Null),
+        );
         Page { web, ctx }
     }
 
@@ -77,7 +80,9 @@ pub fn problem(web: &Web, visitor: &Visitor, error: &AppError) -> String {
         return message;
     }
     match error {
-        AppError::Validation { field, message } => text(web, visitor, "problem-field", &[("field", field.clone().into()), ("message", message.clone().into())]),
+        AppError::Validation { field, message } => {
+            text(web, visitor, "problem-field", &[("field", field.clone().into()), ("message", message.clone().into())])
+        }
         AppError::Internal(cause) => {
             tracing::error!(error = ?cause, "internal error while serving a page");
             let id = RequestContext::current().map(|c| c.request_id).unwrap_or_default();
@@ -100,7 +105,11 @@ pub fn error_page(web: &Web, visitor: &Visitor, error: AppError) -> Response {
         AppError::Internal(_) => (t("error-title"), problem(web, visitor, &error)),
         other => (t("error-title"), problem(web, visitor, other)),
     };
-    Page::new(web, visitor).set("heading", heading).set("message", message).set("request_id", request_id).render(status, "error.html")
+    Page::new(web, visitor)
+        .set("heading", heading)
+        .set("message", message)
+        .set("request_id", request_id)
+        .render(status, "error.html")
 }
 
 /// The page for a form that failed: `heading` (a message key), the service's reason in the

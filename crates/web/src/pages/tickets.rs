@@ -49,7 +49,9 @@ pub async fn mine(State(web): State<Arc<Web>>, visitor: Visitor, Query(page): Qu
                     "total": web.i18n.money(visitor.locale, b.total, &b.currency), "event": event })
         })
         .collect();
-    let next = list.next_cursor.map(|c| format!("/tickets?cursor={}", url::form_urlencoded::byte_serialize(c.as_bytes()).collect::<String>()));
+    let next = list
+        .next_cursor
+        .map(|c| format!("/tickets?cursor={}", url::form_urlencoded::byte_serialize(c.as_bytes()).collect::<String>()));
     Page::new(&web, &visitor).set("bookings", rows).set("next_url", next).ok("tickets.html")
 }
 
@@ -66,7 +68,8 @@ pub async fn join_waitlist(
     Path(id): Path<EventId>,
     CsrfForm(f): CsrfForm<JoinForm>,
 ) -> Response {
-    let req = JoinWaitlist { ticket_type_id: None, session_id: None, email: f.email, name: f.name, quantity: Some(1), tier: None };
+    let req =
+        JoinWaitlist { ticket_type_id: None, session_id: None, email: f.email, name: f.name, quantity: Some(1), tier: None };
     match web.ticketing.waitlist().join_waitlist(visitor.principal.as_ref(), id, req).await {
         Ok(joined) => {
             let token = joined.waitlist_token.map(|t| format!("?token={t}")).unwrap_or_default();

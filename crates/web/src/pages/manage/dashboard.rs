@@ -57,7 +57,10 @@ pub async fn create_org(State(web): State<Arc<Web>>, visitor: Visitor, CsrfForm(
         Ok(org) => see_other(&format!("/manage/orgs/{}", org.id)),
         Err(e) => {
             let orgs = web.identity.my_orgs(user).await.unwrap_or_default();
-            Page::new(&web, &visitor).set("orgs", orgs).set("problem", problem(&web, &visitor, &e)).render(e.status(), "manage/home.html")
+            Page::new(&web, &visitor)
+                .set("orgs", orgs)
+                .set("problem", problem(&web, &visitor, &e))
+                .render(e.status(), "manage/home.html")
         }
     }
 }
@@ -196,5 +199,7 @@ fn chart_svg(days: &[(String, i64)], label: &str) -> String {
     }
     let width = days.len() as i64 * W + 8;
     let label = label.replace('&', "&amp;").replace('<', "&lt;").replace('"', "&quot;");
-    format!("<svg class=\"chart\" viewBox=\"0 0 {width} {H}\" role=\"img\" aria-label=\"{label}\" xmlns=\"http://www.w3.org/2000/svg\">{bars}</svg>")
+    format!(
+        "<svg class=\"chart\" viewBox=\"0 0 {width} {H}\" role=\"img\" aria-label=\"{label}\" xmlns=\"http://www.w3.org/2000/svg\">{bars}</svg>"
+    )
 }

@@ -41,7 +41,8 @@ pub async fn create_event(
         Err(r) => return r,
     };
     let back = format!("/manage/orgs/{org}");
-    let times = local_instant("starts_at", &f.starts_at, &f.time_zone).and_then(|s| Ok((s, local_instant("ends_at", &f.ends_at, &f.time_zone)?)));
+    let times = local_instant("starts_at", &f.starts_at, &f.time_zone)
+        .and_then(|s| Ok((s, local_instant("ends_at", &f.ends_at, &f.time_zone)?)));
     let (starts_at, ends_at) = match times {
         Ok(t) => t,
         Err(e) => return form_failed(&web, &visitor, "manage-failed", e, &back),
@@ -65,7 +66,6 @@ pub async fn create_event(
         Err(e) => form_failed(&web, &visitor, "manage-failed", e, &back),
     }
 }
-
 
 /// `GET /manage/events/{id}`.
 pub async fn event_editor(State(web): State<Arc<Web>>, visitor: Visitor, Path(id): Path<EventId>) -> Response {
@@ -134,19 +134,26 @@ pub struct EventForm {
 }
 
 /// `POST /manage/events/{id}`: the details form.
-pub async fn update_event(State(web): State<Arc<Web>>, visitor: Visitor, Path(id): Path<EventId>, CsrfForm(f): CsrfForm<EventForm>) -> Response {
+pub async fn update_event(
+    State(web): State<Arc<Web>>,
+    visitor: Visitor,
+    Path(id): Path<EventId>,
+    CsrfForm(f): CsrfForm<EventForm>,
+) -> Response {
     let p = match principal(&visitor) {
         Ok(p) => p,
         Err(r) => return r,
     };
     let back = format!("/manage/events/{id}");
-    let times = local_instant("starts_at", &f.starts_at, &f.time_zone).and_then(|s| Ok((s, local_instant("ends_at", &f.ends_at, &f.time_zone)?)));
+    let times = local_instant("starts_at", &f.starts_at, &f.time_zone)
+        .and_then(|s| Ok((s, local_instant("ends_at", &f.ends_at, &f.time_zone)?)));
     let (starts_at, ends_at) = match times {
         Ok(t) => t,
         Err(e) => return form_failed(&web, &visitor, "manage-failed", e, &back),
     };
     let blank_none = |v: Option<String>| v.map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
-    let performers = f.performers.unwrap_or_default().split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect();
+    let performers =
+        f.performers.unwrap_or_default().split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect();
     let req = UpdateEvent {
         name: Some(f.name),
         description: Some(f.description.unwrap_or_default()),
@@ -171,7 +178,12 @@ pub struct StatusForm {
 }
 
 /// `POST /manage/events/{id}/status`: publish, back to draft, or cancel.
-pub async fn change_status(State(web): State<Arc<Web>>, visitor: Visitor, Path(id): Path<EventId>, CsrfForm(f): CsrfForm<StatusForm>) -> Response {
+pub async fn change_status(
+    State(web): State<Arc<Web>>,
+    visitor: Visitor,
+    Path(id): Path<EventId>,
+    CsrfForm(f): CsrfForm<StatusForm>,
+) -> Response {
     let p = match principal(&visitor) {
         Ok(p) => p,
         Err(r) => return r,
@@ -256,14 +268,30 @@ pub async fn create_quota(
     let back = format!("/manage/events/{id}#quotas");
     let capacity = match f.get("capacity").map(|c| c.trim().parse::<i64>()) {
         Some(Ok(c)) => c,
-        _ => return form_failed(&web, &visitor, "manage-failed", AppError::validation("capacity", "must be a whole number"), &back),
+        _ => {
+            return form_failed(
+                &web,
+                &visitor,
+                "manage-failed",
+                AppError::validation("capacity", "must be a whole number"),
+                &back,
+            );
+        }
     };
     let mut ticket_type_ids = Vec::new();
     for key in f.keys() {
         if let Some(raw) = key.strip_prefix("type.") {
             match raw.parse() {
                 Ok(t) => ticket_type_ids.push(t),
-                Err(_) => return form_failed(&web, &visitor, "manage-failed", AppError::validation("ticket_type_ids", "is not a ticket type"), &back),
+                Err(_) => {
+                    return form_failed(
+                        &web,
+                        &visitor,
+                        "manage-failed",
+                        AppError::validation("ticket_type_ids", "is not a ticket type"),
+                        &back,
+                    );
+                }
             }
         }
     }

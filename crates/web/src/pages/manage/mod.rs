@@ -56,7 +56,10 @@ fn minor_units(field: &str, raw: &str, currency: &str) -> Result<i64, AppError> 
     let raw = raw.trim().replace(',', ".");
     let bad = || AppError::validation(field, "must be an amount like 12.50");
     let (whole, frac) = raw.split_once('.').unwrap_or((&raw, ""));
-    if whole.is_empty() && frac.is_empty() || frac.len() > exponent || !whole.chars().chain(frac.chars()).all(|c| c.is_ascii_digit()) {
+    if whole.is_empty() && frac.is_empty()
+        || frac.len() > exponent
+        || !whole.chars().chain(frac.chars()).all(|c| c.is_ascii_digit())
+    {
         return Err(bad());
     }
     let whole: i64 = if whole.is_empty() { 0 } else { whole.parse().map_err(|_| bad())? };

@@ -39,7 +39,12 @@ fn status_filter(raw: Option<&str>) -> Result<Option<BookingStatus>, AppError> {
 }
 
 /// `GET /manage/events/{id}/orders`.
-pub async fn orders(State(web): State<Arc<Web>>, visitor: Visitor, Path(id): Path<EventId>, Query(q): Query<OrdersQuery>) -> Response {
+pub async fn orders(
+    State(web): State<Arc<Web>>,
+    visitor: Visitor,
+    Path(id): Path<EventId>,
+    Query(q): Query<OrdersQuery>,
+) -> Response {
     let p = match principal(&visitor) {
         Ok(p) => p,
         Err(r) => return r,
@@ -100,7 +105,12 @@ pub async fn orders(State(web): State<Arc<Web>>, visitor: Visitor, Path(id): Pat
 }
 
 /// `GET /manage/events/{id}/orders.csv`: every matching booking position, streamed.
-pub async fn export_csv(State(web): State<Arc<Web>>, visitor: Visitor, Path(id): Path<EventId>, Query(q): Query<OrdersQuery>) -> Response {
+pub async fn export_csv(
+    State(web): State<Arc<Web>>,
+    visitor: Visitor,
+    Path(id): Path<EventId>,
+    Query(q): Query<OrdersQuery>,
+) -> Response {
     let p = match principal(&visitor) {
         Ok(p) => p,
         Err(r) => return r,
@@ -109,7 +119,8 @@ pub async fn export_csv(State(web): State<Arc<Web>>, visitor: Visitor, Path(id):
         Ok(s) => s,
         Err(e) => return error_page(&web, &visitor, e),
     };
-    let query = BookingQuery { status, q: q.q.filter(|s| !s.trim().is_empty()), format: Some("csv".into()), cursor: None, limit: None };
+    let query =
+        BookingQuery { status, q: q.q.filter(|s| !s.trim().is_empty()), format: Some("csv".into()), cursor: None, limit: None };
     match ticketing::csv_download(&web.ticketing, &p, id, query).await {
         Ok(r) => r,
         Err(e) => error_page(&web, &visitor, e),
@@ -168,7 +179,12 @@ pub struct MarkPaidForm {
     reference: Option<String>,
 }
 
-pub async fn mark_paid(State(web): State<Arc<Web>>, visitor: Visitor, Path(id): Path<BookingId>, CsrfForm(f): CsrfForm<MarkPaidForm>) -> Response {
+pub async fn mark_paid(
+    State(web): State<Arc<Web>>,
+    visitor: Visitor,
+    Path(id): Path<BookingId>,
+    CsrfForm(f): CsrfForm<MarkPaidForm>,
+) -> Response {
     let p = match principal(&visitor) {
         Ok(p) => p,
         Err(r) => return r,
@@ -186,18 +202,28 @@ pub struct CancelForm {
     confirm: Option<String>,
 }
 
-pub async fn cancel_booking(State(web): State<Arc<Web>>, visitor: Visitor, Path(id): Path<BookingId>, CsrfForm(f): CsrfForm<CancelForm>) -> Response {
+pub async fn cancel_booking(
+    State(web): State<Arc<Web>>,
+    visitor: Visitor,
+    Path(id): Path<BookingId>,
+    CsrfForm(f): CsrfForm<CancelForm>,
+) -> Response {
     let p = match principal(&visitor) {
         Ok(p) => p,
         Err(r) => return r,
     };
     let back = format!("/manage/bookings/{id}");
     if f.confirm.as_deref() != Some("yes") {
-        return form_failed(&web, &visitor, "manage-failed", AppError::validation("confirm", text(&web, &visitor, "manage-cancel-booking-confirm", &[])), &back);
+        return form_failed(
+            &web,
+            &visitor,
+            "manage-failed",
+            AppError::validation("confirm", text(&web, &visitor, "manage-cancel-booking-confirm", &[])),
+            &back,
+        );
     }
     match web.ticketing.bookings().cancel_booking(Some(&p), None, id).await {
         Ok(_) => see_other(&back),
         Err(e) => form_failed(&web, &visitor, "manage-failed", e, &back),
     }
 }
-

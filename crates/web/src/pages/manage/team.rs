@@ -11,7 +11,6 @@ use kernel::auth::{OrgAccess, Role};
 use kernel::id::OrgId;
 use serde::Deserialize;
 
-
 use super::{abilities, member};
 use crate::Web;
 use crate::form::CsrfForm;
@@ -19,7 +18,13 @@ use crate::pages::{Page, error_page, form_failed};
 use crate::session::Visitor;
 
 /// What the team page shows; `created_key` is the secret of a key made just now.
-async fn team_page(web: &Arc<Web>, visitor: &Visitor, org: OrgId, created_key: Option<String>, notice: Option<String>) -> Response {
+async fn team_page(
+    web: &Arc<Web>,
+    visitor: &Visitor,
+    org: OrgId,
+    created_key: Option<String>,
+    notice: Option<String>,
+) -> Response {
     let (p, role) = match member(web, visitor, org, Role::Viewer).await {
         Ok(m) => m,
         Err(r) => return r,
@@ -65,7 +70,12 @@ pub struct InviteForm {
     role: Role,
 }
 
-pub async fn invite(State(web): State<Arc<Web>>, visitor: Visitor, Path(org): Path<OrgId>, CsrfForm(f): CsrfForm<InviteForm>) -> Response {
+pub async fn invite(
+    State(web): State<Arc<Web>>,
+    visitor: Visitor,
+    Path(org): Path<OrgId>,
+    CsrfForm(f): CsrfForm<InviteForm>,
+) -> Response {
     let (p, _) = match member(&web, &visitor, org, Role::Admin).await {
         Ok(m) => m,
         Err(r) => return r,
@@ -91,7 +101,12 @@ pub struct ApiKeyForm {
     role: Role,
 }
 
-pub async fn create_api_key(State(web): State<Arc<Web>>, visitor: Visitor, Path(org): Path<OrgId>, CsrfForm(f): CsrfForm<ApiKeyForm>) -> Response {
+pub async fn create_api_key(
+    State(web): State<Arc<Web>>,
+    visitor: Visitor,
+    Path(org): Path<OrgId>,
+    CsrfForm(f): CsrfForm<ApiKeyForm>,
+) -> Response {
     let (p, _) = match member(&web, &visitor, org, Role::Admin).await {
         Ok(m) => m,
         Err(r) => return r,
@@ -107,4 +122,3 @@ pub async fn create_api_key(State(web): State<Arc<Web>>, visitor: Visitor, Path(
         Err(e) => form_failed(&web, &visitor, "manage-failed", e, &back),
     }
 }
-
