@@ -104,6 +104,9 @@ pub struct ServerConfig {
     pub request_timeout_secs: u64,
     /// Seconds to let in-flight requests finish after SIGTERM/Ctrl-C.
     pub shutdown_grace_secs: u64,
+    /// Answer every request with `x-db-queries: <n>`, the database statements it ran (for
+    /// tests and profiling: pages must make a small, fixed number of them).
+    pub count_queries: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -170,6 +173,7 @@ fn defaults() -> serde_json::Value {
             "trust_forwarded_for": false,
             "cors_origins": [],
             "request_timeout_secs": 30,
+            "count_queries": false,
             "shutdown_grace_secs": 20,
         },
         "database": { "url": "sqlite://data/backline.db", "max_connections": 16 },

@@ -83,18 +83,20 @@ impl Held {
 /// Runs `$body` against a pool (reads): `read!(db, |c| query.fetch_one(c).await)`.
 #[macro_export]
 macro_rules! read {
-    ($db:expr, |$c:ident| $body:expr) => {
+    ($db:expr, |$c:ident| $body:expr) => {{
+        $crate::context::note_query();
         match $db {
             $crate::db::Db::Sqlite { reader: $c, .. } => $body,
             $crate::db::Db::Postgres($c) => $body,
         }
-    };
+    }};
 }
 
 /// Runs `$body` inside a transaction: `tx!(tx, |c| query.execute(c).await.map(|r| r.rows_affected()))`.
 #[macro_export]
 macro_rules! tx {
-    ($tx:expr, |$c:ident| $body:expr) => {
+    ($tx:expr, |$c:ident| $body:expr) => {{
+        $crate::context::note_query();
         match $tx {
             $crate::db::Tx::Sqlite(t) => {
                 let $c = &mut **t;
@@ -105,7 +107,7 @@ macro_rules! tx {
                 $body
             }
         }
-    };
+    }};
 }
 
 /// The `VALUES` list of a multi-row insert: `rows` tuples of `columns` placeholders —

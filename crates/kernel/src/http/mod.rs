@@ -131,7 +131,8 @@ async fn request_context(State(edge): State<Edge>, req: Request, next: Next) -> 
     let route = req.extensions().get::<MatchedPath>().map(|m| m.as_str().to_string()).unwrap_or_else(|| "unmatched".to_string());
     let path = req.uri().path().to_string();
     let span = tracing::info_span!("request", request_id = %request_id, method = %method, path = %path);
-    let ctx = RequestContext { request_id: request_id.clone(), ip, principal: None };
+    let ctx = RequestContext { request_id: request_id.clone(), ip, ..RequestContext::default() };
+    let queries = ctx.queries.clone();
     let timeout = std::time::Duration::from_secs(edge.kernel.config.server.request_timeout_secs);
     let mut response = match tokio::time::timeout(timeout, ctx.clone().scope(next.run(req).instrument(span.clone()))).await {
         Ok(response) => response,
@@ -151,6 +152,10 @@ async fn request_context(State(edge): State<Edge>, req: Request, next: Next) -> 
     metrics.latency.get_or_create(&RouteLabels { method, route }).observe(elapsed.as_secs_f64());
     if let Ok(v) = HeaderValue::from_str(&request_id) {
         response.headers_mut().insert(REQUEST_ID, v);
+    }
+    if edge.kernel.config.server.count_queries {
+        let n = queries.load(std::sync::atomic::Ordering::Relaxed);
+        response.headers_mut().insert("x-db-queries", HeaderValue::from(n));
     }
     let panics = metrics.panics.get_or_create(&PanicLabels { site: "body".into() }).clone();
     response.map(|body| Body::new(GuardedBody::new(body, span, panics)))
@@ -196,8 +201,7 @@ async fn authenticate(State(edge): State<Edge>, mut req: Request, next: Next) ->
     match principal {
         Some(p) => {
             req.extensions_mut().insert(p.clone());
-            let mut ctx =
-                RequestContext::current().unwrap_or(RequestContext { request_id: String::new(), ip: None, principal: None });
+            let mut ctx = RequestContext::current().unwrap_or_default();
             ctx.principal = Some(p);
             ctx.scope(next.run(req)).await
         }

@@ -172,7 +172,8 @@ pub async fn event(
         s
     };
     let buyable = tickets.iter().any(|t| t["buyable"] == json!(true));
-    let sold_out = !types.is_empty() && types.iter().all(|t| t.available == Some(0));
+    let sold_out: Vec<Value> =
+        types.iter().filter(|t| t.available == Some(0)).map(|t| json!({ "id": t.id, "name": t.name })).collect();
     Page::new(&web, &visitor)
         .set("canonical", canonical.clone())
         .set("summary", summary)
@@ -180,7 +181,7 @@ pub async fn event(
         .set("event", &event)
         .set("tickets", tickets)
         .set("buyable", buyable && event.status == events::EventStatus::Published)
-        .set("sold_out", sold_out)
+        .set("sold_out_types", sold_out)
         .set("problem", query.problem.as_deref().and_then(|code| web.i18n.lookup(locale, &format!("problem-{code}"))))
         .set("voucher", voucher)
         .set("voucher_applied", voucher_applied)

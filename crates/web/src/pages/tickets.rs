@@ -59,6 +59,7 @@ pub async fn mine(State(web): State<Arc<Web>>, visitor: Visitor, Query(page): Qu
 pub struct JoinForm {
     name: String,
     email: String,
+    ticket_type_id: Option<ticketing::TicketTypeId>,
 }
 
 /// `POST /events/{id}/waitlist`: the event page's "tell me when tickets free up".
@@ -68,8 +69,14 @@ pub async fn join_waitlist(
     Path(id): Path<EventId>,
     CsrfForm(f): CsrfForm<JoinForm>,
 ) -> Response {
-    let req =
-        JoinWaitlist { ticket_type_id: None, session_id: None, email: f.email, name: f.name, quantity: Some(1), tier: None };
+    let req = JoinWaitlist {
+        ticket_type_id: f.ticket_type_id,
+        session_id: None,
+        email: f.email,
+        name: f.name,
+        quantity: Some(1),
+        tier: None,
+    };
     match web.ticketing.waitlist().join_waitlist(visitor.principal.as_ref(), id, req).await {
         Ok(joined) => {
             let token = joined.waitlist_token.map(|t| format!("?token={t}")).unwrap_or_default();
