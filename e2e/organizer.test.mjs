@@ -1,0 +1,95 @@
+// An organizer's first event, all in the browser: registers, creates an organization and a
+// draft event (datetime-local fields in the event's zone), adds two ticket types without
+// capacity of their own and a quota they share, publishes; a fan in another browser buys one
+// and the organizer's dashboard counts the sale.
+
+import assert from "node:assert/strict";
+import { e2e, MAIL_DIR, unique } from "./lib/harness.mjs";
+import { dayFromToday, PASSWORD } from "./lib/api.mjs";
+import { CARD_OK, noProblem, payWithCard, registerInBrowser, startCheckout, waitForConfirmed, waitForMail } from "./lib/web.mjs";
+
+e2e("organizer: create an event with a shared quota in the browser, publish, see a fan's sale on the dashboard", async ({ newPage }) => {
+  const page = await newPage();
+  const organizer = { name: "Olivia Organizer", email: `${unique("org")}@example.com`, password: PASSWORD };
+  await registerInBrowser(page, organizer);
+  if (MAIL_DIR) await waitForMail(organizer.email, /Welcome to Backline/);
+
+  await page.getByRole("link", { name: "Organize" }).click();
+  await page.getByRole("heading", { level: 1, name: "Your organizations" }).waitFor();
+  const orgName = unique("Basement Shows");
+  const orgForm = page.locator('form[action="/manage/orgs"]');
+  await orgForm.getByLabel("Name").fill(orgName);
+  await Promise.all([page.waitForURL(/\/manage\/orgs\/[0-9a-f-]{36}$/), orgForm.getByRole("button", { name: "Create organization" }).click()]);
+  await page.getByRole("heading", { level: 1, name: orgName }).waitFor();
+  const dashboardUrl = page.url();
+
+  // A draft event, its times typed in Berlin time.
+  const eventName = unique("Cellar Session");
+  const day = dayFromToday(21);
+  const eventForm = page.locator('form[action$="/events"]');
+  await eventForm.getByLabel("Event name").fill(eventName);
+  await eventForm.getByLabel("Starts").fill(`${day}T20:00`);
+  await eventForm.getByLabel("Ends").fill(`${day}T23:30`);
+  assert.equal(await eventForm.getByLabel("Time zone").inputValue(), "Europe/Berlin");
+  await Promise.all([page.waitForURL(/\/manage\/events\/[0-9a-f-]{36}$/), eventForm.getByRole("button", { name: "Create draft" }).click()]);
+  await noProblem(page, "creating the event");
+  const eventId = page.url().match(/\/manage\/events\/([0-9a-f-]{36})$/)[1];
+  await page.getByRole("heading", { level: 1, name: new RegExp(eventName) }).waitFor();
+  assert.equal(await page.locator('input[name="starts_at"]').inputValue(), `${day}T20:00`, "the editor shows the local start time");
+
+  // Two ticket types without their own capacity…
+  for (const [name, price] of [["Early bird", "12"], ["Regular", "18.50"]]) {
+    const form = page.locator('form[action$="/ticket-types"]');
+    await form.getByLabel("Name").fill(name);
+    await form.getByLabel("Price").fill(price);
+    await form.getByLabel("Currency").selectOption("EUR");
+    assert.equal(await form.getByLabel("Own capacity").inputValue(), "");
+    await Promise.all([page.waitForURL(/#tickets$/), form.getByRole("button", { name: "Add a ticket type" }).click()]);
+    await noProblem(page, `adding the ticket type ${name}`);
+  }
+  const typeRows = page.locator("table.data tbody tr");
+  assert.equal(await typeRows.count(), 2);
+  assert.match(await typeRows.nth(0).innerText(), /none — not bookable yet/);
+
+  // …and one quota both draw from.
+  const quotaForm = page.locator('form[action$="/quotas"]');
+  await quotaForm.getByLabel("Quota name").fill("Cellar");
+  await quotaForm.getByLabel("Capacity").fill("60");
+  await quotaForm.getByLabel("Early bird").check();
+  await quotaForm.getByLabel("Regular").check();
+  await Promise.all([page.waitForURL(/#quotas$/), quotaForm.getByRole("button", { name: "Add a shared quota" }).click()]);
+  await noProblem(page, "adding the quota");
+  await page.getByText("shared by Early bird, Regular").waitFor();
+  await page.getByText("0 of 60 taken").waitFor();
+
+  await Promise.all([
+    page.waitForURL(new RegExp(`/manage/events/${eventId}$`)),
+    page.getByRole("button", { name: "Publish" }).click(),
+  ]);
+  await page.locator("h1 .badge", { hasText: "Published" }).waitFor();
+  const publicLink = page.getByRole("link", { name: "Public page" });
+  assert.equal(await publicLink.getAttribute("href"), `/events/${eventId}`);
+
+  // A fan, in a browser of their own, buys an early-bird ticket.
+  const fan = await newPage();
+  await fan.goto(`/events/${eventId}`);
+  await fan.getByRole("heading", { level: 1, name: eventName }).waitFor();
+  await startCheckout(fan, { "Early bird": 1 }, { name: "Cellar Fan", email: `${unique("cellar-fan")}@example.com` });
+  await payWithCard(fan, CARD_OK);
+  await waitForConfirmed(fan);
+
+  // The dashboard counts it: today's sales and the event's row.
+  await page.goto(dashboardUrl);
+  const today = Number((await page.locator("#today-sales").innerText()).trim());
+  assert.ok(today >= 1, `#today-sales shows ${today}`);
+  const row = page.locator("table.data tbody tr").filter({ has: page.getByRole("link", { name: eventName }) });
+  assert.equal(await row.count(), 1, "the event has a row on the dashboard");
+  const cells = await row.locator("td").allInnerTexts();
+  assert.equal(cells[2].trim(), "Published");
+  assert.equal(cells[3].trim(), "1 / 60", "sold / capacity");
+  assert.match(cells[4], /12\.00/, "the gross sales show the early-bird price");
+
+  // The editor's quota now has one seat taken.
+  await page.goto(`/manage/events/${eventId}`);
+  await page.getByText("1 of 60 taken").waitFor();
+});
