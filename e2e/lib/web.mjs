@@ -15,7 +15,7 @@ export async function noProblem(page, what) {
   if (await errorPage.count()) {
     throw new Error(`${what}: the server answered an error page: "${(await errorPage.innerText()).replace(/\s+/g, " ")}" (${page.url()})`);
   }
-  const alert = page.locator('[role="alert"].bad, .notice.bad');
+  const alert = page.locator('[role="alert"].bad:visible, .notice.bad:visible');
   if (await alert.count()) {
     const text = (await alert.allInnerTexts()).join(" | ");
     throw new Error(`${what}: the page says "${text}" (${page.url()})`);

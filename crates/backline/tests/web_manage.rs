@@ -14,6 +14,9 @@ use serde_json::json;
 
 const PASSWORD: &str = "correct horse battery";
 
+/// A form, its fields, and the status for owner, admin, staff, viewer and outsider.
+type FormCase<'a> = (&'a str, &'a [(&'a str, &'a str)], [u16; 5]);
+
 async fn signed_in<'a>(app: &'a TestApp, email: &str) -> Browser<'a> {
     let mut b = Browser::new(app);
     b.open("/sign-in").await;
@@ -161,7 +164,7 @@ async fn every_page_enforces_the_roles_the_api_enforces() {
     // Forms, posted as each role with that role's own CSRF token.
     let staff_edit = format!("/manage/events/{event}/ticket-types");
     let fields: &[(&str, &str)] = &[("name", "VIP"), ("price", "50"), ("currency", "EUR"), ("capacity", "5")];
-    let posts: [(&str, &[(&str, &str)], [u16; 5]); 3] = [
+    let posts: [FormCase; 3] = [
         (&staff_edit, fields, [303, 303, 303, 403, 404]),
         (
             &format!("/manage/orgs/{org}/team/invite"),

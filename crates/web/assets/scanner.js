@@ -187,7 +187,9 @@
     let data = null;
     try {
       const res = await fetch(`/scan/${EVENT_ID}/data`, { credentials: "same-origin", signal: abort.signal, headers: { accept: "application/json" } });
-      setOnline(true);
+      // The service worker's kept copy (sw.js) stands in when the server cannot be reached:
+      // its keys are good, but the door is still offline.
+      setOnline(res.headers.get("x-backline-offline-copy") !== "1");
       // Signed out, the answer is a sign-in page: no key set, keep the old one.
       if (res.ok && !res.redirected) data = await res.json().catch(() => null);
     } catch {

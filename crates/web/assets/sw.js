@@ -67,9 +67,19 @@ function networkFirst(event, url) {
   return cache.then(async (c) => {
     const kept = await c.match(key);
     if (!kept) return network;
-    const late = new Promise((resolve) => setTimeout(() => resolve(kept), NETWORK_WAIT_MS));
-    return Promise.race([network, late]).catch(() => kept);
+    let copy = null;
+    const standIn = () => (copy ??= markedCopy(kept));
+    const late = new Promise((resolve) => setTimeout(() => resolve(standIn()), NETWORK_WAIT_MS));
+    return Promise.race([network, late]).catch(() => standIn());
   });
+}
+
+// The kept copy, saying that it is one (`X-Backline-Offline-Copy: 1`): the scanner must not
+// take an answer from here for a sign that the server can be reached.
+function markedCopy(kept) {
+  const headers = new Headers(kept.headers);
+  headers.set("x-backline-offline-copy", "1");
+  return new Response(kept.body, { status: kept.status, statusText: kept.statusText, headers });
 }
 
 self.addEventListener("fetch", (event) => {

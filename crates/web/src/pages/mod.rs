@@ -4,6 +4,10 @@
 //! template; errors become friendly pages or messages on the form, in the visitor's
 //! language, with the status the API would have answered.
 
+// A page helper's error is the page to answer instead (a redirect to sign in, a 404): it is
+// returned once per request, straight to the client, so boxing it buys nothing.
+#![allow(clippy::result_large_err)]
+
 pub mod account;
 pub mod checkout;
 pub mod discover;
