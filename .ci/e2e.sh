@@ -43,8 +43,16 @@ export BACKLINE_RATE_LIMIT__LOGIN_PER_ACCOUNT_PER_MIN=10000000
 export BACKLINE_RATE_LIMIT__LOGIN_PER_IP_PER_MIN=10000000
 export BACKLINE_LOG__LEVEL="info,sqlx=warn"
 
-(cd "$dir" && "$bin" demo > "$dir/demo.log" 2>&1) || { echo "backline demo failed:" >&2; cat "$dir/demo.log" >&2; exit 1; }
-(cd "$dir" && exec "$bin" > "$dir/server.log" 2>&1) &
+# The suite's own BACKLINE_* variables are not configuration (Backline refuses unknown keys),
+# and a database, SMTP server or file store from the caller's environment would take the
+# run away from its fresh SQLite file and the mail sink under $dir/data.
+backline() {
+  cd "$dir" && exec env -u BACKLINE_SCREENSHOTS -u BACKLINE_E2E_ARTIFACTS -u BACKLINE_URL -u BACKLINE_MAIL_DIR \
+    -u BACKLINE_CHROMIUM -u BACKLINE_DATA_DIR -u BACKLINE_DATABASE__URL -u DATABASE_URL -u SMTP_URL -u STORAGE_URL \
+    "$bin" "$@"
+}
+(backline demo > "$dir/demo.log" 2>&1) || { echo "backline demo failed:" >&2; cat "$dir/demo.log" >&2; exit 1; }
+(backline > "$dir/server.log" 2>&1) &
 server_pid=$!
 stop_server() {
   kill "$server_pid" 2>/dev/null || true

@@ -27,6 +27,34 @@ async function scan(page, text) {
   return result.getAttribute("data-result");
 }
 
+/**
+ * The QR codes the fan's booking page shows, read back with the scanner page's own decoder
+ * (jsQR): each inline SVG drawn onto a canvas and decoded, as a camera frame would be.
+ */
+async function readBookingQrCodes(scannerPage, bookingUrl) {
+  return scannerPage.evaluate(async (url) => {
+    const html = await (await fetch(url, { credentials: "omit" })).text();
+    const doc = new DOMParser().parseFromString(html, "text/html");
+    const texts = [];
+    for (const svg of doc.querySelectorAll(".qr-tickets .qr svg")) {
+      const scale = 8;
+      const size = Number(svg.getAttribute("viewBox").split(" ")[2]) * scale;
+      svg.setAttribute("width", size);
+      svg.setAttribute("height", size);
+      const img = new Image();
+      img.src = `data:image/svg+xml;base64,${btoa(new XMLSerializer().serializeToString(svg))}`;
+      await img.decode();
+      const canvas = document.createElement("canvas");
+      canvas.width = canvas.height = size;
+      const ctx = canvas.getContext("2d");
+      ctx.drawImage(img, 0, 0);
+      const found = window.jsQR(ctx.getImageData(0, 0, size, size).data, size, size);
+      texts.push(found ? found.data : null);
+    }
+    return texts;
+  }, bookingUrl);
+}
+
 const pending = (page) => page.locator("#scanner-pending").getAttribute("data-count");
 
 /** Waits until the service worker has kept the page, its data and its scripts. */
@@ -48,8 +76,8 @@ async function waitForOfflineCopy(page, eventId) {
 }
 
 e2e("scanner: offline check-in by signature, a forged code refused, offline reload, sync when back online", async ({ newContext }) => {
-  const { organizer, event } = await organizerWithEvent({ types: [{ name: "Door", price: 0, capacity: 50 }] });
-  const booking = await book(event.id, [{ ticket_type_id: (await api("GET", `/api/events/${event.id}/ticket-types`))[0].id, quantity: 2 }]);
+  const { organizer, event, types } = await organizerWithEvent({ types: [{ name: "Door", price: 0, capacity: 50 }] });
+  const booking = await book(event.id, [{ ticket_type_id: types.Door.id, quantity: 2 }]);
   assert.equal(booking.status, "confirmed");
   // The buyer's view of the booking, as the booking page's link gives it.
   const view = await api("GET", `/api/bookings/${booking.id}?token=${encodeURIComponent(booking.booking_token)}`);
@@ -63,6 +91,10 @@ e2e("scanner: offline check-in by signature, a forged code refused, offline relo
   await page.locator('body[data-scanner-ready="1"]').waitFor();
   assert.ok(Number(await page.locator("body").getAttribute("data-scanner-keys")) >= 1, "the organization's keys are on the device");
   await waitForOfflineCopy(page, event.id);
+
+  // What the booking page prints is what the door reads.
+  const printed = await readBookingQrCodes(page, `/bookings/${booking.id}?token=${encodeURIComponent(booking.booking_token)}`);
+  assert.deepEqual(printed, [first, second], "the booking page's QR codes decode to the tickets' QR texts");
 
   await context.setOffline(true);
   await page.locator('#scanner-status[data-state="offline"]').waitFor();
@@ -99,4 +131,33 @@ e2e("scanner: offline check-in by signature, a forged code refused, offline relo
   assert.equal(await scan(page, forge(second)), "invalid", "a forged code is refused online too");
   const after = await api("GET", `/api/checkin-lists/${event.id}/status`, { token: organizer.token });
   assert.equal(after.checked_in, 2);
+});
+
+e2e("scanner: typed codes wait offline as queued and get the server's verdict on sync", async ({ newContext }) => {
+  const { organizer, event, types } = await organizerWithEvent({ types: [{ name: "Door", price: 0, capacity: 10 }] });
+  const booking = await book(event.id, [{ ticket_type_id: types.Door.id, quantity: 1 }]);
+  const code = booking.tickets[0].code;
+  // Typed the way a hurried person at the door might: lower case, in groups.
+  const typed = code.toLowerCase().replace(/(.{4})(?=.)/g, "$1 ");
+
+  const context = await newContext();
+  const page = await context.newPage();
+  await signIn(page, organizer, `/scan/${event.id}`);
+  await page.locator('body[data-scanner-ready="1"]').waitFor();
+  await context.setOffline(true);
+  await page.locator('#scanner-status[data-state="offline"]').waitFor();
+
+  assert.equal(await scan(page, typed), "queued", "a typed code cannot be checked offline: it waits");
+  assert.equal(await scan(page, "NOSUCHTICKET42"), "queued");
+  await page.locator('#scanner-pending[data-count="2"]').waitFor();
+
+  await context.setOffline(false);
+  await page.locator('#scanner-pending[data-count="0"]').waitFor({ timeout: 15_000 });
+  const recent = page.locator("#scanner-recent li");
+  const entry = (label) => recent.filter({ has: page.locator(".scanner-recent-code", { hasText: label }) });
+  await entry(typed).and(page.locator('[data-result="valid"]')).waitFor();
+  await entry("NOSUCHTICKET42").and(page.locator('[data-result="unknown"]')).waitFor();
+  assert.equal(await entry(typed).locator(".badge").innerText(), "synced");
+  const status = await api("GET", `/api/checkin-lists/${event.id}/status`, { token: organizer.token });
+  assert.equal(status.checked_in, 1);
 });

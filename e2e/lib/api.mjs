@@ -100,9 +100,13 @@ export async function book(eventId, positions, buyer = {}) {
   });
 }
 
-/** The demo organization's owner (ava) signed in through the API, with the org and its events. */
+/** The demo's accounts (crates/backline/src/cli/demo.rs): the organization's owner and its door staff. */
+export const DEMO_OWNER = { email: "ava@backline.demo", password: "backline-demo-2026" };
+export const DEMO_STAFF = { email: "sam@backline.demo", password: "backline-demo-2026" };
+
+/** The demo organization's owner signed in through the API, with the organization. */
 export async function demoOwner() {
-  const token = await login("ava@backline.demo", "backline-demo-2026");
+  const token = await login(DEMO_OWNER.email, DEMO_OWNER.password);
   const orgs = await api("GET", "/api/orgs", { token });
   const list = Array.isArray(orgs) ? orgs : orgs.items;
   const org = list.find((o) => o.slug === "nightshift");

@@ -116,8 +116,7 @@ export function e2e(name, fn, { timeout = 30_000 } = {}) {
         }
       }
       if (consoleErrors.length) writeFileSync(path.join(dir, "console-errors.txt"), consoleErrors.join("\n"));
-      t.diagnostic(`failed test's pages: ${dir}`);
-      process.stderr.write(`# ${name}: the pages it had open are saved in ${dir}\n`);
+      t.diagnostic(`the failed test's pages (PNG, HTML) and console errors: ${dir}`);
       throw e;
     } finally {
       for (const context of contexts) await context.close().catch(() => {});

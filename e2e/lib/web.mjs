@@ -22,6 +22,11 @@ export async function noProblem(page, what) {
   }
 }
 
+/** Clicks a form's submit button and waits for the page that answers, whatever its address. */
+export async function submit(page, button) {
+  await Promise.all([page.waitForEvent("load"), button.click()]);
+}
+
 /** Registers in the browser; the context is signed in afterwards. */
 export async function registerInBrowser(page, { name, email, password }) {
   await page.goto("/register");
@@ -29,7 +34,7 @@ export async function registerInBrowser(page, { name, email, password }) {
   await form.getByLabel("Name").fill(name);
   await form.getByLabel("Email").fill(email);
   await form.getByLabel("Password").fill(password);
-  await Promise.all([page.waitForURL((u) => u.pathname !== "/register"), form.getByRole("button", { name: "Create account" }).click()]);
+  await submit(page, form.getByRole("button", { name: "Create account" }));
   await noProblem(page, "registering");
   await page.getByRole("button", { name: "Sign out" }).waitFor();
 }
@@ -37,11 +42,13 @@ export async function registerInBrowser(page, { name, email, password }) {
 /** Signs in through the sign-in page and lands on `next`. */
 export async function signIn(page, { email, password }, next = "/") {
   await page.goto(`/sign-in?next=${encodeURIComponent(next)}`);
+  // By the fields' names, so it works whatever the page's language.
   const form = page.locator('form[action="/sign-in"]');
-  await form.getByLabel("Email").fill(email);
-  await form.getByLabel("Password").fill(password);
-  await Promise.all([page.waitForURL((u) => u.pathname !== "/sign-in"), form.getByRole("button", { name: "Sign in" }).click()]);
+  await form.locator('input[name="email"]').fill(email);
+  await form.locator('input[name="password"]').fill(password);
+  await submit(page, form.locator('button[type="submit"]'));
   await noProblem(page, "signing in");
+  assert.equal(new URL(page.url()).pathname, next.split("?")[0], "signed in and on the page asked for");
 }
 
 /**
@@ -58,7 +65,7 @@ export async function startCheckout(page, quantities, buyer = {}) {
     const field = buyerBox.getByLabel(label);
     if (!(await field.inputValue())) await field.fill(value);
   }
-  await Promise.all([page.waitForURL(/\/bookings\//), form.getByRole("button", { name: "Continue" }).click()]);
+  await submit(page, form.getByRole("button", { name: "Continue" }));
   await noProblem(page, "starting the checkout");
   return bookingOf(page);
 }
@@ -75,10 +82,8 @@ export function bookingOf(page) {
 export async function payWithCard(page, card) {
   const form = page.locator("form.pay-test");
   await form.getByLabel("Card number").fill(card);
-  await Promise.all([
-    page.waitForURL((u) => /[?&](problem|paid)=/.test(u.search)),
-    form.getByRole("button", { name: /^Pay / }).click(),
-  ]);
+  await submit(page, form.getByRole("button", { name: /^Pay / }));
+  assert.match(page.url(), /[?&](problem|paid)=/, "the payment answered with the booking page");
 }
 
 /** Waits until the booking page (refreshing itself while confirming) shows a confirmed order. */

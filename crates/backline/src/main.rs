@@ -79,6 +79,15 @@ enum BenchCommand {
         #[arg(long)]
         no_cache: bool,
     },
+    /// The event and home pages as HTML vs. the JSON API for the same data.
+    Web {
+        /// Seconds per route.
+        #[arg(long, default_value_t = 10)]
+        duration: u64,
+        /// Concurrent connections.
+        #[arg(long, default_value_t = 64)]
+        connections: usize,
+    },
     /// An on-sale rush (every buyer books one free ticket until sold out) beside the raw
     /// conditional-update rate of the same database.
     Onsale {
@@ -176,6 +185,11 @@ async fn dispatch(command: Command, config: backline::Config, started: Instant) 
         }
         Command::Bench { command: BenchCommand::Http { duration, connections, no_cache } } => {
             let report = cli::bench::http(duration, connections, !no_cache).await?;
+            println!("{}", serde_json::to_string_pretty(&report)?);
+            Ok(())
+        }
+        Command::Bench { command: BenchCommand::Web { duration, connections } } => {
+            let report = cli::bench::web(duration, connections).await?;
             println!("{}", serde_json::to_string_pretty(&report)?);
             Ok(())
         }

@@ -37,3 +37,25 @@ fn a_small_onsale_bench_sells_out_exactly_free_and_paid() {
     assert_eq!(paid["consistent"], true, "{report}");
     assert_eq!(paid["errors"], 0, "{report}");
 }
+
+#[test]
+fn the_web_bench_measures_each_page_beside_its_json_twin() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_backline"))
+        .args(["bench", "web", "--duration", "1", "--connections", "4"])
+        .env("BACKLINE_LOG__LEVEL", "warn")
+        .current_dir(dir.path())
+        .output()
+        .expect("the binary starts");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "bench failed: {}\n{stdout}", String::from_utf8_lossy(&out.stderr));
+    let report: serde_json::Value = serde_json::from_str(&stdout).expect("the bench prints its report as JSON");
+    for page in ["event_page", "home_page"] {
+        for side in ["html", "json"] {
+            let f = &report[page][side];
+            assert!(f["requests"].as_u64().unwrap() > 0, "{report}");
+            assert_eq!(f["errors"], 0, "{report}");
+        }
+        assert!(report[page]["ratio"].as_f64().unwrap() > 0.0, "{report}");
+    }
+}

@@ -2,6 +2,7 @@
 # prüft das).
 
 site-name = Backline
+language-name = Deutsch
 site-tagline = Livemusik und Veranstaltungen in deiner Nähe
 skip-to-content = Zum Inhalt springen
 nav-discover = Entdecken

@@ -2,6 +2,7 @@
 # folder (a test checks it); translations may reorder placeables freely.
 
 site-name = Backline
+language-name = English
 site-tagline = Live music and events near you
 skip-to-content = Skip to content
 nav-discover = Discover

@@ -96,6 +96,11 @@ impl I18n {
         key.to_string()
     }
 
+    /// Every shipped language as (code, its own name: `language-name` in its file).
+    pub fn languages(&self) -> Vec<(&'static str, String)> {
+        LOCALES.iter().enumerate().map(|(i, (code, _))| (*code, self.text(Locale(i), "language-name", &[]))).collect()
+    }
+
     /// The message `key` without arguments, if some language has it.
     pub fn lookup(&self, locale: Locale, key: &str) -> Option<String> {
         let found = [&self.bundles[locale.0], &self.bundles[0]].into_iter().any(|b| b.has_message(key));

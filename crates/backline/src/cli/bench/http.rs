@@ -5,6 +5,7 @@
 
 use std::time::{Duration, Instant};
 
+
 use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 
@@ -34,40 +35,60 @@ pub struct HttpReport {
     pub idle_rss_mib: f64,
 }
 
-pub async fn http(seconds: u64, connections: usize, cache: bool) -> anyhow::Result<HttpReport> {
-    let dir = std::env::temp_dir().join(format!("backline-bench-{}", uuid::Uuid::new_v4().simple()));
-    let config = kernel::Config::from_overrides(serde_json::json!({
-        "data_dir": dir,
-        "database": { "url": format!("sqlite://{}/bench.db", dir.display()) },
-        "rate_limit": { "per_ip_per_min": 100_000_000u64, "per_user_per_min": 100_000_000u64 },
-        "auth": { "argon2_memory_kib": 1024 },
-        "cache": { "ttl_secs": if cache { 5 } else { 0 } },
-    }))?;
-    let app = backline::build(config).await?;
-    crate::cli::demo::load(&app).await?;
-    let event_id = crate::cli::demo::first_published_event(&app).await?;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let addr = listener.local_addr()?;
-    let shutdown = CancellationToken::new();
-    let server = tokio::spawn(backline::serve(app, listener, shutdown.clone()));
-    let idle_rss_mib = rss_mib();
+/// The app served in-process on a fresh SQLite database with the demo data.
+pub(super) struct BenchApp {
+    pub base: String,
+    pub event_id: events::EventId,
+    shutdown: CancellationToken,
+    server: tokio::task::JoinHandle<anyhow::Result<()>>,
+    dir: std::path::PathBuf,
+}
 
-    let base = format!("http://{addr}");
+impl BenchApp {
+    pub async fn start(cache: bool) -> anyhow::Result<BenchApp> {
+        let dir = std::env::temp_dir().join(format!("backline-bench-{}", uuid::Uuid::new_v4().simple()));
+        let config = kernel::Config::from_overrides(serde_json::json!({
+            "data_dir": dir,
+            "database": { "url": format!("sqlite://{}/bench.db", dir.display()) },
+            "rate_limit": { "per_ip_per_min": 100_000_000u64, "per_user_per_min": 100_000_000u64 },
+            "auth": { "argon2_memory_kib": 1024 },
+            "cache": { "ttl_secs": if cache { 5 } else { 0 } },
+        }))?;
+        let app = backline::build(config).await?;
+        crate::cli::demo::load(&app).await?;
+        let event_id = crate::cli::demo::first_published_event(&app).await?;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?;
+        let shutdown = CancellationToken::new();
+        let server = tokio::spawn(backline::serve(app, listener, shutdown.clone()));
+        Ok(BenchApp { base: format!("http://{addr}"), event_id, shutdown, server, dir })
+    }
+
+    pub async fn stop(self) {
+        self.shutdown.cancel();
+        let _ = self.server.await;
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Warms `url` up for half a second, then measures it for `seconds`.
+pub(super) async fn measure(client: &reqwest::Client, url: &str, connections: usize, seconds: u64) -> RouteFigures {
+    drive(client, url, connections, Duration::from_millis(500)).await;
+    drive(client, url, connections, Duration::from_secs(seconds)).await
+}
+
+pub async fn http(seconds: u64, connections: usize, cache: bool) -> anyhow::Result<HttpReport> {
+    let app = BenchApp::start(cache).await?;
+    let idle_rss_mib = rss_mib();
+    let (base, event_id) = (app.base.clone(), app.event_id);
     let (baseline, event_detail) = on_load_runtime(async move {
         let client = load_client(connections)?;
-        // Warm up connections and caches.
-        drive(&client, &format!("{base}/healthz"), connections, Duration::from_millis(500)).await;
-        let baseline = drive(&client, &format!("{base}/healthz"), connections, Duration::from_secs(seconds)).await;
-        drive(&client, &format!("{base}/api/events/{event_id}"), connections, Duration::from_millis(500)).await;
-        let event_detail =
-            drive(&client, &format!("{base}/api/events/{event_id}"), connections, Duration::from_secs(seconds)).await;
+        let baseline = measure(&client, &format!("{base}/healthz"), connections, seconds).await;
+        let event_detail = measure(&client, &format!("{base}/api/events/{event_id}"), connections, seconds).await;
         Ok((baseline, event_detail))
     })
     .await?;
-
-    shutdown.cancel();
-    let _ = server.await;
-    let _ = std::fs::remove_dir_all(&dir);
+    app.stop().await;
     let ratio = if baseline.req_per_s > 0.0 { event_detail.req_per_s / baseline.req_per_s } else { 0.0 };
     Ok(HttpReport {
         connections,

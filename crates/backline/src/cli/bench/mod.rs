@@ -9,11 +9,13 @@
 
 mod http;
 mod onsale;
+mod web;
 
 use std::future::Future;
 
 pub use http::http;
 pub use onsale::{OnsaleOptions, onsale};
+pub use web::web;
 
 /// Resident set size of this process, from /proc (Linux); 0 elsewhere.
 pub fn rss_mib() -> f64 {
