@@ -78,6 +78,10 @@ BACKLINE_MAIL_DIR="$dir/data/mail" \
 BACKLINE_E2E_ARTIFACTS="${BACKLINE_E2E_ARTIFACTS:-$dir/artifacts}" \
   timeout 300 node --test --test-concurrency=1 --test-reporter=spec e2e/ || status=1
 
+# The event pages' schema.org data and social cards, read by a structured-data processor.
+python3 -c "import extruct" 2>/dev/null || python3 -m pip install --quiet extruct
+python3 .ci/structured_data.py "$url" || status=1
+
 stop_server
 trap - EXIT
 server_log_clean "$dir/server.log" || status=1

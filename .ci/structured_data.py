@@ -55,7 +55,9 @@ def main() -> None:
         place = ev.get("location")
         if place is not None and (place.get("@type") != "Place" or place.get("address", {}).get("@type") != "PostalAddress"):
             fail(f"{url}: location is not a Place with a PostalAddress: {place}")
-        og = data["opengraph"][0] if data["opengraph"] else {}
+        og = dict(data["opengraph"][0]) if data["opengraph"] else {}
+        # extruct's uniform output names og:type `@type`.
+        og.setdefault("og:type", og.get("@type"))
         for key in ("og:title", "og:url", "og:type", "og:description"):
             if not og.get(key):
                 fail(f"{url}: Open Graph has no {key}: {og}")

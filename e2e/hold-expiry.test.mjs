@@ -23,9 +23,12 @@ e2e("hold expiry: after the hold runs out the booking page says so and offers no
   const countdown = page.locator(".countdown");
   await countdown.waitFor();
 
-  // The countdown (app.js) reaches zero on the page by itself.
-  await page.locator('.countdown[role="alert"]').waitFor({ timeout: 6_000 });
-  assert.equal((await countdown.innerText()).trim(), "Your hold has expired: the tickets were released.");
+  // The countdown (app.js) reaches zero on the page by itself; then the timer goes and an
+  // alert (the one live announcement) says the hold ran out.
+  const expired = page.locator('#hold-expired[role="alert"]');
+  await expired.waitFor({ timeout: 6_000 });
+  assert.equal((await expired.innerText()).trim(), "Your hold has expired: the tickets were released.");
+  assert.equal(await countdown.isVisible(), false);
 
   await page.waitForTimeout(1_000); // past the two seconds by a margin
 

@@ -112,8 +112,8 @@ async fn an_organizer_builds_publishes_and_sees_the_sale() {
     // Cancelling the event needs the confirmation box.
     b.open(&editor).await;
     let a = b.submit(&format!("/manage/events/{event}/status"), &[("status", "cancelled")]).await;
-    assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(a.body.contains("tick the box"), "{}", a.body);
+    assert_eq!(a.status, StatusCode::BAD_REQUEST);
+    assert!(a.body.contains("Tick the box to confirm the cancellation."), "{}", a.body);
     b.open(&editor).await;
     let a = b.submit(&format!("/manage/events/{event}/status"), &[("status", "cancelled"), ("confirm", "yes")]).await;
     assert_eq!(a.status, StatusCode::SEE_OTHER, "{}", a.body);

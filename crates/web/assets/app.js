@@ -9,14 +9,18 @@ for (const select of document.querySelectorAll("form.lang select")) {
   select.addEventListener("change", () => select.form.requestSubmit());
 }
 
-// A held booking counts down to its expiry (the page says the time without JavaScript).
+// A held booking counts down to its expiry (without JavaScript the page says the time). The
+// timer sits outside the live region: a screen reader is told once when the hold runs out,
+// not every second.
 for (const el of document.querySelectorAll(".countdown[data-until]")) {
   const until = Date.parse(el.dataset.until);
+  const timer = el.closest(".hold-timer");
+  const expired = document.getElementById("hold-expired");
   const tick = () => {
     const left = Math.max(0, Math.round((until - Date.now()) / 1000));
     if (left === 0) {
-      el.textContent = el.dataset.expired;
-      el.setAttribute("role", "alert");
+      if (timer) timer.hidden = true;
+      if (expired) expired.hidden = false;
       return;
     }
     const m = Math.floor(left / 60);
@@ -24,7 +28,10 @@ for (const el of document.querySelectorAll(".countdown[data-until]")) {
     el.textContent = `${m}:${s}`;
     setTimeout(tick, 1000);
   };
-  if (!Number.isNaN(until)) tick();
+  if (!Number.isNaN(until)) {
+    if (timer) timer.hidden = false;
+    tick();
+  }
 }
 
 // A form that books or pays is sent once: a second click while the first is on its way

@@ -12,7 +12,8 @@ use sha2::{Digest, Sha256};
 use crate::Web;
 
 /// (logical name, content type, bytes).
-const FILES: [(&str, &str, &[u8]); 4] = [
+const FILES: [(&str, &str, &[u8]); 5] = [
+    ("icon.svg", "image/svg+xml", include_bytes!("../assets/icon.svg")),
     ("app.css", "text/css; charset=utf-8", include_bytes!("../assets/app.css")),
     ("app.js", "text/javascript; charset=utf-8", include_bytes!("../assets/app.js")),
     ("scanner.js", "text/javascript; charset=utf-8", include_bytes!("../assets/scanner.js")),
@@ -25,6 +26,15 @@ const FILES: [(&str, &str, &[u8]); 4] = [
 /// address must not change, and its scope is the folder it is served from), never cached
 /// by HTTP so a new version is picked up on the next visit.
 const SERVICE_WORKER: &[u8] = include_bytes!("../assets/sw.js");
+
+/// `/favicon.ico`, which browsers ask for whatever the page links: the same icon.
+pub async fn favicon() -> Response {
+    (
+        [(header::CONTENT_TYPE, "image/svg+xml"), (header::CACHE_CONTROL, "public, max-age=86400")],
+        include_bytes!("../assets/icon.svg").as_slice(),
+    )
+        .into_response()
+}
 
 pub async fn service_worker() -> Response {
     ([(header::CONTENT_TYPE, "text/javascript; charset=utf-8"), (header::CACHE_CONTROL, "no-cache")], SERVICE_WORKER)

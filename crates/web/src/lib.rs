@@ -84,6 +84,7 @@ pub fn router(web: Arc<Web>) -> Router {
         .route("/language", get(discover::language))
         .route("/assets/{file}", get(assets::serve))
         .route("/sw.js", get(assets::service_worker))
+        .route("/favicon.ico", get(assets::favicon))
         // Account
         .route("/register", get(account::register_form).post(account::register))
         .route("/sign-in", get(account::sign_in_form).post(account::sign_in))

@@ -84,7 +84,7 @@ pub async fn start(
             &web,
             &visitor,
             "checkout-failed",
-            AppError::validation("quantity", text(&web, &visitor, "checkout-none-chosen", &[])),
+            AppError::bad_request("none_chosen", "choose at least one ticket"),
             &back,
         );
     }

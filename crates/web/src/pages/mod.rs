@@ -41,7 +41,8 @@ impl<'a> Page<'a> {
         let mut ctx = serde_json::Map::new();
         ctx.insert("locale".into(), visitor.locale.code().into());
         ctx.insert("path".into(), visitor.path.clone().into());
-        let languages: Vec<Value> = web.i18n.languages().into_iter().map(|(code, name)| json!({ "code": code, "name": name })).collect();
+        let languages: Vec<Value> =
+            web.i18n.languages().into_iter().map(|(code, name)| json!({ "code": code, "name": name })).collect();
         ctx.insert("languages".into(), languages.into());
         ctx.insert("canonical".into(), Value::Null);
         ctx.insert("csrf".into(), visitor.csrf.clone().into());

@@ -5,7 +5,6 @@
 
 use std::time::{Duration, Instant};
 
-
 use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 

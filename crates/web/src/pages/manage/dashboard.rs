@@ -84,7 +84,8 @@ pub async fn dashboard(State(web): State<Arc<Web>>, visitor: Visitor, Path(org):
         Err(e) => return error_page(&web, &visitor, e),
     };
     let today = kernel::time::now().date_naive();
-    let mut per_day: BTreeMap<String, i64> = BTreeMap::new();
+    // Tickets sold, by days before today (0 = today).
+    let mut per_day: BTreeMap<i64, i64> = BTreeMap::new();
     let mut low_stock = Vec::new();
     let mut rows = Vec::new();
     let mut checkins = Vec::new();
@@ -95,8 +96,13 @@ pub async fn dashboard(State(web): State<Arc<Web>>, visitor: Visitor, Path(org):
         };
         let sold: i64 = stats.ticket_types.iter().map(|t| t.sold).sum();
         let capacity: i64 = stats.quotas.iter().map(|q| q.capacity).sum();
+        // Each event counts its days in its own zone: line them up by how many days ago
+        // they were there, so "today" is today wherever the event is.
+        let local_today = kernel::time::now().with_timezone(&kernel::validate::zone_of(&stats.time_zone)).date_naive();
         for d in &stats.sales_per_day {
-            *per_day.entry(d.date.clone()).or_default() += d.tickets;
+            if let Ok(day) = chrono::NaiveDate::parse_from_str(&d.date, "%Y-%m-%d") {
+                *per_day.entry((local_today - day).num_days()).or_default() += d.tickets;
+            }
         }
         for t in &stats.ticket_types {
             if let (Some(cap), Some(left)) = (t.capacity, t.available)
@@ -139,8 +145,7 @@ pub async fn dashboard(State(web): State<Arc<Web>>, visitor: Visitor, Path(org):
         .rev()
         .map(|back| {
             let day = (today - chrono::TimeDelta::days(back)).to_string();
-            let n = per_day.get(&day).copied().unwrap_or(0);
-            (day, n)
+            (day, per_day.get(&back).copied().unwrap_or(0))
         })
         .collect();
     let today_sales = days.last().map(|(_, n)| *n).unwrap_or(0);

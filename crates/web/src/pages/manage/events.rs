@@ -190,7 +190,7 @@ pub async fn change_status(
     };
     let back = format!("/manage/events/{id}");
     if f.status == EventStatus::Cancelled && f.confirm.as_deref() != Some("yes") {
-        let e = AppError::validation("confirm", text(&web, &visitor, "manage-cancel-confirm-needed", &[]));
+        let e = AppError::bad_request("confirm_needed", "tick the box to confirm the cancellation");
         return form_failed(&web, &visitor, "manage-failed", e, &back);
     }
     match web.events.update_event(&p, id, UpdateEvent { status: Some(f.status), ..UpdateEvent::default() }).await {

@@ -218,7 +218,7 @@ pub async fn cancel_booking(
             &web,
             &visitor,
             "manage-failed",
-            AppError::validation("confirm", text(&web, &visitor, "manage-cancel-booking-confirm", &[])),
+            AppError::bad_request("confirm_needed", "tick the box to confirm the cancellation"),
             &back,
         );
     }
