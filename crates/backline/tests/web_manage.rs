@@ -236,3 +236,70 @@ async fn the_event_page_and_the_orders_list_make_a_fixed_number_of_queries() {
     assert!(orders_counts[0] <= 10, "orders list: {orders_counts:?} queries");
     eprintln!("queries: event page {event_counts:?}, orders list {orders_counts:?}");
 }
+
+#[tokio::test]
+async fn the_editor_sets_holds_limits_vouchers_and_the_programme() {
+    let app = TestApp::spawn().await;
+    let (owner, org) = app.owner_with_org("editor@org.example", "Editors").await;
+    let event = new_event(&app, &owner, &org, "published").await;
+    ticket_type(
+        &app,
+        &owner,
+        &event,
+        json!({"name": "Guest list", "price": 0, "currency": "EUR", "visibility": "hidden", "capacity": 10}),
+    )
+    .await;
+    let mut b = signed_in(&app, "editor@org.example").await;
+    let editor = format!("/manage/events/{event}");
+    b.open(&editor).await;
+    let a = b
+        .submit(
+            &format!("{editor}/settings"),
+            &[
+                ("hold_minutes", "15"),
+                ("max_tickets_per_buyer", "4"),
+                ("waitlist_offer_hours", "12"),
+                ("waitlist_tiers", "crew, vip, standard"),
+            ],
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::SEE_OTHER, "{}", a.body);
+    let (_, s) = app.get(&format!("/api/events/{event}/ticketing-settings"), Some(&owner)).await;
+    assert_eq!((s["hold_minutes"].as_i64(), s["max_tickets_per_buyer"].as_i64()), (Some(15), Some(4)), "{s}");
+    assert_eq!(s["waitlist_tiers"], json!(["crew", "vip", "standard"]));
+
+    let html = b.open(&editor).await;
+    let hidden = html.split("name=\"unlock.").nth(1).unwrap().split('"').next().unwrap().to_string();
+    let unlock = format!("unlock.{hidden}");
+    let a = b
+        .submit(&format!("{editor}/vouchers"), &[("code", "FRIENDS"), ("percent_off", "10"), ("max_uses", "5"), (&unlock, "on")])
+        .await;
+    assert_eq!(a.status, StatusCode::SEE_OTHER, "{}", a.body);
+    let html = b.open(&editor).await;
+    assert!(html.contains("<code>FRIENDS</code>") && html.contains("10 %"), "{html}");
+    // A bad amount is refused with the field named, not a 500.
+    let a = b.submit(&format!("{editor}/vouchers"), &[("code", "BAD"), ("amount_off", "1,2,3")]).await;
+    assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", a.body);
+    assert!(a.body.contains("amount_off"), "{}", a.body);
+
+    b.open(&editor).await;
+    let a = b
+        .submit(
+            &format!("{editor}/sessions"),
+            &[
+                ("title", "Support act"),
+                ("starts_at", "2030-06-01T20:00"),
+                ("ends_at", "2030-06-01T20:45"),
+                ("room", "Main stage"),
+            ],
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::SEE_OTHER, "{}", a.body);
+    // The public page shows the programme, and the voucher unlocks the hidden type.
+    let mut fan = Browser::new(&app);
+    let page = fan.open(&format!("/events/{event}")).await;
+    assert!(page.contains("Support act") && page.contains("(Main stage)"), "{page}");
+    assert!(!page.contains("Guest list"));
+    let page = fan.open(&format!("/events/{event}?voucher=friends")).await;
+    assert!(page.contains("Guest list") && page.contains("Voucher friends applied."), "{page}");
+}

@@ -395,3 +395,25 @@ scanner-settings = Einstellungen
 scanner-gate = Eingang oder Gerätename (optional)
 scanner-sound = Ton und Vibration
 waitlist-type = Ticket
+
+# Veranstaltungseditor: Einstellungen, Gutscheine, Programm
+editor-settings = Ticketeinstellungen
+editor-hold-minutes = Unbezahlte Bestellungen reservieren für (Minuten)
+editor-per-buyer = Höchstens Tickets pro Käufer
+editor-per-buyer-hint = Leer lassen für keine Grenze.
+editor-offer-hours = Ein Wartelisten-Angebot gilt für (Stunden)
+editor-tiers = Wartelisten-Stufen
+editor-tiers-hint = Durch Kommas getrennt; frühere Stufen bekommen zuerst Tickets angeboten.
+editor-vouchers = Gutscheine
+editor-voucher-off = Rabatt
+editor-voucher-uses = Genutzt
+editor-voucher-unlocks = Schaltet versteckte Ticketarten frei
+editor-no-vouchers = Noch keine Gutscheine.
+editor-percent-off = Prozent Rabatt
+editor-amount-off = Oder ein fester Betrag
+editor-max-uses = Höchstens so oft nutzbar
+editor-add-voucher = Gutschein anlegen
+editor-no-sessions = Noch kein Programm.
+editor-session-title = Titel
+editor-room = Raum oder Bühne
+editor-add-session = Zum Programm hinzufügen

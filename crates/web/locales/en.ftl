@@ -399,3 +399,25 @@ scanner-settings = Settings
 scanner-gate = Entrance or device name (optional)
 scanner-sound = Sound and vibration
 waitlist-type = Ticket
+
+# Event editor: settings, vouchers, programme
+editor-settings = Ticketing settings
+editor-hold-minutes = Hold unpaid orders for (minutes)
+editor-per-buyer = Tickets per buyer at most
+editor-per-buyer-hint = Leave blank for no limit.
+editor-offer-hours = A waitlist offer stands for (hours)
+editor-tiers = Waitlist tiers
+editor-tiers-hint = Comma-separated; earlier tiers are offered tickets first.
+editor-vouchers = Vouchers
+editor-voucher-off = Discount
+editor-voucher-uses = Used
+editor-voucher-unlocks = Unlocks hidden types
+editor-no-vouchers = No vouchers yet.
+editor-percent-off = Percent off
+editor-amount-off = Or an amount off
+editor-max-uses = At most this many uses
+editor-add-voucher = Add the voucher
+editor-no-sessions = No programme yet.
+editor-session-title = Title
+editor-room = Room or stage
+editor-add-session = Add to the programme

@@ -1,5 +1,8 @@
 //! Demo data (`backline demo`): an organization with two members, two venues and six
-//! published events across three time zones, each with an agenda. Loading twice is a no-op.
+//! published events across three time zones, each with an agenda and tickets — and some
+//! sales, so the shop and the dashboard have something to show: paid orders, a type nearly
+//! sold out, one sold out with people on its waitlist, free livestream tickets, and
+//! check-ins at the door. Loading twice is a no-op.
 //! Also the platform-administrator creation behind `backline admin create-user`.
 
 use chrono::{DateTime, Duration, NaiveTime, TimeZone, Utc};
@@ -9,7 +12,9 @@ use identity::domain::{Email, check_password, required_text};
 use identity::model::{CreateOrg, User};
 use kernel::auth::{Principal, Role};
 use kernel::id::SessionId;
-use ticketing::{CreateQuota, CreateTicketType};
+use ticketing::{
+    Attendee, CheckinRequest, CreateBooking, CreateQuota, CreateTicketType, JoinWaitlist, MarkPaid, PositionRequest,
+};
 
 use backline::App;
 
@@ -259,6 +264,7 @@ pub async fn load(app: &App) -> anyhow::Result<String> {
             "Asia/Tokyo" => "JPY",
             _ => "EUR",
         };
+        let mut sold = Vec::new();
         for (pool, capacity, types) in tickets(i, currency) {
             let mut ids = Vec::new();
             for (name, price) in types.iter() {
@@ -271,9 +277,11 @@ pub async fn load(app: &App) -> anyhow::Result<String> {
                 };
                 ids.push(app.ticketing.catalog().create_ticket_type(&p, event.id, req).await?.id);
             }
+            sold.extend(ids.iter().copied());
             let quota = CreateQuota { name: pool.to_string(), capacity: *capacity, ticket_type_ids: ids };
             app.ticketing.catalog().create_quota(&p, event.id, quota).await?;
         }
+        sell(app, &p, event.id, i, &sold).await?;
         lines.push(format!("  {} — {} ({})", event.name, event.local_starts_at, event.time_zone));
     }
     Ok(format!(
@@ -285,6 +293,85 @@ pub async fn load(app: &App) -> anyhow::Result<String> {
     ))
 }
 
+/// Demo fans, who buy and queue.
+const FANS: [(&str, &str); 6] = [
+    ("Mia Wagner", "mia@fans.demo"),
+    ("Jonas Becker", "jonas@fans.demo"),
+    ("Lena Hoffmann", "lena@fans.demo"),
+    ("Noah Fischer", "noah@fans.demo"),
+    ("Emma Schulz", "emma@fans.demo"),
+    ("Ben Richter", "ben@fans.demo"),
+];
+
+/// Sales of the `i`-th demo event (`types` in the order [`tickets`] lists them): orders paid
+/// by bank transfer, and for the first event check-ins; where a pool is small, it is (nearly)
+/// sold out, and a sold-out one gets a waitlist.
+async fn sell(app: &App, p: &Principal, event: EventId, i: usize, types: &[ticketing::TicketTypeId]) -> anyhow::Result<()> {
+    // (type index, fan, quantity)
+    let orders: &[(usize, usize, i64)] = match i {
+        // Midnight Brass: standing sells, the 8-seat balcony is nearly gone.
+        0 => &[(0, 0, 2), (0, 1, 4), (1, 2, 3), (1, 3, 3), (0, 4, 1)],
+        // Kesselhaus: early birds, and the 4 backstage passes sold out.
+        1 => &[(0, 0, 2), (0, 5, 2), (2, 1, 2), (2, 2, 2)],
+        // Brooklyn: a few general admissions.
+        3 => &[(0, 3, 2), (0, 4, 2)],
+        // Tokyo: free livestream tickets.
+        5 => &[(0, 0, 1), (0, 1, 1), (0, 2, 1)],
+        _ => &[],
+    };
+    let mut tickets = Vec::new();
+    for (n, (t, fan, quantity)) in orders.iter().enumerate() {
+        let Some(ticket_type_id) = types.get(*t).copied() else { continue };
+        let (name, email) = FANS[*fan];
+        let req = CreateBooking {
+            event_id: event,
+            positions: vec![PositionRequest { ticket_type_id, quantity: *quantity }],
+            buyer_email: email.into(),
+            buyer_name: name.into(),
+            voucher_code: None,
+            attendees: vec![Attendee { name: name.into(), email: None }],
+        };
+        let created = app.ticketing.bookings().create_booking(None, req).await?;
+        let booking = if created.booking.summary.total > 0 {
+            let reference = Some(format!("SEPA DEMO-{i}{n}"));
+            app.ticketing.bookings().mark_paid(p, created.booking.summary.id, MarkPaid { reference }).await?
+        } else {
+            created.booking
+        };
+        tickets.extend(booking.tickets.into_iter().filter_map(|t| t.qr));
+    }
+    if i == 0 {
+        for (n, qr) in tickets.iter().take(3).enumerate() {
+            let scan = CheckinRequest {
+                list_id: None,
+                event_id: Some(event),
+                code: qr.clone(),
+                scan_id: Some(format!("demo-door-{n}")),
+                scanned_at: None,
+                gate: Some("Main door".into()),
+            };
+            app.ticketing.check_in().check_in(p, scan).await?;
+        }
+    }
+    if i == 1
+        && let Some(backstage) = types.get(2).copied()
+    {
+        for fan in [3, 4] {
+            let (name, email) = FANS[fan];
+            let join = JoinWaitlist {
+                ticket_type_id: Some(backstage),
+                session_id: None,
+                email: email.into(),
+                name: name.into(),
+                quantity: Some(1),
+                tier: None,
+            };
+            app.ticketing.waitlist().join_waitlist(None, event, join).await?;
+        }
+    }
+    Ok(())
+}
+
 /// A ticket pool: its name, its capacity, and the ticket types (name, price in minor units)
 /// that share it.
 type Pool = (&'static str, i64, &'static [(&'static str, i64)]);
@@ -294,7 +381,7 @@ type Pool = (&'static str, i64, &'static [(&'static str, i64)]);
 fn tickets(i: usize, currency: &str) -> &'static [Pool] {
     const EUR: [&[Pool]; 3] = [
         &[("Standing", 300, &[("Standing", 2500)]), ("Balcony", 8, &[("Balcony", 3900)])],
-        &[("Floor", 500, &[("Early bird", 1800), ("Regular", 2400)])],
+        &[("Floor", 500, &[("Early bird", 1800), ("Regular", 2400)]), ("Backstage", 4, &[("Backstage pass", 6500)])],
         &[("Hall", 400, &[("Admission", 1500), ("Reduced", 900)])],
     ];
     const USD: [&[Pool]; 2] =

@@ -122,7 +122,7 @@ pub async fn event(
     let locale = visitor.locale;
     let principal = visitor.principal.clone();
     let Ok(id) = raw_id.parse::<EventId>() else { return error_page(&web, &visitor, AppError::not_found("event")) };
-    let event = match web.events.event(principal.as_ref(), id).await {
+    let event = match web.events.event_cached(principal.as_ref(), id).await {
         Ok(e) => e,
         Err(e) => return error_page(&web, &visitor, e),
     };

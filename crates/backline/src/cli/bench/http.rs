@@ -70,10 +70,11 @@ impl BenchApp {
     }
 }
 
-/// Warms `url` up for half a second, then measures it for `seconds`.
-pub(super) async fn measure(client: &reqwest::Client, url: &str, connections: usize, seconds: u64) -> RouteFigures {
-    drive(client, url, connections, Duration::from_millis(500)).await;
-    drive(client, url, connections, Duration::from_secs(seconds)).await
+/// Warms `urls` up for half a second, then measures them for `seconds`: each iteration
+/// GETs every one of `urls` in turn and counts as one request (a page's worth of data).
+pub(super) async fn measure(client: &reqwest::Client, urls: &[String], connections: usize, seconds: u64) -> RouteFigures {
+    drive(client, urls, connections, Duration::from_millis(500)).await;
+    drive(client, urls, connections, Duration::from_secs(seconds)).await
 }
 
 pub async fn http(seconds: u64, connections: usize, cache: bool) -> anyhow::Result<HttpReport> {
@@ -82,8 +83,8 @@ pub async fn http(seconds: u64, connections: usize, cache: bool) -> anyhow::Resu
     let (base, event_id) = (app.base.clone(), app.event_id);
     let (baseline, event_detail) = on_load_runtime(async move {
         let client = load_client(connections)?;
-        let baseline = measure(&client, &format!("{base}/healthz"), connections, seconds).await;
-        let event_detail = measure(&client, &format!("{base}/api/events/{event_id}"), connections, seconds).await;
+        let baseline = measure(&client, &[format!("{base}/healthz")], connections, seconds).await;
+        let event_detail = measure(&client, &[format!("{base}/api/events/{event_id}")], connections, seconds).await;
         Ok((baseline, event_detail))
     })
     .await?;
@@ -100,25 +101,33 @@ pub async fn http(seconds: u64, connections: usize, cache: bool) -> anyhow::Resu
     })
 }
 
-/// `connections` workers loop on GET `url` until `duration` has passed.
-async fn drive(client: &reqwest::Client, url: &str, connections: usize, duration: Duration) -> RouteFigures {
+/// `connections` workers loop on GET `urls` (one after another, timed together) until
+/// `duration` has passed.
+async fn drive(client: &reqwest::Client, urls: &[String], connections: usize, duration: Duration) -> RouteFigures {
     let deadline = Instant::now() + duration;
     let started = Instant::now();
     let mut tasks = Vec::with_capacity(connections);
     for _ in 0..connections {
         let client = client.clone();
-        let url = url.to_string();
+        let urls = urls.to_vec();
         tasks.push(tokio::spawn(async move {
             let mut latencies = Vec::with_capacity(16_384);
             let mut errors = 0u64;
             while Instant::now() < deadline {
                 let t = Instant::now();
-                match client.get(&url).send().await {
-                    Ok(resp) if resp.status().is_success() => {
-                        let _ = resp.bytes().await;
-                        latencies.push(t.elapsed().as_micros() as u64);
+                let mut ok = true;
+                for url in &urls {
+                    match client.get(url).send().await {
+                        Ok(resp) if resp.status().is_success() => {
+                            let _ = resp.bytes().await;
+                        }
+                        _ => ok = false,
                     }
-                    _ => errors += 1,
+                }
+                if ok {
+                    latencies.push(t.elapsed().as_micros() as u64);
+                } else {
+                    errors += 1;
                 }
             }
             (latencies, errors)
@@ -142,7 +151,7 @@ async fn drive(client: &reqwest::Client, url: &str, connections: usize, duration
         (all[i] as f64 / 10.0).round() / 100.0
     };
     RouteFigures {
-        route: url.to_string(),
+        route: urls.join(" + "),
         requests: all.len() as u64,
         errors,
         req_per_s: (all.len() as f64 / elapsed).round(),

@@ -18,7 +18,7 @@ use ticketing::{CreateQuota, CreateTicketType, TicketTypeQuery};
 use super::{abilities, local_instant, member, minor_units, principal};
 use crate::Web;
 use crate::form::CsrfForm;
-use crate::pages::{Page, error_page, form_failed, see_other, text};
+use crate::pages::{Page, error_page, form_failed, see_other};
 use crate::session::Visitor;
 
 #[derive(Debug, Deserialize)]
@@ -91,7 +91,28 @@ pub async fn event_editor(State(web): State<Arc<Web>>, visitor: Visitor, Path(id
         Ok(q) => q,
         Err(e) => return error_page(&web, &visitor, e),
     };
+    let settings = match catalog.settings(&p, id).await {
+        Ok(s) => s,
+        Err(e) => return error_page(&web, &visitor, e),
+    };
+    let vouchers = match catalog.vouchers(&p, id, kernel::pagination::PageParams { cursor: None, limit: Some(100) }).await {
+        Ok(v) => v.items,
+        Err(e) => return error_page(&web, &visitor, e),
+    };
     let locale = visitor.locale;
+    let voucher_rows: Vec<Value> = vouchers
+        .iter()
+        .map(|v| {
+            let off = match (v.percent_off, v.amount_off, v.currency.as_deref()) {
+                (Some(pct), _, _) => format!("{pct} %"),
+                (_, Some(a), Some(c)) => web.i18n.money(locale, a, c),
+                _ => String::new(),
+            };
+            let unlocks: Vec<&str> =
+                types.iter().filter(|t| v.unlock_ticket_type_ids.contains(&t.id)).map(|t| t.name.as_str()).collect();
+            json!({ "code": v.code, "off": off, "uses": v.uses, "max_uses": v.max_uses, "unlocks": unlocks })
+        })
+        .collect();
     let type_rows: Vec<Value> = types
         .iter()
         .map(|t| {
@@ -118,6 +139,16 @@ pub async fn event_editor(State(web): State<Arc<Web>>, visitor: Visitor, Path(id
         .set("types", type_rows)
         .set("all_types", types.iter().map(|t| json!({ "id": t.id, "name": t.name })).collect::<Vec<_>>())
         .set("quotas", quota_rows)
+        .set("settings", &settings)
+        .set("vouchers", voucher_rows)
+        .set(
+            "hidden_types",
+            types
+                .iter()
+                .filter(|t| t.visibility == Visibility::Hidden)
+                .map(|t| json!({ "id": t.id, "name": t.name }))
+                .collect::<Vec<_>>(),
+        )
         .set("currencies", ["EUR", "USD", "GBP", "CHF", "JPY", "SEK", "DKK", "NOK", "PLN", "CZK", "AUD", "CAD"])
         .ok("manage/event.html")
 }

@@ -7,6 +7,7 @@
 
 mod dashboard;
 mod events;
+mod extras;
 mod orders;
 mod team;
 
@@ -19,6 +20,7 @@ use kernel::id::OrgId;
 
 pub use dashboard::{create_org, dashboard, home};
 pub use events::{change_status, create_event, create_quota, create_ticket_type, event_editor, update_event};
+pub use extras::{create_session, create_voucher, update_settings};
 pub use orders::{booking, cancel_booking, export_csv, mark_paid, orders};
 pub use team::{create_api_key, invite, team};
 

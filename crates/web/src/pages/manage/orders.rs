@@ -16,7 +16,7 @@ use ticketing::{BookingId, BookingQuery, BookingStatus, MarkPaid};
 use super::{abilities, member, principal};
 use crate::Web;
 use crate::form::CsrfForm;
-use crate::pages::{Page, error_page, form_failed, see_other, text};
+use crate::pages::{Page, error_page, form_failed, see_other};
 use crate::session::Visitor;
 
 /// Bookings per page of the orders list.
