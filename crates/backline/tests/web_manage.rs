@@ -196,7 +196,21 @@ async fn every_page_enforces_the_roles_the_api_enforces() {
     let csrf = common::browser::form_hidden(&viewer.html, "/sign-out").unwrap();
     let a = viewer.post(&format!("/manage/bookings/{bid}/mark-paid"), &[("csrf", csrf[0].1.as_str())]).await;
     assert_eq!(a.status, StatusCode::FORBIDDEN);
-    let _ = owner;
+
+    // An admin makes the viewer staff; the scanner opens for them now.
+    let (_, members) = app.get(&format!("/api/orgs/{org}/members"), Some(&owner)).await;
+    let viewer_id = members.as_array().unwrap().iter().find(|m| m["email"] == "viewer@roles.example").unwrap()["user_id"].clone();
+    let viewer_id = viewer_id.as_str().unwrap();
+    let (_, admin) = &mut browsers[1];
+    admin.open(&format!("/manage/orgs/{org}/team")).await;
+    let a = admin.submit(&format!("/manage/orgs/{org}/team/{viewer_id}/role"), &[("role", "staff")]).await;
+    assert_eq!(a.status, StatusCode::SEE_OTHER, "{}", a.body);
+    assert_eq!(browsers[3].1.get(&format!("/scan/{event}")).await.status, StatusCode::OK);
+    // Only owners make owners: the admin is refused, with the reason.
+    let (_, admin) = &mut browsers[1];
+    admin.open(&format!("/manage/orgs/{org}/team")).await;
+    let a = admin.submit(&format!("/manage/orgs/{org}/team/{viewer_id}/role"), &[("role", "owner")]).await;
+    assert_eq!(a.status, StatusCode::FORBIDDEN, "{}", a.body);
 }
 
 #[tokio::test]
@@ -302,4 +316,32 @@ async fn the_editor_sets_holds_limits_vouchers_and_the_programme() {
     assert!(!page.contains("Guest list"));
     let page = fan.open(&format!("/events/{event}?voucher=friends")).await;
     assert!(page.contains("Guest list") && page.contains("Voucher friends applied."), "{page}");
+}
+
+#[tokio::test]
+async fn staff_refund_one_ticket_of_a_paid_order_from_its_page() {
+    let app = TestApp::spawn().await;
+    let shop = common::payments::shop(&app, "refunds@org.example", 3000, 10).await;
+    let (bid, token) = common::payments::book(&app, &shop, 2, "fan@refunds.example").await;
+    common::payments::pay_by_card(&app, &bid, &token, "refund-page-1").await;
+    let paid = common::payments::wait_booking_status(&app, &bid, &token, "confirmed").await;
+    let first = paid["tickets"][0]["id"].as_str().unwrap().to_string();
+    let mut b = signed_in(&app, "refunds@org.example").await;
+    let html = b.open(&format!("/manage/bookings/{bid}")).await;
+    assert!(html.contains("can still be refunded"), "{html}");
+    let field = format!("ticket.{first}");
+    let a = b.submit(&format!("/manage/bookings/{bid}/refund"), &[(&field, "on"), ("reason", "cannot come")]).await;
+    assert_eq!(a.status, StatusCode::SEE_OTHER, "{}", a.body);
+    let mut cancelled = 0;
+    for _ in 0..200 {
+        let b = common::payments::booking(&app, &bid, &token).await;
+        cancelled = b["tickets"].as_array().unwrap().iter().filter(|t| t["status"] == "cancelled").count();
+        if cancelled == 1 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    assert_eq!(cancelled, 1, "the refunded ticket is cancelled, the other stays");
+    let html = b.open(&format!("/manage/bookings/{bid}")).await;
+    assert!(html.contains("Cancelled"), "{html}");
 }

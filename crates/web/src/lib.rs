@@ -115,6 +115,8 @@ pub fn router(web: Arc<Web>) -> Router {
         .route("/manage/orgs/{org}/events", post(manage::create_event))
         .route("/manage/orgs/{org}/team", get(manage::team))
         .route("/manage/orgs/{org}/team/invite", post(manage::invite))
+        .route("/manage/orgs/{org}/team/{user}/role", post(manage::change_role))
+        .route("/manage/orgs/{org}/team/{user}/remove", post(manage::remove_member))
         .route("/manage/orgs/{org}/api-keys", post(manage::create_api_key))
         .route("/manage/events/{id}", get(manage::event_editor).post(manage::update_event))
         .route("/manage/events/{id}/status", post(manage::change_status))
@@ -128,6 +130,7 @@ pub fn router(web: Arc<Web>) -> Router {
         .route("/manage/bookings/{id}", get(manage::booking))
         .route("/manage/bookings/{id}/mark-paid", post(manage::mark_paid))
         .route("/manage/bookings/{id}/cancel", post(manage::cancel_booking))
+        .route("/manage/bookings/{id}/refund", post(manage::refund))
         // Door
         .route("/scan/{event}", get(scanner::page))
         .route("/scan/{event}/data", get(scanner::data))

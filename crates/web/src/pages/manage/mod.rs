@@ -21,8 +21,8 @@ use kernel::id::OrgId;
 pub use dashboard::{create_org, dashboard, home};
 pub use events::{change_status, create_event, create_quota, create_ticket_type, event_editor, update_event};
 pub use extras::{create_session, create_voucher, update_settings};
-pub use orders::{booking, cancel_booking, export_csv, mark_paid, orders};
-pub use team::{create_api_key, invite, team};
+pub use orders::{booking, cancel_booking, export_csv, mark_paid, orders, refund};
+pub use team::{change_role, create_api_key, invite, remove_member, team};
 
 use super::{error_page, require_user};
 use crate::Web;

@@ -153,7 +153,8 @@ pub async fn booking(State(web): State<Arc<Web>>, visitor: Visitor, Path(id): Pa
         .iter()
         .map(|t| {
             let type_name = b.positions.iter().find(|p| p.ticket_type_id == t.ticket_type_id).map(|p| p.ticket_type_name.clone());
-            json!({ "code": t.code, "attendee": t.attendee_name, "type_name": type_name, "status": t.status,
+            json!({ "id": t.id, "code": t.code, "attendee": t.attendee_name, "type_name": type_name, "status": t.status,
+                    "valid": t.status == ticketing::domain::TicketStatus::Valid,
                     "checked_in": t.checked_in_at.map(|at| web.i18n.datetime(locale, at.with_timezone(&zone).fixed_offset())) })
         })
         .collect();
@@ -162,8 +163,25 @@ pub async fn booking(State(web): State<Arc<Web>>, visitor: Visitor, Path(id): Pa
         .iter()
         .map(|p| json!({ "name": p.ticket_type_name, "quantity": p.quantity, "price": web.i18n.money(locale, p.unit_price, &p.currency) }))
         .collect();
+    // The payment a refund goes back through (a card or a recorded transfer).
+    let history = payments::model::HistoryQuery {
+        org_id: Some(s.org_id),
+        reference: Some(format!("booking:{}", s.id)),
+        ..payments::model::HistoryQuery::default()
+    };
+    let payment = match web.payments.history(&p, history).await {
+        Ok(page) => page
+            .items
+            .into_iter()
+            .find(|pay| matches!(pay.status, payments::PaymentStatus::Succeeded | payments::PaymentStatus::PartiallyRefunded)),
+        Err(e) => return error_page(&web, &visitor, e),
+    };
+    let refundable = payment.as_ref().map(|pay| {
+        json!({ "id": pay.id, "left": web.i18n.money(locale, pay.amount - pay.refunded_amount, &pay.currency), "test": pay.test_mode })
+    });
     Page::new(&web, &visitor)
         .set("booking", s)
+        .set("payment", refundable)
         .set("total", web.i18n.money(locale, s.total, &s.currency))
         .set("event", json!({ "id": event.id, "name": event.name }))
         .set("can", abilities(role))
@@ -223,6 +241,35 @@ pub async fn cancel_booking(
         );
     }
     match web.ticketing.bookings().cancel_booking(Some(&p), None, id).await {
+        Ok(_) => see_other(&back),
+        Err(e) => form_failed(&web, &visitor, "manage-failed", e, &back),
+    }
+}
+
+/// `POST /manage/bookings/{id}/refund`: the tickets ticked (`ticket.<id>`) — refunded at
+/// what was paid for them, cancelled, their seats freed — or, with none ticked, the whole
+/// booking (staff and above, as the API).
+pub async fn refund(
+    State(web): State<Arc<Web>>,
+    visitor: Visitor,
+    Path(id): Path<BookingId>,
+    CsrfForm(f): CsrfForm<std::collections::HashMap<String, String>>,
+) -> Response {
+    let p = match principal(&visitor) {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let back = format!("/manage/bookings/{id}");
+    let Some(payment) = f.get("payment_id").and_then(|v| v.parse::<payments::PaymentId>().ok()) else {
+        return form_failed(&web, &visitor, "manage-failed", AppError::validation("payment_id", "is not a payment"), &back);
+    };
+    let items: Vec<String> = f.keys().filter_map(|k| k.strip_prefix("ticket.")).map(str::to_string).collect();
+    let req = payments::model::CreateRefund {
+        amount: None,
+        reason: f.get("reason").map(|r| r.trim().to_string()).filter(|r| !r.is_empty()),
+        items: (!items.is_empty()).then_some(items),
+    };
+    match web.payments.refund(&p, payment, req).await {
         Ok(_) => see_other(&back),
         Err(e) => form_failed(&web, &visitor, "manage-failed", e, &back),
     }

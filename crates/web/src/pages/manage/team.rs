@@ -57,6 +57,7 @@ async fn team_page(
         .set("created_key", created_key)
         .set("notice", notice)
         .set("roles", ["viewer", "staff", "admin"])
+        .set("all_roles", ["viewer", "staff", "admin", "owner"])
         .ok("manage/team.html")
 }
 
@@ -119,6 +120,59 @@ pub async fn create_api_key(
     let Some(user) = p.user_id() else { return error_page(&web, &visitor, kernel::AppError::forbidden("users only")) };
     match web.identity.create_api_key(&scope, user, CreateApiKey { name: f.name, role: f.role, expires_at: None }).await {
         Ok(created) => team_page(&web, &visitor, org, Some(created.key), None::<String>).await,
+        Err(e) => form_failed(&web, &visitor, "manage-failed", e, &back),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct RoleForm {
+    role: Role,
+}
+
+/// `POST /manage/orgs/{org}/team/{user}/role`: admins change a member's role (the rules —
+/// only owners grant or take ownership, the last owner stays — are identity's).
+pub async fn change_role(
+    State(web): State<Arc<Web>>,
+    visitor: Visitor,
+    Path((org, user)): Path<(OrgId, kernel::id::UserId)>,
+    CsrfForm(f): CsrfForm<RoleForm>,
+) -> Response {
+    let (p, _) = match member(&web, &visitor, org, Role::Admin).await {
+        Ok(m) => m,
+        Err(r) => return r,
+    };
+    let back = format!("/manage/orgs/{org}/team");
+    let scope = match OrgAccess::require(&*web.identity, &p, org, Role::Admin).await {
+        Ok(s) => s,
+        Err(e) => return error_page(&web, &visitor, e),
+    };
+    match web.identity.change_role(&scope, user, f.role).await {
+        Ok(()) => crate::pages::see_other(&back),
+        Err(e) => form_failed(&web, &visitor, "manage-failed", e, &back),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Empty {}
+
+/// `POST /manage/orgs/{org}/team/{user}/remove`.
+pub async fn remove_member(
+    State(web): State<Arc<Web>>,
+    visitor: Visitor,
+    Path((org, user)): Path<(OrgId, kernel::id::UserId)>,
+    CsrfForm(_): CsrfForm<Empty>,
+) -> Response {
+    let (p, _) = match member(&web, &visitor, org, Role::Admin).await {
+        Ok(m) => m,
+        Err(r) => return r,
+    };
+    let back = format!("/manage/orgs/{org}/team");
+    let scope = match OrgAccess::require(&*web.identity, &p, org, Role::Admin).await {
+        Ok(s) => s,
+        Err(e) => return error_page(&web, &visitor, e),
+    };
+    match web.identity.remove_member(&scope, &p, user).await {
+        Ok(()) => crate::pages::see_other(&back),
         Err(e) => form_failed(&web, &visitor, "manage-failed", e, &back),
     }
 }
