@@ -40,7 +40,7 @@ e2e("organizer: create an event with a shared quota in the browser, publish, see
   assert.match(page.url(), /\/manage\/events\/[0-9a-f-]{36}$/, "on to the new event's editor");
   const eventId = page.url().match(/\/manage\/events\/([0-9a-f-]{36})$/)[1];
   await page.getByRole("heading", { level: 1, name: new RegExp(eventName) }).waitFor();
-  assert.equal(await page.locator('input[name="starts_at"]').inputValue(), `${day}T20:00`, "the editor shows the local start time");
+  assert.equal(await page.locator('fieldset input[name="starts_at"]').inputValue(), `${day}T20:00`, "the editor shows the local start time");
 
   // Two ticket types without their own capacity…
   for (const [name, price] of [["Early bird", "12"], ["Regular", "18.50"]]) {

@@ -210,3 +210,73 @@ async fn sold_out_types_say_so_offer_the_waitlist_and_the_emailed_offer_link_wor
     assert!(html.contains("Your tickets are held for you."), "the accepted offer is a held booking: {html}");
     let _ = owner;
 }
+
+#[tokio::test]
+async fn with_stripe_the_booking_page_sends_the_buyer_to_stripe_checkout_and_back() {
+    use common::payments::{StripeDouble, stripe_config, use_stripe};
+    let double = StripeDouble::start().await;
+    let app = TestApp::spawn_with(stripe_config(&double.url, 3)).await;
+    let shop = common::payments::shop(&app, "stripe@checkout.example", 4500, 5).await;
+    // The admin picks Stripe on the payment settings page (it is offered: the server has keys).
+    let mut admin = Browser::new(&app);
+    admin.open("/sign-in").await;
+    admin.submit("/sign-in", &[("email", "stripe@checkout.example"), ("password", "correct horse battery")]).await;
+    let settings = admin.open(&format!("/manage/orgs/{}/payments", shop.org)).await;
+    assert!(!settings.contains("has no Stripe keys"), "{settings}");
+    let a =
+        admin.submit(&format!("/manage/orgs/{}/payments", shop.org), &[("provider", "stripe"), ("offline_enabled", "yes")]).await;
+    assert_eq!(a.status, StatusCode::SEE_OTHER, "{}", a.body);
+    let (_, s) = app.get(&format!("/api/orgs/{}/payment-settings", shop.org), Some(&shop.owner)).await;
+    assert_eq!((s["provider"].as_str(), s["offline_enabled"].as_bool()), (Some("stripe"), Some(true)), "{s}");
+    use_stripe(&app, &shop).await;
+
+    let mut b = Browser::new(&app);
+    let a = checkout(&mut b, &shop.event, &[(&shop.ticket_type, "1")], "card@checkout.example").await;
+    let url = unescape(a.location.as_deref().unwrap());
+    let html = b.open(&url).await;
+    assert!(html.contains("securely with Stripe") && !html.contains("Card number"), "{html}");
+    assert!(html.contains("Or pay by bank transfer"), "bank transfer is offered too: {html}");
+    let bid = url.trim_start_matches("/bookings/").split('?').next().unwrap().to_string();
+    let a = b.submit(&format!("/bookings/{bid}/pay"), &[]).await;
+    assert_eq!(a.status, StatusCode::SEE_OTHER, "{}", a.body);
+    assert!(a.location.as_deref().unwrap().starts_with("https://checkout.stripe.test/"), "{:?}", a.location);
+    let seen = &double.seen("/v1/checkout/sessions")[0];
+    // `server.public_url` is left at its default in tests.
+    assert_eq!(
+        seen.form["success_url"],
+        format!("http://127.0.0.1:8080{url}"),
+        "Stripe sends the buyer back to the booking page"
+    );
+}
+
+#[tokio::test]
+async fn a_ticket_qr_code_downloads_as_an_image_for_its_buyer_only() {
+    let app = TestApp::spawn().await;
+    let (_, event, _, free) = shop(&app, 10).await;
+    let mut b = Browser::new(&app);
+    let a = checkout(&mut b, &event, &[(&free, "1")], "image@fan.example").await;
+    let html = b.follow(&a).await;
+    let link = unescape(html.split("href=\"/bookings/").nth(1).map(|s| s.split('"').next().unwrap()).unwrap());
+    let link = format!("/bookings/{link}");
+    assert!(link.contains("/qr/") && link.contains("token="), "{link}");
+    let img = b.get(&link).await;
+    assert_eq!(img.status, StatusCode::OK);
+    assert_eq!(img.headers["content-type"], "image/svg+xml");
+    assert!(img.headers["content-disposition"].to_str().unwrap().starts_with("attachment; filename=\"ticket-"));
+    assert!(img.body.starts_with("<svg"));
+    // Without the token it is nobody's business.
+    let anonymous = Browser::new(&app).get(link.split('?').next().unwrap()).await;
+    assert_eq!(anonymous.status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn the_calendar_entry_links_to_the_event_page() {
+    let app = TestApp::spawn().await;
+    let (_, event, _, _) = shop(&app, 10).await;
+    let ical = app.client.get(app.url(&format!("/api/events/{event}/ical"))).send().await.unwrap().text().await.unwrap();
+    let unfolded = ical.replace("\r\n ", "");
+    let url = unfolded.lines().find_map(|l| l.strip_prefix("URL:")).expect("the entry has a URL").trim().to_string();
+    let path = &url[url.find("/events/").expect("it is the event page")..];
+    let html = Browser::new(&app).open(path).await;
+    assert!(html.contains("<h1>On Sale</h1>"), "{html}");
+}

@@ -309,10 +309,28 @@ async fn the_editor_sets_holds_limits_vouchers_and_the_programme() {
         )
         .await;
     assert_eq!(a.status, StatusCode::SEE_OTHER, "{}", a.body);
-    // The public page shows the programme, and the voucher unlocks the hidden type.
+    b.open(&editor).await;
+    let a = b
+        .submit(
+            &format!("{editor}/venue"),
+            &[
+                ("name", "Lido"),
+                ("address", "Cuvrystraße 7"),
+                ("city", "Berlin"),
+                ("country", "de"),
+                ("capacity", "800"),
+                ("time_zone", "Europe/Berlin"),
+            ],
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::SEE_OTHER, "{}", a.body);
+    let html = b.open(&editor).await;
+    assert!(html.contains("selected>Lido, Berlin</option>"), "the new venue is the event's: {html}");
+    // The public page shows the venue and the programme, and the voucher unlocks the hidden type.
     let mut fan = Browser::new(&app);
     let page = fan.open(&format!("/events/{event}")).await;
     assert!(page.contains("Support act") && page.contains("(Main stage)"), "{page}");
+    assert!(page.contains("Lido, Cuvrystraße 7, Berlin (DE)"), "{page}");
     assert!(!page.contains("Guest list"));
     let page = fan.open(&format!("/events/{event}?voucher=friends")).await;
     assert!(page.contains("Guest list") && page.contains("Voucher friends applied."), "{page}");

@@ -13,7 +13,7 @@ use minijinja::{Environment, Error, ErrorKind, State};
 use crate::assets::Assets;
 use crate::i18n::{I18n, Locale};
 
-const TEMPLATES: [(&str, &str); 23] = [
+const TEMPLATES: [(&str, &str); 24] = [
     ("account.html", include_str!("../templates/account.html")),
     ("authenticate.html", include_str!("../templates/authenticate.html")),
     ("base.html", include_str!("../templates/base.html")),
@@ -28,6 +28,7 @@ const TEMPLATES: [(&str, &str); 23] = [
     ("manage/event.html", include_str!("../templates/manage/event.html")),
     ("manage/home.html", include_str!("../templates/manage/home.html")),
     ("manage/orders.html", include_str!("../templates/manage/orders.html")),
+    ("manage/payments.html", include_str!("../templates/manage/payments.html")),
     ("manage/team.html", include_str!("../templates/manage/team.html")),
     ("pdf_pending.html", include_str!("../templates/pdf_pending.html")),
     ("register.html", include_str!("../templates/register.html")),
@@ -103,6 +104,26 @@ pub fn html(env: &Environment<'static>, status: StatusCode, template: &str, ctx:
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_template_file_is_embedded() {
+        fn walk(dir: &std::path::Path, base: &std::path::Path, out: &mut Vec<String>) {
+            for entry in std::fs::read_dir(dir).unwrap().flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    walk(&path, base, out);
+                } else {
+                    out.push(path.strip_prefix(base).unwrap().to_string_lossy().replace('\\', "/"));
+                }
+            }
+        }
+        let base = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("templates");
+        let mut files = Vec::new();
+        walk(&base, &base, &mut files);
+        for f in files {
+            assert!(TEMPLATES.iter().any(|(name, _)| *name == f), "templates/{f} is not in TEMPLATES");
+        }
+    }
 
     #[test]
     fn every_page_renders_with_an_empty_listing() {

@@ -325,3 +325,29 @@ pub async fn pdf(
         Err(e) => form_failed(&web, &visitor, "checkout-failed", e, &back),
     }
 }
+
+/// `GET /bookings/{id}/qr/{code}?token=…`: one ticket's QR code as an SVG file, to keep in a
+/// phone's photos or a wallet app that takes images.
+pub async fn qr_image(
+    State(web): State<Arc<Web>>,
+    visitor: Visitor,
+    Path((id, code)): Path<(BookingId, String)>,
+    Query(q): Query<BookingQuery>,
+) -> Response {
+    let token = q.token.as_deref().filter(|t| !t.is_empty());
+    let booking = match web.ticketing.bookings().booking(visitor.principal.as_ref(), token, id).await {
+        Ok(b) => b,
+        Err(e) => return error_page(&web, &visitor, e),
+    };
+    let Some((ticket, qr)) = booking.tickets.iter().find(|t| t.code == code).and_then(|t| Some((t, t.qr.as_deref()?))) else {
+        return error_page(&web, &visitor, AppError::not_found("ticket"));
+    };
+    let svg = qr::svg(qr, &text(&web, &visitor, "ticket-qr-label", &[("code", ticket.code.clone().into())]));
+    let disposition = format!("attachment; filename=\"ticket-{}.svg\"", ticket.code);
+    let headers = [
+        (axum::http::header::CONTENT_TYPE, "image/svg+xml".to_string()),
+        (axum::http::header::CONTENT_DISPOSITION, disposition),
+        (axum::http::header::CACHE_CONTROL, "private, no-store".to_string()),
+    ];
+    axum::response::IntoResponse::into_response((headers, svg))
+}

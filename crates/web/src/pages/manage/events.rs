@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use axum::extract::{Path, State};
 use axum::response::Response;
-use events::{CreateEvent, EventId, EventStatus, UpdateEvent};
+use events::{CreateEvent, CreateVenue, EventId, EventStatus, UpdateEvent};
 use kernel::AppError;
 use kernel::auth::Role;
 use kernel::id::OrgId;
@@ -91,6 +91,11 @@ pub async fn event_editor(State(web): State<Arc<Web>>, visitor: Visitor, Path(id
         Ok(q) => q,
         Err(e) => return error_page(&web, &visitor, e),
     };
+    let venues =
+        match web.events.venues(&p, event.org_id, kernel::pagination::PageParams { cursor: None, limit: Some(100) }).await {
+            Ok(v) => v.items,
+            Err(e) => return error_page(&web, &visitor, e),
+        };
     let settings = match catalog.settings(&p, id).await {
         Ok(s) => s,
         Err(e) => return error_page(&web, &visitor, e),
@@ -140,6 +145,7 @@ pub async fn event_editor(State(web): State<Arc<Web>>, visitor: Visitor, Path(id
         .set("all_types", types.iter().map(|t| json!({ "id": t.id, "name": t.name })).collect::<Vec<_>>())
         .set("quotas", quota_rows)
         .set("settings", &settings)
+        .set("venues", venues.iter().map(|v| json!({ "id": v.id, "name": v.name, "city": v.city })).collect::<Vec<_>>())
         .set("vouchers", voucher_rows)
         .set(
             "hidden_types",
@@ -156,6 +162,8 @@ pub async fn event_editor(State(web): State<Arc<Web>>, visitor: Visitor, Path(id
 #[derive(Debug, Deserialize)]
 pub struct EventForm {
     name: String,
+    /// A venue of the organization; blank: none (an online event).
+    venue_id: Option<String>,
     description: Option<String>,
     category: Option<String>,
     performers: Option<String>,
@@ -185,7 +193,17 @@ pub async fn update_event(
     let blank_none = |v: Option<String>| v.map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
     let performers =
         f.performers.unwrap_or_default().split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect();
+    let venue_id = match f.venue_id.as_deref().map(str::trim).filter(|v| !v.is_empty()) {
+        None => None,
+        Some(v) => match v.parse() {
+            Ok(id) => Some(id),
+            Err(_) => {
+                return form_failed(&web, &visitor, "manage-failed", AppError::validation("venue_id", "is not a venue"), &back);
+            }
+        },
+    };
     let req = UpdateEvent {
+        venue_id: Some(venue_id),
         name: Some(f.name),
         description: Some(f.description.unwrap_or_default()),
         category: Some(blank_none(f.category)),
@@ -328,6 +346,64 @@ pub async fn create_quota(
     }
     let req = CreateQuota { name: f.get("name").cloned().unwrap_or_default(), capacity, ticket_type_ids };
     match web.ticketing.catalog().create_quota(&p, id, req).await {
+        Ok(_) => see_other(&back),
+        Err(e) => form_failed(&web, &visitor, "manage-failed", e, &back),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct VenueForm {
+    name: String,
+    address: Option<String>,
+    city: String,
+    country: String,
+    capacity: Option<String>,
+    time_zone: String,
+}
+
+/// `POST /manage/events/{id}/venue`: a new venue of the event's organization, chosen for the
+/// event at once.
+pub async fn create_venue(
+    State(web): State<Arc<Web>>,
+    visitor: Visitor,
+    Path(id): Path<EventId>,
+    CsrfForm(f): CsrfForm<VenueForm>,
+) -> Response {
+    let p = match principal(&visitor) {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let back = format!("/manage/events/{id}");
+    let event = match web.events.event(Some(&p), id).await {
+        Ok(e) => e,
+        Err(e) => return error_page(&web, &visitor, e),
+    };
+    let capacity = match f.capacity.as_deref().map(str::trim).filter(|c| !c.is_empty()).map(str::parse::<i64>) {
+        None => None,
+        Some(Ok(c)) => Some(c),
+        Some(Err(_)) => {
+            return form_failed(
+                &web,
+                &visitor,
+                "manage-failed",
+                AppError::validation("capacity", "must be a whole number"),
+                &back,
+            );
+        }
+    };
+    let req = CreateVenue {
+        name: f.name,
+        address: f.address.map(|a| a.trim().to_string()).filter(|a| !a.is_empty()),
+        city: f.city,
+        country: f.country.trim().to_ascii_uppercase(),
+        capacity,
+        time_zone: f.time_zone,
+    };
+    let venue = match web.events.create_venue(&p, event.org_id, req).await {
+        Ok(v) => v,
+        Err(e) => return form_failed(&web, &visitor, "manage-failed", e, &back),
+    };
+    match web.events.update_event(&p, id, UpdateEvent { venue_id: Some(Some(venue.id)), ..UpdateEvent::default() }).await {
         Ok(_) => see_other(&back),
         Err(e) => form_failed(&web, &visitor, "manage-failed", e, &back),
     }

@@ -9,6 +9,7 @@ mod dashboard;
 mod events;
 mod extras;
 mod orders;
+mod payments;
 mod team;
 
 use std::sync::Arc;
@@ -19,9 +20,10 @@ use kernel::auth::{OrgAccess, Principal, Role};
 use kernel::id::OrgId;
 
 pub use dashboard::{create_org, dashboard, home};
-pub use events::{change_status, create_event, create_quota, create_ticket_type, event_editor, update_event};
+pub use events::{change_status, create_event, create_quota, create_ticket_type, create_venue, event_editor, update_event};
 pub use extras::{create_session, create_voucher, update_settings};
 pub use orders::{booking, cancel_booking, export_csv, mark_paid, orders, refund};
+pub use payments::{payment_settings, update_payment_settings};
 pub use team::{change_role, create_api_key, invite, remove_member, team};
 
 use super::{error_page, require_user};
