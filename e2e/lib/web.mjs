@@ -89,7 +89,7 @@ export async function payWithCard(page, card) {
 /** Waits until the booking page (refreshing itself while confirming) shows a confirmed order. */
 export async function waitForConfirmed(page, timeout = 20_000) {
   await page.locator('section.booking[data-status="confirmed"]').waitFor({ timeout });
-  await page.getByText("You're in! Your tickets are below.").waitFor();
+  await page.getByText(/^You're in! Your tickets are below/).waitFor();
 }
 
 /** Opens an event from the listing by searching for `query` and following its link. */

@@ -94,6 +94,8 @@ pub struct App {
     pub events: Arc<events::EventsService>,
     pub ticketing: Arc<ticketing::TicketingService>,
     pub payments: Arc<payments::PaymentsService>,
+    /// Held here: its job listeners only keep a weak handle.
+    pub messaging: Arc<messaging::MessagingService>,
     /// The finished OpenAPI document (see [`openapi::finish`]).
     pub openapi: serde_json::Value,
 }
@@ -108,6 +110,7 @@ pub async fn build(config: Config) -> anyhow::Result<App> {
     let ticketing = ticketing::TicketingService::new(kernel.clone(), access.clone(), events.clone())?;
     let payments = payments::PaymentsService::new(kernel.clone(), access.clone())?;
     ticketing.connect_payments(&payments);
+    let messaging = messaging::MessagingService::new(kernel.clone(), events.clone(), ticketing.clone())?;
     let audit = audit::AuditService::new(kernel.clone(), access.clone());
     let web = web::Web::new(
         web::Services {
@@ -138,7 +141,7 @@ pub async fn build(config: Config) -> anyhow::Result<App> {
     // browsers, the API's problem document under `/api` and for everyone else).
     let router = router.merge(web::router(web.clone())).fallback_service(axum::routing::any(web::not_found).with_state(web));
     let router = kernel::http::apply_edge(router, kernel.clone(), authenticator);
-    Ok(App { router, kernel, identity, events, ticketing, payments, openapi })
+    Ok(App { router, kernel, identity, events, ticketing, payments, messaging, openapi })
 }
 
 /// Serves the app on `listener` until `shutdown` is cancelled, then lets in-flight requests

@@ -108,7 +108,7 @@ async fn a_paid_booking_holds_takes_names_declines_a_bad_card_then_confirms_once
     // While the confirmation is on its way the page refreshes itself; it then shows the tickets.
     let mut html = b.open(&to).await;
     for _ in 0..200 {
-        if html.contains("Your tickets are below.") {
+        if html.contains("Your tickets are below") {
             break;
         }
         assert!(html.contains("http-equiv=\"refresh\""), "the confirming page reloads itself: {html}");

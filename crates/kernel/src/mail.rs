@@ -16,11 +16,37 @@ use crate::jobs::JobKind;
 /// The job that sends one [`OutgoingMail`].
 pub const SEND_MAIL: JobKind<OutgoingMail> = JobKind::new("mail.send");
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct OutgoingMail {
     pub to: String,
     pub subject: String,
+    /// The plain-text part (always present: every client can show it).
     pub text: String,
+    /// An HTML alternative of the same content.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub html: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attachments: Vec<MailAttachment>,
+}
+
+/// A file sent with a mail (a ticket PDF, a calendar entry). Kept base64-encoded so the job
+/// payload stays JSON.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MailAttachment {
+    pub filename: String,
+    pub content_type: String,
+    pub base64: String,
+}
+
+impl MailAttachment {
+    pub fn new(filename: &str, content_type: &str, bytes: &[u8]) -> MailAttachment {
+        use base64::Engine;
+        MailAttachment {
+            filename: filename.to_string(),
+            content_type: content_type.to_string(),
+            base64: base64::engine::general_purpose::STANDARD.encode(bytes),
+        }
+    }
 }
 
 #[async_trait::async_trait]
@@ -31,7 +57,26 @@ pub trait Mailer: Send + Sync {
 fn build(from: &str, mail: &OutgoingMail) -> anyhow::Result<Message> {
     let from: Mailbox = from.parse().map_err(|e| anyhow::anyhow!("mail.from: {e}"))?;
     let to: Mailbox = mail.to.parse().map_err(|e| anyhow::anyhow!("recipient {}: {e}", mail.to))?;
-    Ok(Message::builder().from(from).to(to).subject(&mail.subject).header(ContentType::TEXT_PLAIN).body(mail.text.clone())?)
+    let builder = Message::builder().from(from).to(to).subject(&mail.subject);
+    if mail.html.is_none() && mail.attachments.is_empty() {
+        return Ok(builder.header(ContentType::TEXT_PLAIN).body(mail.text.clone())?);
+    }
+    use lettre::message::{Attachment, MultiPart, SinglePart};
+    let text = SinglePart::plain(mail.text.clone());
+    let body = match &mail.html {
+        Some(html) => MultiPart::alternative().singlepart(text).singlepart(SinglePart::html(html.clone())),
+        None => MultiPart::mixed().singlepart(text),
+    };
+    let mut message = if mail.attachments.is_empty() { body } else { MultiPart::mixed().multipart(body) };
+    for a in &mail.attachments {
+        use base64::Engine;
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(&a.base64)
+            .map_err(|e| anyhow::anyhow!("attachment {}: {e}", a.filename))?;
+        let content_type = ContentType::parse(&a.content_type).map_err(|e| anyhow::anyhow!("attachment {}: {e}", a.filename))?;
+        message = message.singlepart(Attachment::new(a.filename.clone()).body(bytes, content_type));
+    }
+    Ok(builder.multipart(message)?)
 }
 
 /// Delivers through an SMTP server.

@@ -41,7 +41,7 @@ pub use checkin::{pdf, signing};
 pub use bookings::{Bookings, EXPIRE_HOLD_JOB, ExpireHoldJob};
 pub use catalog::Catalog;
 pub use checkin::CheckIn;
-pub use checkin::tickets::{RENDER_TICKETS_JOB, RenderTicketsJob};
+pub use checkin::tickets::{ConfirmationPack, RENDER_TICKETS_JOB, RenderTicketsJob};
 pub use domain::{
     BookingId, BookingStatus, CheckinId, CheckinListId, CheckinResult, QuotaId, TicketId, TicketTypeId, VoucherId,
     WaitlistEntryId, WaitlistStatus,

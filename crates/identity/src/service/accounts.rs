@@ -35,6 +35,7 @@ pub(super) fn listen_for_welcome_mail(kernel: &Kernel) {
                     text: format!(
                         "Hi {name},\n\nyour Backline account is ready. Sign in at {public_url}.\n\nSee you at the show!\n"
                     ),
+                    ..OutgoingMail::default()
                 })
                 .await
         }

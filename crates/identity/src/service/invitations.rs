@@ -67,6 +67,7 @@ impl IdentityService {
                         org.name,
                         req.role.as_str()
                     ),
+                    ..OutgoingMail::default()
                 },
             )
             .await?;

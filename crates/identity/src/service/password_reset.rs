@@ -51,6 +51,7 @@ impl IdentityService {
                      Or send this token to POST /api/auth/password-reset/confirm:\n\nreset-token: {token}\n\n\
                      If it was not you, ignore this message; your password stays as it is.\n"
                     ),
+                    ..OutgoingMail::default()
                 },
             )
             .await?;

@@ -220,6 +220,7 @@ impl Bookings {
                          The full amount is being refunded to you; no tickets were issued.\n",
                         cur.buyer_name, cur.code
                     ),
+                    ..OutgoingMail::default()
                 };
                 self.kernel.queue_mail(&mut tx, &mail).await?;
                 self.kernel.commit(tx).await?;

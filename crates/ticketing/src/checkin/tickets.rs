@@ -11,7 +11,7 @@ use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use chrono::TimeDelta;
-use events::EventFacts;
+use events::{EventFacts, EventId};
 use kernel::auth::{OrgScope, Principal, Role};
 use kernel::id::OrgId;
 use kernel::jobs::JobKind;
@@ -24,7 +24,7 @@ use super::CheckIn;
 use super::pdf::{self, TicketPdf};
 use super::signing::{OrgSigningKey, PublicJwk, TicketClaims, VerifyingKey};
 use super::store::{self as cstore, DocumentRecord, KeyRecord};
-use crate::bookings::store::{self, TicketRecord};
+use crate::bookings::store::{self, BookingRecord, TicketRecord};
 use crate::bookings::{Access, ticket_view};
 use crate::domain::{BookingId, BookingStatus, DocumentStatus, SigningKeyId, TicketStatus};
 use crate::model::{Ticket, TicketDocument, TicketKeys};
@@ -210,32 +210,25 @@ impl CheckIn {
 
     /// Renders and stores the booking's ticket PDF (the job's work, in the organization of
     /// the booking it names).
-    async fn render_tickets(&self, id: BookingId) -> anyhow::Result<()> {
-        let Some(b) = store::booking(self.db(), id).await? else { return Ok(()) };
-        let scope = OrgScope::platform(b.org_id);
-        let Some(doc) = cstore::document(self.db(), &scope, id).await? else { return Ok(()) };
-        if doc.status != DocumentStatus::Pending {
-            return Ok(());
-        }
-        let requested = doc.requested_at;
-        let fail = |why: String| async move {
-            let mut tx = self.db().begin().await?;
-            cstore::document_failed(&mut tx, &scope, id, requested, &why, now()).await?;
-            self.kernel.commit(tx).await?;
-            anyhow::Ok(())
-        };
+    /// A confirmed booking's valid tickets as PDF pages, with its event; `Err` says why there
+    /// are none (the booking is not confirmed, the event is gone, every ticket is cancelled).
+    async fn ticket_pages(
+        &self,
+        b: &BookingRecord,
+        scope: &OrgScope,
+    ) -> anyhow::Result<Result<(EventFacts, Vec<TicketPdf>), String>> {
         if b.status != BookingStatus::Confirmed {
-            return fail(format!("the booking is {}", b.status.as_str())).await;
+            return Ok(Err(format!("the booking is {}", b.status.as_str())));
         }
         let Some(event) = self.events.event_facts(b.event_id).await? else {
-            return fail("the event no longer exists".into()).await;
+            return Ok(Err("the event no longer exists".into()));
         };
         let tickets: Vec<TicketRecord> =
-            store::tickets(self.db(), &scope, id).await?.into_iter().filter(|t| t.status == TicketStatus::Valid).collect();
+            store::tickets(self.db(), scope, b.id).await?.into_iter().filter(|t| t.status == TicketStatus::Valid).collect();
         if tickets.is_empty() {
-            return fail("the booking has no valid tickets".into()).await;
+            return Ok(Err("the booking has no valid tickets".into()));
         }
-        let positions = store::positions(self.db(), &scope, id).await?;
+        let positions = store::positions(self.db(), scope, b.id).await?;
         let keys = self.org_keys(b.org_id, false).await?;
         let starts = local_time(&event);
         let pages: Vec<TicketPdf> = tickets
@@ -261,6 +254,58 @@ impl CheckIn {
                 qr_payload: self.qr_of(&keys, t).unwrap_or_default(),
             })
             .collect();
+        Ok(Ok((event, pages)))
+    }
+
+    /// What a confirmation message carries for a confirmed booking: its buyer, its event, and
+    /// its valid tickets as one PDF. For messaging, acting on a `booking.confirmed` event:
+    /// the booking is read in its own organization. `None` when the booking is gone or has
+    /// no valid tickets (any more).
+    pub async fn confirmation_pack(&self, id: BookingId) -> anyhow::Result<Option<ConfirmationPack>> {
+        let Some(b) = store::booking(self.db(), id).await? else { return Ok(None) };
+        let scope = OrgScope::platform(b.org_id);
+        let (event, pages) = match self.ticket_pages(&b, &scope).await? {
+            Ok(found) => found,
+            Err(_) => return Ok(None),
+        };
+        let tickets = pages.len() as i64;
+        let starts_at_local = local_time(&event);
+        let pdf = tokio::task::spawn_blocking(move || pdf::render_tickets_pdf(&pages)).await??;
+        Ok(Some(ConfirmationPack {
+            booking_id: b.id,
+            org_id: b.org_id,
+            event_id: b.event_id,
+            code: b.code.clone(),
+            buyer_name: b.buyer_name.clone(),
+            buyer_email: b.buyer_email.clone(),
+            event_name: event.name.clone(),
+            starts_at_local,
+            venue: [event.venue_name.clone(), event.venue_city.clone()].into_iter().flatten().collect::<Vec<_>>().join(", "),
+            tickets,
+            total: b.total,
+            currency: b.currency.clone(),
+            pdf,
+        }))
+    }
+
+    async fn render_tickets(&self, id: BookingId) -> anyhow::Result<()> {
+        let Some(b) = store::booking(self.db(), id).await? else { return Ok(()) };
+        let scope = OrgScope::platform(b.org_id);
+        let Some(doc) = cstore::document(self.db(), &scope, id).await? else { return Ok(()) };
+        if doc.status != DocumentStatus::Pending {
+            return Ok(());
+        }
+        let requested = doc.requested_at;
+        let fail = |why: String| async move {
+            let mut tx = self.db().begin().await?;
+            cstore::document_failed(&mut tx, &scope, id, requested, &why, now()).await?;
+            self.kernel.commit(tx).await?;
+            anyhow::Ok(())
+        };
+        let pages = match self.ticket_pages(&b, &scope).await? {
+            Ok((_, pages)) => pages,
+            Err(why) => return fail(why).await,
+        };
         let count = pages.len() as i64;
         let bytes = match tokio::task::spawn_blocking(move || pdf::render_tickets_pdf(&pages)).await? {
             Ok(bytes) => bytes,
@@ -327,4 +372,25 @@ pub(crate) fn handle_jobs(kernel: &Kernel, shared: Weak<Shared>) {
             shared.check_in().render_tickets(job.booking_id).await
         }
     });
+}
+
+/// A confirmed booking, ready to be told to its buyer ([`CheckIn::confirmation_pack`]).
+#[derive(Debug, Clone)]
+pub struct ConfirmationPack {
+    pub booking_id: BookingId,
+    pub org_id: OrgId,
+    pub event_id: EventId,
+    /// The order code.
+    pub code: String,
+    pub buyer_name: String,
+    pub buyer_email: String,
+    pub event_name: String,
+    /// The start in the event's own zone, as the PDF prints it.
+    pub starts_at_local: String,
+    pub venue: String,
+    pub tickets: i64,
+    pub total: i64,
+    pub currency: String,
+    /// Every valid ticket, a page each.
+    pub pdf: Vec<u8>,
 }

@@ -341,7 +341,12 @@ impl Waitlist {
                 "offer-token: {token}\n\nKeep this token to yourself: it accepts the offer and manages the booking.\n"
             ));
         }
-        OutgoingMail { to: e.email.clone(), subject: format!("Tickets for {} are waiting for you", c.facts.name), text }
+        OutgoingMail {
+            to: e.email.clone(),
+            subject: format!("Tickets for {} are waiting for you", c.facts.name),
+            text,
+            ..OutgoingMail::default()
+        }
     }
 
     /// A booking that held seats closed: the entry it was offered to (if any) is closed

@@ -1,0 +1,79 @@
+//! Messages from the booking's life: a confirmed booking's buyer gets one confirmation —
+//! plain text and HTML, the tickets as a PDF, the event as an `.ics` — whether the booking
+//! was free or paid, and still one when the `booking.confirmed` event is delivered twice.
+
+mod common;
+
+use common::TestApp;
+use common::sales::*;
+use serde_json::json;
+
+/// The mails in the dev sink addressed to `to`, as written.
+fn mails_to(app: &TestApp, to: &str) -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir(app.mail_dir()) else { return Vec::new() };
+    entries
+        .flatten()
+        .filter_map(|e| std::fs::read_to_string(e.path()).ok())
+        .filter(|m| m.contains(&format!("To: {to}")))
+        .collect()
+}
+
+async fn wait_for_mail(app: &TestApp, to: &str) -> String {
+    for _ in 0..400 {
+        if let Some(m) = mails_to(app, to).into_iter().next() {
+            return m;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    panic!("no mail to {to}");
+}
+
+#[tokio::test]
+async fn a_confirmed_booking_mails_its_tickets_once_even_when_the_event_arrives_twice() {
+    let app = TestApp::spawn().await;
+    let (owner, _, event) = published_event(&app, "owner@mail.example").await;
+    let free = ticket_type(&app, &owner, &event, json!({"name": "Stream", "price": 0, "currency": "EUR", "capacity": 50})).await;
+    let booked = book(&app, booking(&event, json!([{"ticket_type_id": id(&free), "quantity": 2}]), "fan@mail.example")).await;
+    let code = booked["code"].as_str().unwrap();
+
+    let mail = wait_for_mail(&app, "fan@mail.example").await;
+    assert!(mail.contains(&format!("Subject: Your tickets for On Sale (order {code})")), "{mail}");
+    for part in ["multipart/mixed", "multipart/alternative", "text/plain", "text/html", "application/pdf", "text/calendar"] {
+        assert!(mail.contains(part), "{part} missing:\n{mail}");
+    }
+    assert!(mail.contains(&format!("filename=\"tickets-{code}.pdf\"")), "{mail}");
+    assert!(mail.contains("event.ics"), "{mail}");
+
+    // The outbox delivers at least once: hand the same event to the listeners again.
+    let db = kernel::Db::connect(&app.database_url, 2).await.unwrap();
+    let mut tx = db.begin().await.unwrap();
+    let copied = kernel::tx!(&mut tx, |c| sqlx::query(
+        "INSERT INTO outbox (id, topic, payload, created_at, updated_at, version) \
+         SELECT $1, topic, payload, created_at, updated_at, version FROM outbox WHERE topic = 'booking.confirmed'"
+    )
+    .bind(uuid::Uuid::now_v7())
+    .execute(c)
+    .await
+    .map(|r| r.rows_affected()))
+    .unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(copied, 1);
+    db.close().await;
+    common::payments::quiet(&app).await;
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    common::payments::quiet(&app).await;
+    assert_eq!(mails_to(&app, "fan@mail.example").len(), 1, "one confirmation per booking");
+}
+
+#[tokio::test]
+async fn a_paid_booking_is_confirmed_by_mail_after_the_payment() {
+    let app = TestApp::spawn().await;
+    let shop = common::payments::shop(&app, "owner@paidmail.example", 2500, 10).await;
+    let (bid, token) = common::payments::book(&app, &shop, 1, "payer@paidmail.example").await;
+    common::payments::quiet(&app).await;
+    assert!(mails_to(&app, "payer@paidmail.example").is_empty(), "no confirmation before the payment");
+    common::payments::pay_by_card(&app, &bid, &token, "mail-pay-1").await;
+    let mail = wait_for_mail(&app, "payer@paidmail.example").await;
+    assert!(mail.contains("25.00 EUR"), "the total is in the mail: {mail}");
+    assert!(mail.contains("application/pdf"));
+}
