@@ -19,13 +19,7 @@ fn mails_to(app: &TestApp, to: &str) -> Vec<String> {
 }
 
 async fn wait_for_mail(app: &TestApp, to: &str) -> String {
-    for _ in 0..400 {
-        if let Some(m) = mails_to(app, to).into_iter().next() {
-            return m;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
-    }
-    panic!("no mail to {to}");
+    wait_for(app, to, "Subject: ").await
 }
 
 #[tokio::test]
@@ -76,4 +70,52 @@ async fn a_paid_booking_is_confirmed_by_mail_after_the_payment() {
     let mail = wait_for_mail(&app, "payer@paidmail.example").await;
     assert!(mail.contains("25.00 EUR"), "the total is in the mail: {mail}");
     assert!(mail.contains("application/pdf"));
+}
+
+#[tokio::test]
+async fn cancellations_and_refunds_are_told_to_the_buyer_with_the_amounts() {
+    let app = TestApp::spawn().await;
+    // A free booking cancelled by its buyer: nothing to refund, and they are told so.
+    let (owner, _, event) = published_event(&app, "owner@notice.example").await;
+    let free = ticket_type(&app, &owner, &event, json!({"name": "Stream", "price": 0, "currency": "EUR", "capacity": 50})).await;
+    let booked = book(&app, booking(&event, json!([{"ticket_type_id": id(&free), "quantity": 1}]), "free@notice.example")).await;
+    let (bid, token) = (id(&booked), booked["booking_token"].as_str().unwrap().to_string());
+    wait_for_mail(&app, "free@notice.example").await;
+    let (s, _) = app.delete(&format!("/api/bookings/{bid}?token={token}"), None).await;
+    assert_eq!(s, reqwest::StatusCode::OK);
+    let cancelled = wait_for(&app, "free@notice.example", "was cancelled").await;
+    assert!(cancelled.contains("nothing to refund"), "{cancelled}");
+
+    // A paid booking: one ticket of two refunded by staff; the buyer learns the amount.
+    let shop = common::payments::shop(&app, "owner@refundnotice.example", 2500, 10).await;
+    let (bid, token) = common::payments::book(&app, &shop, 2, "paid@notice.example").await;
+    let (pay, paid) = common::payments::pay_by_card(&app, &bid, &token, "notice-pay-1").await;
+    let ticket = paid["tickets"][0]["id"].as_str().unwrap();
+    let (s, r) = app
+        .post(
+            &format!("/api/payments/{}/refund", pay["id"].as_str().unwrap()),
+            Some(&shop.owner),
+            json!({"items": [ticket], "reason": "cannot come"}),
+        )
+        .await;
+    assert!(s.is_success(), "{r}");
+    let refund = wait_for(&app, "paid@notice.example", "refunded for order").await;
+    assert!(refund.contains("25.00 EUR") && refund.contains("one ticket"), "{refund}");
+    assert!(refund.contains("test-mode"), "a test payment says so: {refund}");
+    common::payments::quiet(&app).await;
+    let notices = mails_to(&app, "paid@notice.example");
+    assert_eq!(notices.iter().filter(|m| m.contains("refunded for order")).count(), 1, "one notice per refund");
+    assert_eq!(notices.iter().filter(|m| m.contains("was cancelled")).count(), 0, "a partial refund cancels no order");
+}
+
+/// The first mail to `to` whose text contains `marker` (quoted-printable soft breaks undone).
+async fn wait_for(app: &TestApp, to: &str, marker: &str) -> String {
+    for _ in 0..400 {
+        let found = mails_to(app, to).into_iter().map(|m| m.replace("=\r\n", "").replace("=\n", "")).find(|m| m.contains(marker));
+        if let Some(m) = found {
+            return m;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    panic!("no mail to {to} with {marker:?}");
 }

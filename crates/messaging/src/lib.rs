@@ -1,7 +1,8 @@
-//! Messaging: what Backline tells people because something happened to them. This first
-//! part sends the buyer of a confirmed booking their confirmation — a plain-text and an HTML
-//! part, the tickets as a PDF (a page per ticket, with its signed QR code) and the event as
-//! an `.ics` calendar entry — from the `booking.confirmed` event, after the booking's commit.
+//! Messaging: what Backline tells people because something happened to them, from the
+//! domain events after their commit. A booking's buyer gets its confirmation
+//! (`booking.confirmed`: a plain-text and an HTML part, the tickets as a PDF — a page per
+//! ticket with its signed QR code — and the event as an `.ics`), a notice when it is
+//! cancelled (`booking.cancelled`) and one per refund with its amount (`payment.refunded`).
 //!
 //! Each message is sent once per (kind, subject, recipient): the claim on `sent_messages` and
 //! the mail job are written in one transaction, so a second delivery of the same domain
@@ -14,18 +15,64 @@ use std::sync::Arc;
 
 use events::EventsService;
 use kernel::Kernel;
-use kernel::jobs::Event;
+use kernel::jobs::{Event, Topic};
 use kernel::mail::{MailAttachment, OutgoingMail};
+use payments::events::{PAYMENT_REFUNDED, PaymentRefunded};
 use ticketing::TicketingService;
-use ticketing::events::{BOOKING_CONFIRMED, BookingSnapshot};
+use ticketing::events::{BOOKING_CANCELLED, BOOKING_CONFIRMED, BookingSnapshot};
 
 /// Job kind that sends the confirmation of a `booking.confirmed` event.
 pub const BOOKING_CONFIRMED_MAIL_JOB: &str = "messaging.booking_confirmed";
 
-const TEMPLATES: [(&str, &str); 2] = [
+/// Job kind that tells the buyer of a `booking.cancelled` booking.
+pub const BOOKING_CANCELLED_MAIL_JOB: &str = "messaging.booking_cancelled";
+/// Job kind that tells the buyer of a booking about a `payment.refunded`.
+pub const PAYMENT_REFUNDED_MAIL_JOB: &str = "messaging.payment_refunded";
+
+const TEMPLATES: [(&str, &str); 4] = [
     ("booking_confirmed.txt", include_str!("../templates/booking_confirmed.txt")),
     ("booking_confirmed.html", include_str!("../templates/booking_confirmed.html")),
+    ("notice.txt", include_str!("../templates/notice.txt")),
+    ("notice.html", include_str!("../templates/notice.html")),
 ];
+
+/// A short notice about an order: a greeting, paragraphs, and the order it is about.
+struct Notice {
+    kind: &'static str,
+    /// What the notice is about (a booking, a refund): one notice per subject and recipient.
+    subject_id: String,
+    org_id: kernel::id::OrgId,
+    to: String,
+    name: String,
+    subject: String,
+    code: String,
+    event: String,
+    paragraphs: Vec<String>,
+}
+
+fn money(minor: i64, currency: &str) -> String {
+    kernel::money::Money::from_row(minor, currency).map(|m| m.to_string()).unwrap_or_else(|_| format!("{minor} {currency}"))
+}
+
+/// Runs `act` for every `topic` event as job `kind`, while the service lives (the listener
+/// holds it weakly: the app owns it).
+fn subscribe<T, F, Fut>(svc: &Arc<MessagingService>, topic: &Topic<T>, kind: &str, act: F)
+where
+    T: serde::de::DeserializeOwned + Send + 'static,
+    F: Fn(Arc<MessagingService>, T) -> Fut + Send + Sync + Copy + 'static,
+    Fut: std::future::Future<Output = anyhow::Result<()>> + Send + 'static,
+{
+    let weak = Arc::downgrade(svc);
+    svc.kernel.jobs.listen(topic, kind, move |event: Event<T>| {
+        let weak = weak.clone();
+        async move {
+            match weak.upgrade() {
+                Some(svc) => act(svc, event.data).await,
+                None => Ok(()),
+            }
+        }
+    });
+}
 
 pub struct MessagingService {
     kernel: Arc<Kernel>,
@@ -51,17 +98,92 @@ impl MessagingService {
             templates.add_template(name, source)?;
         }
         let svc = Arc::new(MessagingService { kernel, events, ticketing, templates });
-        let weak = Arc::downgrade(&svc);
-        svc.kernel.jobs.listen(&BOOKING_CONFIRMED, BOOKING_CONFIRMED_MAIL_JOB, move |event: Event<BookingSnapshot>| {
-            let weak = weak.clone();
-            async move {
-                match weak.upgrade() {
-                    Some(svc) => svc.booking_confirmed(event.data).await,
-                    None => Ok(()),
-                }
-            }
-        });
+        subscribe(&svc, &BOOKING_CONFIRMED, BOOKING_CONFIRMED_MAIL_JOB, |svc, b| async move { svc.booking_confirmed(b).await });
+        subscribe(&svc, &BOOKING_CANCELLED, BOOKING_CANCELLED_MAIL_JOB, |svc, b| async move { svc.booking_cancelled(b).await });
+        subscribe(&svc, &PAYMENT_REFUNDED, PAYMENT_REFUNDED_MAIL_JOB, |svc, r| async move { svc.payment_refunded(r).await });
         Ok(svc)
+    }
+
+    async fn event_name(&self, id: events::EventId) -> anyhow::Result<String> {
+        Ok(self.events.event_facts(id).await?.map(|e| e.name).unwrap_or_else(|| "an event".into()))
+    }
+
+    /// The booking's seats went back: it was cancelled (by its buyer or the organizer) or
+    /// refunded in full.
+    async fn booking_cancelled(&self, b: BookingSnapshot) -> anyhow::Result<()> {
+        let event = self.event_name(b.event_id).await?;
+        let mut paragraphs =
+            vec![format!("your order {} for {event} has been cancelled; its tickets are no longer valid.", b.code)];
+        paragraphs.push(if b.total == 0 {
+            "It was free, so there is nothing to refund.".to_string()
+        } else if b.status == ticketing::BookingStatus::Refunded {
+            format!("The whole amount, {}, is refunded the way you paid.", money(b.total, &b.currency))
+        } else {
+            "Whatever you paid for it is refunded the way you paid; you will get a note when the refund has gone through."
+                .to_string()
+        });
+        self.send_notice(Notice {
+            kind: BOOKING_CANCELLED_MAIL_JOB,
+            subject_id: b.booking_id.to_string(),
+            org_id: b.org_id,
+            to: b.buyer_email,
+            name: b.buyer_name,
+            subject: format!("Your order {} for {event} was cancelled", b.code),
+            code: b.code,
+            event,
+            paragraphs,
+        })
+        .await
+    }
+
+    /// Money went back to a booking's buyer (a whole order, some tickets, or a goodwill sum).
+    async fn payment_refunded(&self, r: PaymentRefunded) -> anyhow::Result<()> {
+        let Some(booking) = r.payment.reference.strip_prefix("booking:").and_then(|id| id.parse().ok()) else { return Ok(()) };
+        let Some(b) = self.ticketing.bookings().summary_for_listener(booking).await? else { return Ok(()) };
+        let event = self.event_name(b.event_id).await?;
+        let amount = money(r.refund_amount, &r.payment.currency);
+        let mut paragraphs = vec![format!("we have refunded {amount} for your order {} for {event}.", b.code)];
+        if !r.items.is_empty() {
+            let n = r.items.len();
+            paragraphs.push(if n == 1 {
+                "It is the price of one ticket, which is now cancelled; your other tickets stay valid.".to_string()
+            } else {
+                format!("It is the price of {n} tickets, which are now cancelled; any others stay valid.")
+            });
+        }
+        if r.payment.test_mode {
+            paragraphs.push("(A test-mode payment: no real money moved.)".to_string());
+        }
+        paragraphs.push("It can take a few days to show on your statement.".to_string());
+        self.send_notice(Notice {
+            kind: PAYMENT_REFUNDED_MAIL_JOB,
+            subject_id: r.refund_id.to_string(),
+            org_id: b.org_id,
+            to: r.payment.buyer_email,
+            name: b.buyer_name,
+            subject: format!("{amount} refunded for order {}", b.code),
+            code: b.code,
+            event,
+            paragraphs,
+        })
+        .await
+    }
+
+    async fn send_notice(&self, n: Notice) -> anyhow::Result<()> {
+        let ctx = minijinja::context! { name => n.name, paragraphs => n.paragraphs, code => n.code, event => n.event };
+        let mail = OutgoingMail {
+            to: n.to.clone(),
+            subject: n.subject,
+            text: self.templates.get_template("notice.txt")?.render(&ctx)?,
+            html: Some(self.templates.get_template("notice.html")?.render(&ctx)?),
+            attachments: Vec::new(),
+        };
+        let mut tx = self.kernel.db.begin().await?;
+        if store::claim(&mut tx, &kernel::auth::OrgScope::platform(n.org_id), n.kind, &n.subject_id, &n.to).await? {
+            self.kernel.queue_mail(&mut tx, &mail).await?;
+            self.kernel.commit(tx).await?;
+        }
+        Ok(())
     }
 
     async fn booking_confirmed(&self, b: BookingSnapshot) -> anyhow::Result<()> {

@@ -448,6 +448,12 @@ impl Bookings {
         Ok(Booking { summary: summary(&b), attendees: b.attendees.0, positions, tickets })
     }
 
+    /// A booking as listed, for a listener acting on a domain event that names it (messaging
+    /// telling its buyer): no caller to check, the id comes from a stored event.
+    pub async fn summary_for_listener(&self, id: BookingId) -> AppResult<Option<BookingSummary>> {
+        Ok(store::booking(self.db(), id).await?.map(|b| summary(&b)))
+    }
+
     /// A booking with its positions and tickets (its buyer, or members).
     pub async fn booking(&self, p: Option<&Principal>, token: Option<&str>, id: BookingId) -> AppResult<Booking> {
         let (b, _, scope) = self.booking_for(p, token, id).await?;
