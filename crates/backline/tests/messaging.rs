@@ -119,3 +119,114 @@ async fn wait_for(app: &TestApp, to: &str, marker: &str) -> String {
     }
     panic!("no mail to {to} with {marker:?}");
 }
+
+/// An event of its own organization starting `in_secs` from now, with a free type.
+async fn event_starting_in(app: &TestApp, owner_email: &str, in_secs: i64) -> (String, String, String) {
+    let (owner, org) = app.owner_with_org(owner_email, &format!("Reminders of {owner_email}")).await;
+    let starts = chrono::Utc::now() + chrono::TimeDelta::seconds(in_secs);
+    let (s, e) = app
+        .post(
+            "/api/events",
+            Some(&owner),
+            json!({"org_id": org, "name": "Soon", "time_zone": "Europe/Berlin", "status": "published",
+                   "starts_at": starts.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+                   "ends_at": (starts + chrono::TimeDelta::hours(3)).format("%Y-%m-%dT%H:%M:%SZ").to_string()}),
+        )
+        .await;
+    assert_eq!(s, reqwest::StatusCode::CREATED, "{e}");
+    let event = id(&e);
+    let free = ticket_type(app, &owner, &event, json!({"name": "Door", "price": 0, "currency": "EUR", "capacity": 50})).await;
+    (owner, event, id(&free))
+}
+
+/// `messaging.reminder` jobs: (payload, run_at) in due order.
+async fn reminder_jobs(app: &TestApp) -> Vec<(serde_json::Value, chrono::DateTime<chrono::Utc>)> {
+    let db = kernel::Db::connect(&app.database_url, 2).await.unwrap();
+    let rows: Vec<(String, chrono::DateTime<chrono::Utc>)> = kernel::read!(&db, |c| sqlx::query_as(
+        "SELECT CAST(payload AS TEXT), run_at FROM jobs WHERE kind = 'messaging.reminder' ORDER BY run_at"
+    )
+    .fetch_all(c)
+    .await)
+    .unwrap();
+    db.close().await;
+    rows.into_iter().map(|(p, at)| (serde_json::from_str(&p).unwrap(), at)).collect()
+}
+
+/// Waits until every reminder that is due has run.
+async fn due_reminders_ran(app: &TestApp) {
+    let db = kernel::Db::connect(&app.database_url, 2).await.unwrap();
+    eventually("the due reminders to run", || async {
+        let (n,): (i64,) = kernel::read!(&db, |c| sqlx::query_as(
+            "SELECT COUNT(*) FROM jobs WHERE kind = 'messaging.reminder' AND status IN ('queued', 'running') AND run_at <= $1"
+        )
+        .bind(chrono::Utc::now())
+        .fetch_one(c)
+        .await)
+        .unwrap();
+        n == 0
+    })
+    .await;
+    db.close().await;
+}
+
+#[tokio::test]
+async fn reminders_are_scheduled_a_day_and_two_hours_before_the_start() {
+    let app = TestApp::spawn().await;
+    let (_, event, free) = event_starting_in(&app, "owner@later.example", 30 * 3600).await;
+    book(&app, booking(&event, json!([{"ticket_type_id": free, "quantity": 1}]), "later@fan.example")).await;
+    wait_for_mail(&app, "later@fan.example").await;
+    let jobs = reminder_jobs(&app).await;
+    assert_eq!(jobs.len(), 2, "{jobs:?}");
+    let start: chrono::DateTime<chrono::Utc> = jobs[0].0["starts_at"].as_str().unwrap().parse().unwrap();
+    assert_eq!(jobs[0].1, start - chrono::TimeDelta::hours(24));
+    assert_eq!(jobs[1].1, start - chrono::TimeDelta::hours(2));
+}
+
+#[tokio::test]
+async fn a_due_reminder_reaches_confirmed_buyers_only_and_moves_with_the_event() {
+    let app = TestApp::spawn().await;
+    // Two hours and a few seconds ahead: the two-hour reminder is due in a moment.
+    let (owner, event, free) = event_starting_in(&app, "owner@soon.example", 2 * 3600 + 3).await;
+    book(&app, booking(&event, json!([{"ticket_type_id": free, "quantity": 1}]), "going@fan.example")).await;
+    let gone = book(&app, booking(&event, json!([{"ticket_type_id": free, "quantity": 1}]), "gone@fan.example")).await;
+    wait_for_mail(&app, "gone@fan.example").await;
+    let (s, _) =
+        app.delete(&format!("/api/bookings/{}?token={}", id(&gone), gone["booking_token"].as_str().unwrap()), None).await;
+    assert_eq!(s, reqwest::StatusCode::OK);
+    let reminder = wait_for(&app, "going@fan.example", "starts in 2 hours").await;
+    assert!(reminder.contains("Subject: Soon starts in 2 hours"), "{reminder}");
+    due_reminders_ran(&app).await;
+    assert!(
+        mails_to(&app, "gone@fan.example").iter().all(|m| !m.contains("starts in 2 hours")),
+        "no reminder for a cancelled booking"
+    );
+
+    // An event moved a day later: its pending reminder follows it instead of going out now.
+    let (owner2, moved, free2) = event_starting_in(&app, "owner@moved.example", 2 * 3600 + 3).await;
+    book(&app, booking(&moved, json!([{"ticket_type_id": free2, "quantity": 1}]), "moved@fan.example")).await;
+    wait_for_mail(&app, "moved@fan.example").await;
+    let (_, e) = app.get(&format!("/api/events/{moved}"), None).await;
+    let old: chrono::DateTime<chrono::Utc> = e["starts_at"].as_str().unwrap().parse().unwrap();
+    let new = old + chrono::TimeDelta::days(1);
+    let (s, body) = app
+        .put(
+            &format!("/api/events/{moved}"),
+            Some(&owner2),
+            json!({"starts_at": new.format("%Y-%m-%dT%H:%M:%SZ").to_string(), "ends_at": (new + chrono::TimeDelta::hours(3)).format("%Y-%m-%dT%H:%M:%SZ").to_string()}),
+        )
+        .await;
+    assert_eq!(s, reqwest::StatusCode::OK, "{body}");
+    tokio::time::sleep(std::time::Duration::from_secs(4)).await;
+    due_reminders_ran(&app).await;
+    assert!(
+        mails_to(&app, "moved@fan.example").iter().all(|m| !m.contains("starts in 2 hours")),
+        "the old time's reminder is not sent"
+    );
+    let jobs = reminder_jobs(&app).await;
+    let rescheduled = jobs
+        .iter()
+        .find(|(p, _)| p["starts_at"].as_str().and_then(|s| s.parse::<chrono::DateTime<chrono::Utc>>().ok()) == Some(new));
+    let (_, due) = rescheduled.expect("a reminder for the new start");
+    assert_eq!(*due, new - chrono::TimeDelta::hours(2));
+    let _ = owner;
+}

@@ -2,14 +2,18 @@
 //! domain events after their commit. A booking's buyer gets its confirmation
 //! (`booking.confirmed`: a plain-text and an HTML part, the tickets as a PDF — a page per
 //! ticket with its signed QR code — and the event as an `.ics`), a notice when it is
-//! cancelled (`booking.cancelled`) and one per refund with its amount (`payment.refunded`).
+//! cancelled (`booking.cancelled`), one per refund with its amount (`payment.refunded`), and
+//! reminders 24 and 2 hours before the event ([`reminders`]).
 //!
 //! Each message is sent once per (kind, subject, recipient): the claim on `sent_messages` and
 //! the mail job are written in one transaction, so a second delivery of the same domain
 //! event (the outbox delivers at least once) finds the claim and sends nothing, and a
 //! failure before the commit leaves nothing claimed, to be retried.
 
+mod reminders;
 mod store;
+
+pub use reminders::{REMINDER_HOURS, REMINDER_JOB, ReminderJob};
 
 use std::sync::Arc;
 
@@ -101,6 +105,16 @@ impl MessagingService {
         subscribe(&svc, &BOOKING_CONFIRMED, BOOKING_CONFIRMED_MAIL_JOB, |svc, b| async move { svc.booking_confirmed(b).await });
         subscribe(&svc, &BOOKING_CANCELLED, BOOKING_CANCELLED_MAIL_JOB, |svc, b| async move { svc.booking_cancelled(b).await });
         subscribe(&svc, &PAYMENT_REFUNDED, PAYMENT_REFUNDED_MAIL_JOB, |svc, r| async move { svc.payment_refunded(r).await });
+        let weak = Arc::downgrade(&svc);
+        svc.kernel.jobs.handle(&REMINDER_JOB, move |job: ReminderJob| {
+            let weak = weak.clone();
+            async move {
+                match weak.upgrade() {
+                    Some(svc) => svc.remind(job).await,
+                    None => Ok(()),
+                }
+            }
+        });
         Ok(svc)
     }
 
@@ -220,6 +234,10 @@ impl MessagingService {
         let scope = kernel::auth::OrgScope::platform(pack.org_id);
         if store::claim(&mut tx, &scope, BOOKING_CONFIRMED_MAIL_JOB, &subject, &pack.buyer_email).await? {
             self.kernel.queue_mail(&mut tx, &mail).await?;
+            // Reminders are scheduled once, with the confirmation.
+            if let Some(event) = self.events.event_facts(pack.event_id).await? {
+                self.schedule_reminders(&mut tx, pack.booking_id, event.starts_at).await?;
+            }
             self.kernel.commit(tx).await?;
             tracing::info!(booking = %pack.booking_id, "booking confirmation queued");
         }

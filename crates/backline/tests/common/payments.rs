@@ -372,14 +372,14 @@ pub async fn use_stripe(app: &TestApp, shop: &Shop) {
 }
 
 /// Waits until every outbox event is dispatched and every job due now has run (hold
-/// expiries wait for their time and do not count), so "nothing else happened" can be
-/// asserted.
+/// expiries and event reminders wait for their time and do not count), so "nothing else
+/// happened" can be asserted.
 pub async fn quiet(app: &TestApp) {
     let db = kernel::Db::connect(&app.database_url, 2).await.unwrap();
     super::sales::eventually("the outbox and the jobs to settle", || async {
         let (pending,): (i64,) = kernel::read!(&db, |c| sqlx::query_as(
             "SELECT CAST((SELECT COUNT(*) FROM outbox WHERE dispatched_at IS NULL) + \
-             (SELECT COUNT(*) FROM jobs WHERE status IN ('queued', 'running') AND kind <> 'ticketing.expire_hold') AS BIGINT)"
+             (SELECT COUNT(*) FROM jobs WHERE status IN ('queued', 'running') AND kind NOT IN ('ticketing.expire_hold', 'messaging.reminder')) AS BIGINT)"
         )
         .fetch_one(c)
         .await)
