@@ -230,13 +230,16 @@ impl MessagingService {
             html: Some(html),
             attachments,
         };
+        // Read before the transaction: a job holding a write connection while it waits for
+        // another one would starve the pool when a rush confirms many bookings at once.
+        let starts_at = self.events.event_facts(pack.event_id).await?.map(|e| e.starts_at);
         let mut tx = self.kernel.db.begin().await?;
         let scope = kernel::auth::OrgScope::platform(pack.org_id);
         if store::claim(&mut tx, &scope, BOOKING_CONFIRMED_MAIL_JOB, &subject, &pack.buyer_email).await? {
             self.kernel.queue_mail(&mut tx, &mail).await?;
             // Reminders are scheduled once, with the confirmation.
-            if let Some(event) = self.events.event_facts(pack.event_id).await? {
-                self.schedule_reminders(&mut tx, pack.booking_id, event.starts_at).await?;
+            if let Some(starts_at) = starts_at {
+                self.schedule_reminders(&mut tx, pack.booking_id, starts_at).await?;
             }
             self.kernel.commit(tx).await?;
             tracing::info!(booking = %pack.booking_id, "booking confirmation queued");
