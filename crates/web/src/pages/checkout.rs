@@ -214,10 +214,8 @@ pub async fn details(
     let attendees: Vec<Attendee> =
         named.into_iter().filter(|(_, n)| !n.is_empty()).map(|(_, name)| Attendee { name, email: None }).collect();
     let req = UpdateBooking { attendees: Some(attendees), ..UpdateBooking::default() };
-    match web.ticketing.bookings().update_booking(visitor.principal.as_ref(), token, id, req).await {
-        Ok(_) => see_other(&back),
-        Err(e) => form_failed(&web, &visitor, "checkout-failed", e, &back),
-    }
+    let result = web.ticketing.bookings().update_booking(visitor.principal.as_ref(), token, id, req).await;
+    super::after(&web, &visitor, "checkout-failed", result, &back)
 }
 
 #[derive(Debug, Deserialize)]
@@ -291,10 +289,8 @@ pub async fn cancel(
 ) -> Response {
     let token = form.token.filter(|t| !t.is_empty());
     let back = booking_url(id, token.as_deref());
-    match web.ticketing.bookings().cancel_booking(visitor.principal.as_ref(), token.as_deref(), id).await {
-        Ok(_) => see_other(&back),
-        Err(e) => form_failed(&web, &visitor, "checkout-failed", e, &back),
-    }
+    let result = web.ticketing.bookings().cancel_booking(visitor.principal.as_ref(), token.as_deref(), id).await;
+    super::after(&web, &visitor, "checkout-failed", result, &back)
 }
 
 /// `POST /bookings/{id}/pdf`: the printable tickets — straight to the file once it is

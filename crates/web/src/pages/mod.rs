@@ -150,6 +150,15 @@ pub async fn manage_access(
     }
 }
 
+/// Where a form goes once its action ran: on to `back` (`303`), or the page that says why
+/// the action failed, under `heading`, with a way back.
+pub fn after<T>(web: &Web, visitor: &Visitor, heading: &str, result: kernel::AppResult<T>, back: &str) -> Response {
+    match result {
+        Ok(_) => see_other(back),
+        Err(e) => form_failed(web, visitor, heading, e, back),
+    }
+}
+
 /// The signed-in user, or a redirect to sign in and come back.
 pub fn require_user(visitor: &Visitor) -> Result<kernel::id::UserId, Response> {
     visitor.user_id().ok_or_else(|| {

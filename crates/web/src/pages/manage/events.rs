@@ -213,10 +213,8 @@ pub async fn update_event(
         time_zone: Some(f.time_zone),
         ..UpdateEvent::default()
     };
-    match web.events.update_event(&p, id, req).await {
-        Ok(_) => see_other(&back),
-        Err(e) => form_failed(&web, &visitor, "manage-failed", e, &back),
-    }
+    let result = web.events.update_event(&p, id, req).await;
+    crate::pages::after(&web, &visitor, "manage-failed", result, &back)
 }
 
 #[derive(Debug, Deserialize)]
@@ -242,10 +240,8 @@ pub async fn change_status(
         let e = AppError::bad_request("confirm_needed", "tick the box to confirm the cancellation");
         return form_failed(&web, &visitor, "manage-failed", e, &back);
     }
-    match web.events.update_event(&p, id, UpdateEvent { status: Some(f.status), ..UpdateEvent::default() }).await {
-        Ok(_) => see_other(&back),
-        Err(e) => form_failed(&web, &visitor, "manage-failed", e, &back),
-    }
+    let result = web.events.update_event(&p, id, UpdateEvent { status: Some(f.status), ..UpdateEvent::default() }).await;
+    crate::pages::after(&web, &visitor, "manage-failed", result, &back)
 }
 
 #[derive(Debug, Deserialize)]
@@ -296,10 +292,8 @@ pub async fn create_ticket_type(
         sort_order: None,
         capacity,
     };
-    match web.ticketing.catalog().create_ticket_type(&p, id, req).await {
-        Ok(_) => see_other(&back),
-        Err(e) => form_failed(&web, &visitor, "manage-failed", e, &back),
-    }
+    let result = web.ticketing.catalog().create_ticket_type(&p, id, req).await;
+    crate::pages::after(&web, &visitor, "manage-failed", result, &back)
 }
 
 /// `POST /manage/events/{id}/quotas`: a pool of seats (`name`, `capacity`) shared by the
@@ -345,10 +339,8 @@ pub async fn create_quota(
         }
     }
     let req = CreateQuota { name: f.get("name").cloned().unwrap_or_default(), capacity, ticket_type_ids };
-    match web.ticketing.catalog().create_quota(&p, id, req).await {
-        Ok(_) => see_other(&back),
-        Err(e) => form_failed(&web, &visitor, "manage-failed", e, &back),
-    }
+    let result = web.ticketing.catalog().create_quota(&p, id, req).await;
+    crate::pages::after(&web, &visitor, "manage-failed", result, &back)
 }
 
 #[derive(Debug, Deserialize)]
@@ -403,8 +395,6 @@ pub async fn create_venue(
         Ok(v) => v,
         Err(e) => return form_failed(&web, &visitor, "manage-failed", e, &back),
     };
-    match web.events.update_event(&p, id, UpdateEvent { venue_id: Some(Some(venue.id)), ..UpdateEvent::default() }).await {
-        Ok(_) => see_other(&back),
-        Err(e) => form_failed(&web, &visitor, "manage-failed", e, &back),
-    }
+    let result = web.events.update_event(&p, id, UpdateEvent { venue_id: Some(Some(venue.id)), ..UpdateEvent::default() }).await;
+    crate::pages::after(&web, &visitor, "manage-failed", result, &back)
 }

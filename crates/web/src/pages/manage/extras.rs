@@ -15,7 +15,7 @@ use ticketing::{CreateVoucher, UpdateTicketingSettings};
 use super::{local_instant, minor_units, principal};
 use crate::Web;
 use crate::form::CsrfForm;
-use crate::pages::{form_failed, see_other};
+use crate::pages::form_failed;
 use crate::session::Visitor;
 
 fn whole(field: &str, raw: Option<&str>) -> Result<Option<i64>, AppError> {
@@ -61,10 +61,8 @@ pub async fn update_settings(
         Ok(r) => r,
         Err(e) => return form_failed(&web, &visitor, "manage-failed", e, &back),
     };
-    match web.ticketing.catalog().update_settings(&p, id, req).await {
-        Ok(_) => see_other(&back),
-        Err(e) => form_failed(&web, &visitor, "manage-failed", e, &back),
-    }
+    let result = web.ticketing.catalog().update_settings(&p, id, req).await;
+    crate::pages::after(&web, &visitor, "manage-failed", result, &back)
 }
 
 /// `POST /manage/events/{id}/vouchers`: `code`, `percent_off` or `amount_off` (in the
@@ -109,10 +107,8 @@ pub async fn create_voucher(
         Ok(r) => r,
         Err(e) => return form_failed(&web, &visitor, "manage-failed", e, &back),
     };
-    match web.ticketing.catalog().create_voucher(&p, id, req).await {
-        Ok(_) => see_other(&back),
-        Err(e) => form_failed(&web, &visitor, "manage-failed", e, &back),
-    }
+    let result = web.ticketing.catalog().create_voucher(&p, id, req).await;
+    crate::pages::after(&web, &visitor, "manage-failed", result, &back)
 }
 
 #[derive(Debug, Deserialize)]
@@ -152,8 +148,6 @@ pub async fn create_session(
         room: f.room.map(|r| r.trim().to_string()).filter(|r| !r.is_empty()),
         performers: f.performers.unwrap_or_default().split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect(),
     };
-    match web.events.create_session(&p, id, req).await {
-        Ok(_) => see_other(&back),
-        Err(e) => form_failed(&web, &visitor, "manage-failed", e, &back),
-    }
+    let result = web.events.create_session(&p, id, req).await;
+    crate::pages::after(&web, &visitor, "manage-failed", result, &back)
 }

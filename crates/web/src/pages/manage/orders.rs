@@ -16,7 +16,7 @@ use ticketing::{BookingId, BookingQuery, BookingStatus, MarkPaid};
 use super::{abilities, member, principal};
 use crate::Web;
 use crate::form::CsrfForm;
-use crate::pages::{Page, error_page, form_failed, see_other};
+use crate::pages::{Page, error_page, form_failed};
 use crate::session::Visitor;
 
 /// Bookings per page of the orders list.
@@ -209,10 +209,8 @@ pub async fn mark_paid(
     };
     let back = format!("/manage/bookings/{id}");
     let req = MarkPaid { reference: f.reference.filter(|r| !r.trim().is_empty()) };
-    match web.ticketing.bookings().mark_paid(&p, id, req).await {
-        Ok(_) => see_other(&back),
-        Err(e) => form_failed(&web, &visitor, "manage-failed", e, &back),
-    }
+    let result = web.ticketing.bookings().mark_paid(&p, id, req).await;
+    crate::pages::after(&web, &visitor, "manage-failed", result, &back)
 }
 
 #[derive(Debug, Deserialize)]
@@ -240,10 +238,8 @@ pub async fn cancel_booking(
             &back,
         );
     }
-    match web.ticketing.bookings().cancel_booking(Some(&p), None, id).await {
-        Ok(_) => see_other(&back),
-        Err(e) => form_failed(&web, &visitor, "manage-failed", e, &back),
-    }
+    let result = web.ticketing.bookings().cancel_booking(Some(&p), None, id).await;
+    crate::pages::after(&web, &visitor, "manage-failed", result, &back)
 }
 
 /// `POST /manage/bookings/{id}/refund`: the tickets ticked (`ticket.<id>`) — refunded at
@@ -269,8 +265,6 @@ pub async fn refund(
         reason: f.get("reason").map(|r| r.trim().to_string()).filter(|r| !r.is_empty()),
         items: (!items.is_empty()).then_some(items),
     };
-    match web.payments.refund(&p, payment, req).await {
-        Ok(_) => see_other(&back),
-        Err(e) => form_failed(&web, &visitor, "manage-failed", e, &back),
-    }
+    let result = web.payments.refund(&p, payment, req).await;
+    crate::pages::after(&web, &visitor, "manage-failed", result, &back)
 }

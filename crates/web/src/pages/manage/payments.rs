@@ -15,7 +15,7 @@ use serde::Deserialize;
 use super::member;
 use crate::Web;
 use crate::form::CsrfForm;
-use crate::pages::{Page, error_page, form_failed, see_other};
+use crate::pages::{Page, error_page};
 use crate::session::Visitor;
 
 pub async fn payment_settings(State(web): State<Arc<Web>>, visitor: Visitor, Path(org): Path<OrgId>) -> Response {
@@ -52,8 +52,6 @@ pub async fn update_payment_settings(
         offline_enabled: Some(f.offline_enabled.is_some()),
         stripe_account: None,
     };
-    match web.payments.update_settings(&p, org, req).await {
-        Ok(_) => see_other(&back),
-        Err(e) => form_failed(&web, &visitor, "manage-failed", e, &back),
-    }
+    let result = web.payments.update_settings(&p, org, req).await;
+    crate::pages::after(&web, &visitor, "manage-failed", result, &back)
 }

@@ -61,6 +61,19 @@ async fn team_page(
         .ok("manage/team.html")
 }
 
+/// The signed-in admin of `org` with their scope, or the page that says why not.
+async fn admin(
+    web: &Arc<Web>,
+    visitor: &Visitor,
+    org: OrgId,
+) -> Result<(kernel::auth::Principal, kernel::auth::OrgScope), Response> {
+    let (p, _) = member(web, visitor, org, Role::Admin).await?;
+    match OrgAccess::require(&*web.identity, &p, org, Role::Admin).await {
+        Ok(scope) => Ok((p, scope)),
+        Err(e) => Err(error_page(web, visitor, e)),
+    }
+}
+
 pub async fn team(State(web): State<Arc<Web>>, visitor: Visitor, Path(org): Path<OrgId>) -> Response {
     team_page(&web, &visitor, org, None, None).await
 }
@@ -77,15 +90,11 @@ pub async fn invite(
     Path(org): Path<OrgId>,
     CsrfForm(f): CsrfForm<InviteForm>,
 ) -> Response {
-    let (p, _) = match member(&web, &visitor, org, Role::Admin).await {
-        Ok(m) => m,
+    let (p, scope) = match admin(&web, &visitor, org).await {
+        Ok(a) => a,
         Err(r) => return r,
     };
     let back = format!("/manage/orgs/{org}/team");
-    let scope = match OrgAccess::require(&*web.identity, &p, org, Role::Admin).await {
-        Ok(s) => s,
-        Err(e) => return error_page(&web, &visitor, e),
-    };
     let Some(user) = p.user_id() else { return error_page(&web, &visitor, kernel::AppError::forbidden("users only")) };
     match web.identity.invite(&scope, user, CreateInvitation { email: f.email.clone(), role: f.role }).await {
         Ok(_) => {
@@ -108,15 +117,11 @@ pub async fn create_api_key(
     Path(org): Path<OrgId>,
     CsrfForm(f): CsrfForm<ApiKeyForm>,
 ) -> Response {
-    let (p, _) = match member(&web, &visitor, org, Role::Admin).await {
-        Ok(m) => m,
+    let (p, scope) = match admin(&web, &visitor, org).await {
+        Ok(a) => a,
         Err(r) => return r,
     };
     let back = format!("/manage/orgs/{org}/team");
-    let scope = match OrgAccess::require(&*web.identity, &p, org, Role::Admin).await {
-        Ok(s) => s,
-        Err(e) => return error_page(&web, &visitor, e),
-    };
     let Some(user) = p.user_id() else { return error_page(&web, &visitor, kernel::AppError::forbidden("users only")) };
     match web.identity.create_api_key(&scope, user, CreateApiKey { name: f.name, role: f.role, expires_at: None }).await {
         Ok(created) => team_page(&web, &visitor, org, Some(created.key), None::<String>).await,
@@ -137,19 +142,13 @@ pub async fn change_role(
     Path((org, user)): Path<(OrgId, kernel::id::UserId)>,
     CsrfForm(f): CsrfForm<RoleForm>,
 ) -> Response {
-    let (p, _) = match member(&web, &visitor, org, Role::Admin).await {
-        Ok(m) => m,
+    let (_, scope) = match admin(&web, &visitor, org).await {
+        Ok(a) => a,
         Err(r) => return r,
     };
     let back = format!("/manage/orgs/{org}/team");
-    let scope = match OrgAccess::require(&*web.identity, &p, org, Role::Admin).await {
-        Ok(s) => s,
-        Err(e) => return error_page(&web, &visitor, e),
-    };
-    match web.identity.change_role(&scope, user, f.role).await {
-        Ok(()) => crate::pages::see_other(&back),
-        Err(e) => form_failed(&web, &visitor, "manage-failed", e, &back),
-    }
+    let result = web.identity.change_role(&scope, user, f.role).await;
+    crate::pages::after(&web, &visitor, "manage-failed", result, &back)
 }
 
 #[derive(Debug, Deserialize)]
@@ -162,17 +161,11 @@ pub async fn remove_member(
     Path((org, user)): Path<(OrgId, kernel::id::UserId)>,
     CsrfForm(_): CsrfForm<Empty>,
 ) -> Response {
-    let (p, _) = match member(&web, &visitor, org, Role::Admin).await {
-        Ok(m) => m,
+    let (p, scope) = match admin(&web, &visitor, org).await {
+        Ok(a) => a,
         Err(r) => return r,
     };
     let back = format!("/manage/orgs/{org}/team");
-    let scope = match OrgAccess::require(&*web.identity, &p, org, Role::Admin).await {
-        Ok(s) => s,
-        Err(e) => return error_page(&web, &visitor, e),
-    };
-    match web.identity.remove_member(&scope, &p, user).await {
-        Ok(()) => crate::pages::see_other(&back),
-        Err(e) => form_failed(&web, &visitor, "manage-failed", e, &back),
-    }
+    let result = web.identity.remove_member(&scope, &p, user).await;
+    crate::pages::after(&web, &visitor, "manage-failed", result, &back)
 }
